@@ -1,0 +1,16 @@
+"""deepnets: AlexNet, VGG and ResNet as reusable, serializable Keras layers and models.
+
+    import deepnets
+    model = deepnets.build_model("resnet50", num_classes=100, stem="cifar")
+    deepnets.list_models()
+
+Importing deepnets registers every layer and model with Keras (package "deepnets"), so
+`tf.keras.models.load_model("model.keras")` works without `custom_objects`.
+"""
+
+from deepnets import layers, models
+from deepnets.models.registry import build_model, list_models
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "build_model", "layers", "list_models", "models"]

@@ -1,0 +1,24 @@
+"""Reusable, serializable building blocks of the deepnets models.
+
+Every class here is a `tf.keras.layers.Layer` registered under the package name "deepnets", so
+a model that uses them saves to `.keras` and loads back after `import deepnets`.
+"""
+
+from deepnets.layers.common import ConvBNLayer
+from deepnets.layers.head import ClassifierHead
+from deepnets.layers.lrn import LocalResponseNormalization
+from deepnets.layers.residual import BasicBlock, BottleneckBlock, IdentityBlock, ResidualBlock
+from deepnets.layers.stems import ResNetStem
+from deepnets.layers.vgg import VGGBlock
+
+__all__ = [
+    "BasicBlock",
+    "BottleneckBlock",
+    "ClassifierHead",
+    "ConvBNLayer",
+    "IdentityBlock",
+    "LocalResponseNormalization",
+    "ResNetStem",
+    "ResidualBlock",
+    "VGGBlock",
+]

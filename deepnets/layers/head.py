@@ -1,0 +1,149 @@
+"""The classifier head shared by the models: pool or flatten -> hidden Dense layers -> classes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import tensorflow as tf
+
+from deepnets.layers.common import (
+    check_choice,
+    check_image_shape,
+    check_positive_int,
+    check_rate,
+    mixed_output_dtype,
+    normalize_data_format,
+)
+
+keras = tf.keras
+
+HEAD_POOLINGS = ("avg", "max", "flatten")
+
+
+def check_activation(value: Any) -> Any:
+    """Return `value` if Keras knows it as an activation (None means logits)."""
+    if value is None:
+        return None
+    try:
+        keras.activations.get(value)
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            "`classifier_activation` must be None (logits), 'softmax' or another Keras "
+            f"activation name; got {value!r}."
+        ) from err
+    return value
+
+
+@keras.utils.register_keras_serializable(package="deepnets")
+class ClassifierHead(keras.layers.Layer):
+    """Pool or flatten a feature map, then Dense (+ReLU, +Dropout) layers, then the classes.
+
+    Args:
+        num_classes: number of output classes.
+        pooling: "avg" or "max" (global pooling) or "flatten" (keep every position, as VGG).
+        hidden_units: widths of the hidden Dense+ReLU layers, e.g. (4096, 4096) for VGG.
+        dropout: dropout rate before each Dense layer that follows a hidden layer or pooling.
+        classifier_activation: "softmax", None for logits, or another Keras activation name.
+        kernel_regularizer: regularizer of the Dense kernels.
+        data_format: layout of the incoming feature map.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        pooling: str = "avg",
+        hidden_units: Sequence[int] = (),
+        dropout: float = 0.0,
+        classifier_activation: Any = "softmax",
+        kernel_regularizer: Any = None,
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.pooling = check_choice("pooling", pooling, HEAD_POOLINGS)
+        self.hidden_units = tuple(check_positive_int("hidden_units", u) for u in hidden_units)
+        self.dropout = check_rate("dropout", dropout)
+        self.classifier_activation = check_activation(classifier_activation)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.data_format = normalize_data_format(data_format)
+        fmt, policy = self.data_format, self.dtype_policy
+        if self.pooling == "avg":
+            self.pool = keras.layers.GlobalAveragePooling2D(fmt, dtype=policy, name="pool")
+        elif self.pooling == "max":
+            self.pool = keras.layers.GlobalMaxPooling2D(fmt, dtype=policy, name="pool")
+        else:
+            # Flatten in channels_last order whatever the layout, as keras.applications does,
+            # so Dense weights transfer between data formats.
+            self.pool = keras.layers.Flatten(data_format=fmt, dtype=policy, name="flatten")
+        self.hidden = [
+            keras.layers.Dense(
+                units,
+                activation="relu",
+                kernel_regularizer=self.kernel_regularizer,
+                dtype=policy,
+                name=f"fc{i + 1}",
+            )
+            for i, units in enumerate(self.hidden_units)
+        ]
+        self.dropouts = (
+            [
+                keras.layers.Dropout(self.dropout, dtype=policy, name=f"dropout{i + 1}")
+                for i in range(max(1, len(self.hidden_units)))
+            ]
+            if self.dropout > 0
+            else []
+        )
+        self.predictions = keras.layers.Dense(
+            self.num_classes,
+            activation=self.classifier_activation,
+            kernel_regularizer=self.kernel_regularizer,
+            dtype=mixed_output_dtype(policy),
+            name="predictions",
+        )
+
+    def build(self, input_shape: Any) -> None:
+        shape = check_image_shape("ClassifierHead", input_shape, self.data_format)
+        self.pool.build(shape)
+        features = self.pool.compute_output_shape(shape)[-1]
+        if features is None:
+            raise ValueError(
+                "ClassifierHead(pooling='flatten') needs a fixed input height and width; got "
+                f"input_shape={shape}. Give the model a fixed input size or use pooling='avg'."
+            )
+        for dense in self.hidden:
+            dense.build((shape[0], features))
+            features = dense.units
+        self.predictions.build((shape[0], features))
+
+    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+        x = self.pool(inputs)
+        # Dropout follows every hidden layer (the VGG paper); with none, it precedes the classifier.
+        for i, dense in enumerate(self.hidden):
+            x = dense(x)
+            if self.dropouts:
+                x = self.dropouts[i](x, training=training)
+        if self.dropouts and not self.hidden:
+            x = self.dropouts[0](x, training=training)
+        return self.predictions(x)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return (input_shape[0], self.num_classes)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "pooling": self.pooling,
+                "hidden_units": list(self.hidden_units),
+                "dropout": self.dropout,
+                "classifier_activation": self.classifier_activation,
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
+                if self.kernel_regularizer is not None
+                else None,
+                "data_format": self.data_format,
+            }
+        )
+        return config

@@ -1,0 +1,77 @@
+"""Local response normalization, the cross-channel normalization of the AlexNet paper."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+from deepnets.layers.common import check_positive_int, normalize_data_format
+
+keras = tf.keras
+
+
+@keras.utils.register_keras_serializable(package="deepnets")
+class LocalResponseNormalization(keras.layers.Layer):
+    """b = a / (bias + alpha/size * sum of a^2 over `size` neighbouring channels) ** beta.
+
+    Krizhevsky et al., "ImageNet Classification with Deep Convolutional Neural Networks"
+    (NIPS 2012), section 3.3, with the paper's constants as defaults (size 5, k=2, alpha=1e-4,
+    beta=0.75). Like Caffe and PyTorch, alpha is divided by `size`.
+
+    Args:
+        size: number of channels summed over (odd).
+        bias: k in the paper.
+        alpha: scale of the sum of squares.
+        beta: exponent.
+        data_format: layout of the input.
+    """
+
+    def __init__(
+        self,
+        size: int = 5,
+        bias: float = 2.0,
+        alpha: float = 1e-4,
+        beta: float = 0.75,
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.size = check_positive_int("size", size)
+        if size % 2 == 0:
+            raise ValueError(f"`size` must be odd so the window is centred, got {size}.")
+        self.bias = float(bias)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.data_format = normalize_data_format(data_format)
+
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+        x = inputs
+        if self.data_format == "channels_first":
+            x = tf.transpose(x, (0, 2, 3, 1))
+        x = tf.nn.local_response_normalization(
+            x,
+            depth_radius=self.size // 2,
+            bias=self.bias,
+            alpha=self.alpha / self.size,
+            beta=self.beta,
+        )
+        if self.data_format == "channels_first":
+            x = tf.transpose(x, (0, 3, 1, 2))
+        return x
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "size": self.size,
+                "bias": self.bias,
+                "alpha": self.alpha,
+                "beta": self.beta,
+                "data_format": self.data_format,
+            }
+        )
+        return config

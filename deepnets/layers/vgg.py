@@ -1,0 +1,110 @@
+"""The VGG block: `num_convs` x [Conv3x3 -> (BatchNorm) -> ReLU], then a 2x2 max-pool.
+
+Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition"
+(ICLR 2015). VGG11/13/16/19 are five of these blocks with 64, 128, 256, 512, 512 filters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+from deepnets.layers.common import (
+    ConvBNLayer,
+    check_positive_int,
+    conv_output_length,
+    spatial_dims,
+    with_channels,
+    with_spatial,
+)
+
+keras = tf.keras
+
+
+@keras.utils.register_keras_serializable(package="deepnets")
+class VGGBlock(ConvBNLayer):
+    """`num_convs` 3x3 convolutions with ReLU (and optional BatchNorm), then max-pooling.
+
+    Args:
+        filters: output channels of every convolution in the block.
+        num_convs: how many Conv3x3 -> (BN) -> ReLU units the block has.
+        batch_norm: put a BatchNormalization between each convolution and its ReLU (VGG-BN).
+        pool: end with a 2x2/2 max-pool (True, as in VGG) or keep the resolution (False).
+        **kwargs: the shared options of `ConvBNLayer` (use_bias, bn_momentum, bn_epsilon,
+            kernel_initializer, kernel_regularizer, data_format) and Layer arguments (name, dtype).
+
+    Input: a rank-4 image batch. Output: `filters` channels, spatial size halved when `pool`.
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        num_convs: int = 2,
+        batch_norm: bool = False,
+        pool: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.filters = check_positive_int("filters", filters)
+        self.num_convs = check_positive_int("num_convs", num_convs)
+        self.batch_norm = bool(batch_norm)
+        self.pool = bool(pool)
+        self.convs = [self._conv(self.filters, 3, name=f"conv{i + 1}") for i in range(num_convs)]
+        self.norms = (
+            [self._bn(name=f"bn{i + 1}") for i in range(num_convs)] if self.batch_norm else []
+        )
+        self.pooling = (
+            keras.layers.MaxPooling2D(
+                2, strides=2, data_format=self.data_format, dtype=self.dtype_policy, name="pool"
+            )
+            if self.pool
+            else None
+        )
+
+    def build(self, input_shape: Any) -> None:
+        shape = self._check_input(input_shape)
+        for i, conv in enumerate(self.convs):
+            conv.build(shape)
+            shape = with_channels(shape, self.data_format, self.filters)
+            if self.batch_norm:
+                self.norms[i].build(shape)
+        if self.pooling is not None:
+            self.pooling.build(shape)
+        self._lock_input_channels(input_shape[self.channel_axis])
+
+    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+        x = inputs
+        for i, conv in enumerate(self.convs):
+            x = conv(x)
+            if self.batch_norm:
+                x = self.norms[i](x, training=training)
+            x = tf.nn.relu(x)
+        if self.pooling is not None:
+            x = self.pooling(x)
+        return x
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        shape = with_channels(tuple(input_shape), self.data_format, self.filters)
+        if self.pool:
+            h, w = spatial_dims(shape, self.data_format)
+            shape = with_spatial(
+                shape,
+                self.data_format,
+                conv_output_length(h, 2, 2, "valid"),
+                conv_output_length(w, 2, 2, "valid"),
+            )
+        return shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "num_convs": self.num_convs,
+                "batch_norm": self.batch_norm,
+                "pool": self.pool,
+                **self._conv_bn_config(),
+            }
+        )
+        return config

@@ -1,0 +1,60 @@
+"""deepnets models: `tf.keras.Model` subclasses and a registry of named variants."""
+
+from deepnets.models.alexnet import AlexNet
+from deepnets.models.base import ImageClassifier
+from deepnets.models.keras_weights import load_keras_applications_weights
+from deepnets.models.registry import (
+    ModelSpec,
+    build_model,
+    get_model_spec,
+    list_models,
+    model_builder,
+    register_model,
+)
+from deepnets.models.resnet import ResNet
+from deepnets.models.vgg import VGG
+
+alexnet = model_builder("alexnet")
+alexnet_cifar = model_builder("alexnet_cifar")
+vgg11 = model_builder("vgg11")
+vgg13 = model_builder("vgg13")
+vgg16 = model_builder("vgg16")
+vgg19 = model_builder("vgg19")
+vgg11_bn = model_builder("vgg11_bn")
+vgg13_bn = model_builder("vgg13_bn")
+vgg16_bn = model_builder("vgg16_bn")
+vgg19_bn = model_builder("vgg19_bn")
+resnet18 = model_builder("resnet18")
+resnet34 = model_builder("resnet34")
+resnet50 = model_builder("resnet50")
+resnet101 = model_builder("resnet101")
+resnet152 = model_builder("resnet152")
+
+__all__ = [
+    "AlexNet",
+    "ImageClassifier",
+    "ModelSpec",
+    "ResNet",
+    "VGG",
+    "alexnet",
+    "alexnet_cifar",
+    "build_model",
+    "get_model_spec",
+    "list_models",
+    "load_keras_applications_weights",
+    "model_builder",
+    "register_model",
+    "resnet101",
+    "resnet152",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+]

@@ -1,0 +1,174 @@
+"""Copy keras.applications VGG16/VGG19/ResNet50/ResNet101/ResNet152 weights into deepnets models.
+
+The deepnets models with default arguments are keras.applications' architectures layer for
+layer, so their weights map one to one. This lets users fine-tune from the ImageNet weight files
+they already have (the `.h5` files keras.applications downloads), without any network access here.
+
+    model = deepnets.build_model("resnet50")
+    load_keras_applications_weights(model, "resnet50_weights_tf_dim_ordering_tf_kernels.h5")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import tensorflow as tf
+
+from deepnets.models.resnet import ResNet
+from deepnets.models.vgg import VGG
+
+keras = tf.keras
+
+_APPLICATIONS = {
+    ("vgg", 16): "VGG16",
+    ("vgg", 19): "VGG19",
+    ("resnet", 50): "ResNet50",
+    ("resnet", 101): "ResNet101",
+    ("resnet", 152): "ResNet152",
+}
+
+
+def _family(model: keras.Model) -> str:
+    if isinstance(model, ResNet):
+        return "resnet"
+    if isinstance(model, VGG):
+        return "vgg"
+    raise TypeError(
+        "load_keras_applications_weights supports deepnets VGG and ResNet models, "
+        f"got {type(model).__name__}."
+    )
+
+
+def _check_compatible(model: keras.Model) -> str:
+    """Return the keras.applications function name matching `model`, or explain why none does."""
+    family = _family(model)
+    key = (family, model.depth)
+    if key not in _APPLICATIONS:
+        names = ", ".join(f"{f}{d}" for f, d in _APPLICATIONS)
+        raise ValueError(
+            f"keras.applications has no {family}{model.depth}; weights can be copied into: {names}."
+        )
+    wanted: dict[str, Any] = {"width": 64}
+    if family == "vgg":
+        wanted.update(batch_norm=False)
+        if model.include_top:
+            wanted.update(head="fc", fc_units=4096)
+        actual = {
+            "width": model.width,
+            "batch_norm": model.batch_norm,
+            "head": model.head_type,
+            "fc_units": model.fc_units,
+        }
+    else:
+        wanted.update(stem="imagenet", variant="v1")
+        actual = {"width": model.width, "stem": model.stem_type, "variant": model.variant}
+    first_layer = model.stem if family == "resnet" else model.blocks[0]
+    if not first_layer.use_bias:
+        raise ValueError("keras.applications convolutions have biases; build with use_bias=True.")
+    for key_name, value in wanted.items():
+        if actual[key_name] != value:
+            raise ValueError(
+                f"keras.applications.{_APPLICATIONS[key]} has {key_name}={value!r}, but the "
+                f"model has {key_name}={actual[key_name]!r}. Build the model with "
+                f"{key_name}={value!r} to copy these weights."
+            )
+    return _APPLICATIONS[key]
+
+
+def _resnet_pairs(model: ResNet) -> Iterator[tuple[str, keras.layers.Layer]]:
+    yield "conv1_conv", model.stem.conv
+    yield "conv1_bn", model.stem.bn
+    for block in model.blocks:  # block names are keras.applications' prefixes: conv2_block1 ...
+        if block.shortcut_conv is not None:
+            yield f"{block.name}_0_conv", block.shortcut_conv
+            yield f"{block.name}_0_bn", block.shortcut_bn
+        for i in (1, 2, 3):
+            yield f"{block.name}_{i}_conv", getattr(block, f"conv{i}")
+            yield f"{block.name}_{i}_bn", getattr(block, f"bn{i}")
+
+
+def _vgg_pairs(model: VGG) -> Iterator[tuple[str, keras.layers.Layer]]:
+    for b, block in enumerate(model.blocks):
+        for c, conv in enumerate(block.convs):
+            yield f"block{b + 1}_conv{c + 1}", conv
+    if model.include_top:
+        yield "fc1", model.head.hidden[0]
+        yield "fc2", model.head.hidden[1]
+
+
+def _reference_from_file(model: keras.Model, app_name: str, path: str) -> keras.Model:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No weights file at {path!r}.")
+    input_shape = None
+    if model.include_top:
+        input_shape = (3, 224, 224) if model.data_format == "channels_first" else (224, 224, 3)
+    app = getattr(keras.applications, app_name)
+    old_format = keras.config.image_data_format()
+    keras.config.set_image_data_format(model.data_format)
+    try:
+        return app(
+            weights=path,
+            include_top=model.include_top,
+            classes=model.num_classes,
+            input_shape=input_shape,
+        )
+    finally:
+        keras.config.set_image_data_format(old_format)
+
+
+def load_keras_applications_weights(model: keras.Model, source: Any) -> keras.Model:
+    """Copy the weights of a keras.applications model into an equivalent deepnets model.
+
+    Args:
+        model: a deepnets VGG (depth 16 or 19, no BN) or ResNet (depth 50/101/152, ImageNet stem,
+            variant "v1", width 64, use_bias) with the same `include_top` and `num_classes` as
+            the source. Built here if it is not built yet.
+        source: a keras.applications model (`keras.applications.ResNet50(weights=None)` or
+            with loaded weights), or the path of a keras.applications weights `.h5` file.
+
+    Returns:
+        `model`, with every weight copied.
+
+    Raises:
+        ValueError: the architectures differ (the message says which argument to change).
+        FileNotFoundError: `source` is a path that does not exist.
+    """
+    app_name = _check_compatible(model)
+    if isinstance(source, (str, os.PathLike)):
+        source = _reference_from_file(model, app_name, os.fspath(source))
+    if not isinstance(source, keras.Model):
+        raise TypeError(
+            f"`source` must be a keras.applications model or a weights file path, got {source!r}."
+        )
+    if not model.built:
+        model.build((None, *source.input_shape[1:]))
+    pairs = list(_resnet_pairs(model) if isinstance(model, ResNet) else _vgg_pairs(model))
+    if model.include_top:
+        pairs.append(("predictions", model.head.predictions))
+    source_names = {layer.name for layer in source.layers if layer.weights}
+    missing = sorted(source_names - {name for name, _ in pairs})
+    if missing:
+        raise ValueError(
+            f"{source.name} has weighted layers with no counterpart in {model.name}: "
+            f"{missing[:5]}. Check that include_top={model.include_top} matches the source "
+            f"and that the source is keras.applications.{app_name}."
+        )
+    for name, target in pairs:
+        try:
+            weights = source.get_layer(name).get_weights()
+        except ValueError as err:
+            raise ValueError(
+                f"{source.name} has no layer {name!r}; is it keras.applications.{app_name} "
+                f"with include_top={model.include_top}?"
+            ) from err
+        expected = [tuple(w.shape) for w in target.get_weights()]
+        got = [tuple(w.shape) for w in weights]
+        if expected != got:
+            raise ValueError(
+                f"Weights of {name!r} have shapes {got}, but {model.name}'s layer expects "
+                f"{expected}. Check num_classes={model.num_classes} and include_top."
+            )
+        target.set_weights(weights)
+    return model

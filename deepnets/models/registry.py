@@ -1,0 +1,156 @@
+"""Model registry: every model by name, with the overrides each one accepts.
+
+`build_model("resnet50", num_classes=100, stem="cifar")` builds a registered model; variants are
+data (class + the arguments that define the variant + default overrides), so a new model is one
+`register_model` call, and every test that runs over `list_models()` covers it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import tensorflow as tf
+
+from deepnets.models.alexnet import AlexNet
+from deepnets.models.resnet import ResNet
+from deepnets.models.vgg import VGG
+
+keras = tf.keras
+
+# Keras Layer arguments every model also accepts.
+_LAYER_ARGUMENTS = ("name", "dtype", "trainable")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build a registered model.
+
+    Attributes:
+        model_class: the `ImageClassifier` subclass.
+        fixed: the arguments that make this variant what its name says (e.g. depth=50); they
+            cannot be overridden.
+        defaults: default arguments the user may override (e.g. a smaller head).
+    """
+
+    model_class: type
+    fixed: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def allowed_overrides(self) -> tuple[str, ...]:
+        params = inspect.signature(self.model_class.__init__).parameters
+        names = [
+            p
+            for p, v in params.items()
+            if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)
+        ]
+        return tuple(n for n in names if n not in self.fixed) + _LAYER_ARGUMENTS
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(
+    name: str,
+    model_class: type,
+    fixed: dict[str, Any] | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> None:
+    """Add a model to the registry.
+
+    Args:
+        name: the registry name, e.g. "resnet50".
+        model_class: a `keras.Model` subclass whose constructor takes keyword arguments.
+        fixed: arguments that define the variant; `build_model` refuses to override them.
+        defaults: arguments used unless the caller overrides them.
+
+    Raises:
+        ValueError: if `name` is already registered.
+    """
+    if name in _REGISTRY:
+        raise ValueError(f"A model named {name!r} is already registered.")
+    _REGISTRY[name] = ModelSpec(model_class, dict(fixed or {}), dict(defaults or {}))
+
+
+def list_models() -> list[str]:
+    """Names of every registered model, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The `ModelSpec` of a registered model; a ValueError lists the names if it is unknown."""
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(str(name), _REGISTRY, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"Unknown model name {name!r}.{hint} Valid names: {', '.join(list_models())}."
+        )
+    return _REGISTRY[name]
+
+
+def build_model(name: str, **overrides: Any) -> keras.Model:
+    """Build a registered model by name.
+
+    Args:
+        name: a name from `list_models()`, e.g. "resnet50" or "vgg16_bn".
+        **overrides: constructor arguments of the model class, e.g. num_classes=100,
+            stem="cifar", classifier_activation=None.
+
+    Returns:
+        An unbuilt model; it builds on its first call or on `model.build(input_shape)`.
+
+    Raises:
+        ValueError: unknown model name (the message lists the valid names).
+        TypeError: an override the model does not take, or one that its name fixes.
+    """
+    spec = get_model_spec(name)
+    allowed = spec.allowed_overrides()
+    for key in overrides:
+        if key in spec.fixed:
+            raise TypeError(
+                f"build_model({name!r}) does not accept `{key}`: the name fixes "
+                f"{key}={spec.fixed[key]!r}. Pick another model from list_models()."
+            )
+        if key not in allowed:
+            raise TypeError(
+                f"build_model({name!r}) got an unexpected override `{key}`. "
+                f"{spec.model_class.__name__} accepts: {', '.join(allowed)}."
+            )
+    kwargs = {"name": name, **spec.defaults, **overrides, **spec.fixed}
+    return spec.model_class(**kwargs)
+
+
+def _register_defaults() -> None:
+    register_model("alexnet", AlexNet, {"variant": "imagenet"})
+    register_model(
+        "alexnet_cifar",
+        AlexNet,
+        {"variant": "cifar"},
+        {"local_response_norm": False, "fc_units": 1024},
+    )
+    for depth in (11, 13, 16, 19):
+        register_model(f"vgg{depth}", VGG, {"depth": depth, "batch_norm": False})
+        register_model(f"vgg{depth}_bn", VGG, {"depth": depth, "batch_norm": True})
+    for depth in (18, 34, 50, 101, 152):
+        register_model(f"resnet{depth}", ResNet, {"depth": depth})
+
+
+_register_defaults()
+
+
+def model_builder(name: str) -> Callable[..., keras.Model]:
+    """A function `builder(**overrides)` equal to `build_model(name, **overrides)`."""
+
+    def builder(**overrides: Any) -> keras.Model:
+        return build_model(name, **overrides)
+
+    builder.__name__ = builder.__qualname__ = name
+    spec = get_model_spec(name)
+    fixed = ", ".join(f"{k}={v!r}" for k, v in spec.fixed.items())
+    builder.__doc__ = (
+        f"Build {name}: `{spec.model_class.__name__}({fixed})`; see its docstring for overrides."
+    )
+    return builder
