@@ -1,0 +1,130 @@
+"""Exact evaluation over a whole split, on any number of replicas.
+
+The eval datasets yield `(image, label, weight)`: the last batch is padded so every replica gets
+a full batch, and padding carries weight 0, so the weighted metrics count every real example once
+whatever the replica count.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import tensorflow as tf
+
+from deepnets.training.metrics import ClassificationMetrics
+from deepnets.training.optim import classification_loss
+
+keras = tf.keras
+
+EvalInputFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
+
+
+class Evaluator:
+    """Runs a model over a distributed `(image, label, weight)` dataset and reports metrics.
+
+    Args:
+        strategy: the strategy whose scope the model was built in.
+        model: a Keras model returning logits (or probabilities if `from_probabilities`).
+        num_classes: number of classes.
+        from_probabilities: the model ends with softmax; take the log before the loss.
+    """
+
+    def __init__(
+        self,
+        strategy: tf.distribute.Strategy,
+        model: keras.Model,
+        num_classes: int,
+        from_probabilities: bool = False,
+    ) -> None:
+        self.strategy = strategy
+        self.model = model
+        self.from_probabilities = from_probabilities
+        with strategy.scope():
+            self.metrics = ClassificationMetrics(num_classes, prefix="eval")
+        self._run = tf.function(self._eval_all)
+
+    def _eval_step(self, batch: Any) -> None:
+        images, labels, weights = batch
+        outputs = tf.cast(self.model(images, training=False), tf.float32)
+        if self.from_probabilities:
+            outputs = tf.math.log(tf.maximum(outputs, 1e-12))
+        per_example = classification_loss(labels, outputs)
+        self.metrics.update(labels, outputs, per_example, sample_weight=weights)
+
+    def _eval_all(self, dataset: Any) -> None:
+        for batch in dataset:
+            self.strategy.run(self._eval_step, args=(batch,))
+
+    def evaluate(self, dataset: Any) -> dict[str, float]:
+        """Evaluates over the whole dataset.
+
+        Args:
+            dataset: a distributed dataset (from `strategy.distribute_datasets_from_function`).
+
+        Returns:
+            {"loss", "top1", "top5", "examples"} (see `ClassificationMetrics.result`).
+        """
+        self.metrics.reset()
+        with warnings.catch_warnings():
+            # Tracing a loop over a distributed dataset reads its tf.data options in graph
+            # mode, which makes TF warn on every trace; the options are not used here.
+            warnings.filterwarnings("ignore", message="To make it possible to preserve tf.data")
+            self._run(dataset)
+        return self.metrics.result()
+
+
+def evaluate(
+    model: keras.Model,
+    dataset_name: str,
+    *,
+    global_batch_size: int = 256,
+    data_dir: str | None = None,
+    image_size: int | None = None,
+    download: bool = True,
+    strategy: tf.distribute.Strategy | None = None,
+) -> dict[str, float]:
+    """Evaluates a trained classifier on a dataset's evaluation split.
+
+    Args:
+        model: a Keras model (e.g. `tf.keras.models.load_model(".../final.keras")`) returning
+            logits; a deepnets model with `classifier_activation="softmax"` is handled too.
+        dataset_name: name understood by `deepnets.data` (e.g. "shapes10", "cifar10").
+        global_batch_size: examples per evaluation batch over all replicas.
+        data_dir: tfds data directory.
+        image_size: input size the model expects (None: the dataset's own).
+        download: allow tfds to download the dataset.
+        strategy: the strategy the model was built under (None: the default strategy).
+
+    Returns:
+        {"loss", "top1", "top5", "examples"}: mean cross-entropy, accuracies as fractions and
+        the number of examples evaluated.
+    """
+    from deepnets import data  # deferred: the training library does not need data at import
+
+    strategy = strategy or tf.distribute.get_strategy()
+    _, info = data.load_split(dataset_name, "train", data_dir=data_dir, download=download)
+
+    def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+        return data.make_eval_dataset(
+            dataset_name,
+            global_batch_size,
+            input_context=ctx,
+            image_size=image_size,
+            data_dir=data_dir,
+        )
+
+    dataset = strategy.distribute_datasets_from_function(dataset_fn)
+    evaluator = Evaluator(
+        strategy, model, info.num_classes, from_probabilities=_ends_with_softmax(model)
+    )
+    return evaluator.evaluate(dataset)
+
+
+def _ends_with_softmax(model: keras.Model) -> bool:
+    activation = getattr(model, "classifier_activation", None)
+    if activation is None:
+        return False
+    name = getattr(activation, "__name__", activation)
+    return str(name) == "softmax"

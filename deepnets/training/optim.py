@@ -1,0 +1,147 @@
+"""Optimizers, weight decay and the classification loss.
+
+Weight decay only touches conv and dense kernels: a trainable variable is decayed when it has
+rank >= 2. Biases and BatchNorm gamma/beta are vectors (rank 1) and are left alone, whichever
+model the loop trains (the rule timm and most ResNet recipes use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import tensorflow as tf
+
+if TYPE_CHECKING:
+    from deepnets.training.config import TrainConfig
+
+keras = tf.keras
+
+
+def is_decayed(variable: Any) -> bool:
+    """Whether weight decay applies to `variable` (conv/dense kernels: rank >= 2).
+
+    Args:
+        variable: a Keras or TF variable.
+
+    Returns:
+        True for kernels, False for biases, BatchNorm parameters and other vectors/scalars.
+    """
+    return len(variable.shape) >= 2
+
+
+def decayed_variables(variables: Sequence[Any]) -> list[Any]:
+    """The subset of `variables` that weight decay applies to (see `is_decayed`)."""
+    return [v for v in variables if is_decayed(v)]
+
+
+def l2_weight_decay_loss(variables: Sequence[Any], weight_decay: float) -> tf.Tensor:
+    """`weight_decay * sum(||w||^2) / 2` over the decayed variables.
+
+    Its gradient is `weight_decay * w`, the same update as PyTorch's SGD `weight_decay`.
+
+    Args:
+        variables: candidate variables (usually `model.trainable_variables`).
+        weight_decay: the coefficient.
+
+    Returns:
+        A float32 scalar (0 when nothing is decayed or `weight_decay` is 0).
+    """
+    kernels = decayed_variables(variables)
+    if not kernels or weight_decay == 0:
+        return tf.constant(0.0, tf.float32)
+    return weight_decay * tf.add_n([tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in kernels])
+
+
+def make_optimizer(
+    cfg: TrainConfig,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+    variables: Sequence[Any],
+) -> keras.optimizers.Optimizer:
+    """Creates and builds the optimizer that `cfg.optimizer` names.
+
+    Call it inside `strategy.scope()`: building here, eagerly, creates the slot variables
+    (momentum, Adam moments) as distributed variables before the first step and before a
+    checkpoint restore, so that they are restored too.
+
+    Args:
+        cfg: the run's config (optimizer, momentum, nesterov, betas, weight decay, precision).
+        learning_rate: a float or a schedule.
+        variables: the trainable variables the optimizer will update.
+
+    Returns:
+        A built Keras optimizer, wrapped in a `LossScaleOptimizer` for "mixed_float16".
+
+    Raises:
+        ValueError: for an unknown optimizer name.
+    """
+    decoupled = cfg.resolved_weight_decay_mode == "decoupled" and cfg.weight_decay > 0
+    weight_decay = cfg.weight_decay if decoupled else None
+    if cfg.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(
+            learning_rate, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=weight_decay
+        )
+    elif cfg.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(
+            learning_rate,
+            beta_1=cfg.beta_1,
+            beta_2=cfg.beta_2,
+            epsilon=cfg.epsilon,
+            weight_decay=weight_decay,
+        )
+    elif cfg.optimizer == "adamw":
+        optimizer = keras.optimizers.AdamW(
+            learning_rate,
+            weight_decay=cfg.weight_decay,
+            beta_1=cfg.beta_1,
+            beta_2=cfg.beta_2,
+            epsilon=cfg.epsilon,
+        )
+    else:
+        raise ValueError(
+            f"TrainConfig.optimizer={cfg.optimizer!r} is invalid: expected one of "
+            "'sgd', 'adam', 'adamw'."
+        )
+    # Must precede build(): Keras freezes the exclusion list when the optimizer is built.
+    optimizer.exclude_from_weight_decay(var_list=[v for v in variables if not is_decayed(v)])
+    if cfg.mixed_precision == "mixed_float16":
+        optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+    optimizer.build(list(variables))
+    return optimizer
+
+
+def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    """The learning rate the optimizer's next step will use.
+
+    Args:
+        optimizer: a Keras optimizer (possibly a `LossScaleOptimizer`).
+
+    Returns:
+        The rate as a Python float.
+    """
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return float(tf.convert_to_tensor(inner.learning_rate).numpy())
+
+
+def classification_loss(
+    labels: tf.Tensor, logits: tf.Tensor, label_smoothing: float = 0.0
+) -> tf.Tensor:
+    """Per-example softmax cross-entropy from integer labels and logits.
+
+    Args:
+        labels: integer class ids, shape [batch].
+        logits: unnormalized scores, shape [batch, classes] (cast to float32).
+        label_smoothing: mixes the one-hot target with the uniform distribution by this amount.
+
+    Returns:
+        float32 losses of shape [batch].
+    """
+    logits = tf.cast(logits, tf.float32)
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+    if not label_smoothing:
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    num_classes = tf.shape(logits)[-1]
+    targets = tf.one_hot(labels, num_classes, dtype=tf.float32)
+    uniform = 1.0 / tf.cast(num_classes, tf.float32)
+    targets = targets * (1.0 - label_smoothing) + uniform * label_smoothing
+    return tf.nn.softmax_cross_entropy_with_logits(labels=targets, logits=logits)

@@ -1,0 +1,178 @@
+"""Which `tf.distribute.Strategy` a run uses, and the facts about it the loop needs.
+
+`make_strategy(cfg)` turns `cfg.strategy` into a strategy object. "auto" picks, in order: a TPU
+when `cfg.tpu` names one, `MultiWorkerMirroredStrategy` when `TF_CONFIG` describes a cluster of
+more than one task, `MirroredStrategy` when there is more than one GPU (or `cfg.cpu_replicas > 1`),
+else `OneDeviceStrategy` on the first GPU or the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING
+
+import tensorflow as tf
+
+if TYPE_CHECKING:
+    from deepnets.training.config import TrainConfig
+
+
+def configure_cpu_replicas(num_replicas: int) -> None:
+    """Splits the first physical CPU into `num_replicas` logical devices.
+
+    With 2, `MirroredStrategy(["/cpu:0", "/cpu:1"])` runs two replicas on one CPU, which is how
+    the distributed code paths are tested without accelerators. It must run before TensorFlow
+    executes any op; calling it again with the same number is a no-op.
+
+    Args:
+        num_replicas: number of logical CPU devices (1 leaves the CPU whole).
+
+    Raises:
+        ValueError: if `num_replicas` is not a positive integer.
+        RuntimeError: if TensorFlow was already initialized with a different device layout.
+    """
+    if not isinstance(num_replicas, int) or isinstance(num_replicas, bool) or num_replicas < 1:
+        raise ValueError(f"num_replicas must be a positive integer, got {num_replicas!r}")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    current = tf.config.get_logical_device_configuration(cpu)
+    current_count = len(current) if current else 1
+    if current_count == num_replicas:
+        return
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_replicas)]
+        )
+    except RuntimeError as err:
+        raise RuntimeError(
+            f"configure_cpu_replicas({num_replicas}) must run before TensorFlow executes any op, "
+            f"but the runtime is already initialized with {current_count} CPU device(s). Call it "
+            "(or make_strategy with cpu_replicas) at the start of the program, in a fresh process."
+        ) from err
+
+
+def make_strategy(cfg: TrainConfig) -> tf.distribute.Strategy:
+    """Creates the distribution strategy that `cfg.strategy` asks for.
+
+    Args:
+        cfg: the run's config; reads `strategy`, `tpu` and `cpu_replicas`.
+
+    Returns:
+        A `tf.distribute.Strategy`.
+
+    Raises:
+        ValueError: for an unknown strategy name, or "tpu" without `cfg.tpu`.
+        RuntimeError: if `cpu_replicas > 1` but TensorFlow is already initialized.
+    """
+    if cfg.cpu_replicas > 1:
+        configure_cpu_replicas(cfg.cpu_replicas)
+    kind = cfg.strategy if cfg.strategy != "auto" else _auto_kind(cfg)
+    if kind == "tpu":
+        if not cfg.tpu:
+            raise ValueError("strategy='tpu' needs TrainConfig.tpu (a TPU name or 'local').")
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=cfg.tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if kind == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy(_local_replica_devices())
+    if kind == "one_device":
+        gpus = tf.config.list_physical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+    raise ValueError(
+        f"TrainConfig.strategy={cfg.strategy!r} is invalid: expected one of "
+        "'auto', 'one_device', 'mirrored', 'multi_worker', 'tpu'."
+    )
+
+
+def _auto_kind(cfg: TrainConfig) -> str:
+    if cfg.tpu:
+        return "tpu"
+    if _tf_config_task_count() > 1:
+        return "multi_worker"
+    if len(tf.config.list_physical_devices("GPU")) > 1 or cfg.cpu_replicas > 1:
+        return "mirrored"
+    return "one_device"
+
+
+def _tf_config_task_count() -> int:
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return 0
+    try:
+        cluster = json.loads(raw).get("cluster", {})
+    except (json.JSONDecodeError, AttributeError) as err:
+        raise ValueError(f"TF_CONFIG is not valid JSON with a 'cluster' key: {raw!r}") from err
+    return sum(len(cluster.get(job, [])) for job in ("chief", "worker"))
+
+
+def _local_replica_devices() -> list[str]:
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return [d.name for d in gpus]
+    return [d.name for d in tf.config.list_logical_devices("CPU")]
+
+
+def uses_accelerator(strategy: tf.distribute.Strategy) -> bool:
+    """Whether the strategy's replicas run on GPUs or TPUs.
+
+    Args:
+        strategy: a distribution strategy.
+
+    Returns:
+        True if any replica device is a GPU or TPU.
+    """
+    devices = strategy.extended.worker_devices
+    return any(("GPU" in d.upper()) or ("TPU" in d.upper()) for d in devices)
+
+
+def resolve_jit_compile(setting: str | bool, strategy: tf.distribute.Strategy) -> bool:
+    """Turns `TrainConfig.jit_compile` into a bool.
+
+    XLA made train steps several times slower on CPU here, so "auto" means on for accelerators,
+    off for CPU. TPU programs are compiled whole anyway; the flag only matters on GPU/CPU.
+
+    Args:
+        setting: "auto", True or False.
+        strategy: the run's strategy.
+
+    Returns:
+        Whether to compile the per-replica forward/backward pass with XLA.
+    """
+    if isinstance(setting, bool):
+        return setting
+    return uses_accelerator(strategy)
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    """True for a `MultiWorkerMirroredStrategy` spanning more than one worker."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    return strategy.extended._num_workers > 1  # noqa: SLF001 (no public accessor)
+
+
+def task_identity(strategy: tf.distribute.Strategy) -> tuple[str | None, int]:
+    """The (task_type, task_id) of this process; (None, 0) outside a multi-worker cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return None, 0
+    return resolver.task_type, int(resolver.task_id or 0)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the shared artifacts (TensorBoard, CSV, final model).
+
+    Args:
+        strategy: the run's strategy.
+
+    Returns:
+        True for single-process strategies, and for the chief (or worker 0 when the cluster has
+        no chief job) of a multi-worker cluster.
+    """
+    task_type, task_id = task_identity(strategy)
+    if task_type is None or task_type == "chief":
+        return True
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+    return task_type == "worker" and task_id == 0 and "chief" not in cluster
