@@ -131,6 +131,22 @@ def fresh_initializer(
     return initializer.__class__.from_config(initializer.get_config())
 
 
+def track_layers(owner: keras.layers.Layer, layers: list) -> list:
+    """Return `layers` as a list, and also set each as an attribute of `owner` under its name.
+
+    Keras keeps sublayers held in a list, but `tf.train.Checkpoint` does not follow Keras' list
+    wrappers: without the attributes a checkpoint of the model would silently miss those layers.
+    The attributes also give readable checkpoint keys (model/conv2_block1/conv1/kernel).
+    """
+    layers = list(layers)
+    for layer in layers:
+        current = getattr(owner, layer.name, None)
+        if current is not None and current is not layer:
+            raise RuntimeError(f"{type(owner).__name__} already has an attribute {layer.name!r}.")
+        setattr(owner, layer.name, layer)
+    return layers
+
+
 def mixed_output_dtype(policy: keras.DTypePolicy) -> Any:
     """The dtype for a model's last layer: float32 under a mixed policy, else the policy itself.
 

@@ -14,6 +14,7 @@ from deepnets.layers.common import (
     check_rate,
     mixed_output_dtype,
     normalize_data_format,
+    track_layers,
 )
 
 keras = tf.keras
@@ -77,23 +78,27 @@ class ClassifierHead(keras.layers.Layer):
             # Flatten in channels_last order whatever the layout, as keras.applications does,
             # so Dense weights transfer between data formats.
             self.pool = keras.layers.Flatten(data_format=fmt, dtype=policy, name="flatten")
-        self.hidden = [
-            keras.layers.Dense(
-                units,
-                activation="relu",
-                kernel_regularizer=self.kernel_regularizer,
-                dtype=policy,
-                name=f"fc{i + 1}",
-            )
-            for i, units in enumerate(self.hidden_units)
-        ]
-        self.dropouts = (
+        self.hidden = track_layers(
+            self,
+            [
+                keras.layers.Dense(
+                    units,
+                    activation="relu",
+                    kernel_regularizer=self.kernel_regularizer,
+                    dtype=policy,
+                    name=f"fc{i + 1}",
+                )
+                for i, units in enumerate(self.hidden_units)
+            ],
+        )
+        self.dropouts = track_layers(
+            self,
             [
                 keras.layers.Dropout(self.dropout, dtype=policy, name=f"dropout{i + 1}")
                 for i in range(max(1, len(self.hidden_units)))
             ]
             if self.dropout > 0
-            else []
+            else [],
         )
         self.predictions = keras.layers.Dense(
             self.num_classes,

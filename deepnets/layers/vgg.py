@@ -15,6 +15,7 @@ from deepnets.layers.common import (
     check_positive_int,
     conv_output_length,
     spatial_dims,
+    track_layers,
     with_channels,
     with_spatial,
 )
@@ -50,9 +51,11 @@ class VGGBlock(ConvBNLayer):
         self.num_convs = check_positive_int("num_convs", num_convs)
         self.batch_norm = bool(batch_norm)
         self.pool = bool(pool)
-        self.convs = [self._conv(self.filters, 3, name=f"conv{i + 1}") for i in range(num_convs)]
-        self.norms = (
-            [self._bn(name=f"bn{i + 1}") for i in range(num_convs)] if self.batch_norm else []
+        self.convs = track_layers(
+            self, [self._conv(self.filters, 3, name=f"conv{i + 1}") for i in range(num_convs)]
+        )
+        self.norms = track_layers(
+            self, [self._bn(name=f"bn{i + 1}") for i in range(num_convs)] if self.batch_norm else []
         )
         self.pooling = (
             keras.layers.MaxPooling2D(

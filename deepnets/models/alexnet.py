@@ -95,13 +95,13 @@ class AlexNet(ImageClassifier):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         fmt, policy = self.data_format, self.dtype_policy
         padding, convs = ALEXNET_CONFIGS[self.variant]
-        self.features = []
+        features = []
         if padding:
-            self.features.append(
+            features.append(
                 keras.layers.ZeroPadding2D(padding, data_format=fmt, dtype=policy, name="pad")
             )
         for i, (filters, kernel, stride, lrn, pool) in enumerate(convs):
-            self.features.append(
+            features.append(
                 keras.layers.Conv2D(
                     filters,
                     kernel,
@@ -116,15 +116,16 @@ class AlexNet(ImageClassifier):
                 )
             )
             if lrn and self.local_response_norm:
-                self.features.append(
+                features.append(
                     LocalResponseNormalization(data_format=fmt, dtype=policy, name=f"lrn{i + 1}")
                 )
             if pool:
-                self.features.append(
+                features.append(
                     keras.layers.MaxPooling2D(
                         3, strides=2, data_format=fmt, dtype=policy, name=f"pool{i + 1}"
                     )
                 )
+        self._set_features(features)
         self._make_top(
             "flatten", (self.fc_units, self.fc_units), self.dropout, self.kernel_regularizer
         )

@@ -18,6 +18,7 @@ from deepnets.layers.common import (
     check_image_shape,
     check_positive_int,
     normalize_data_format,
+    track_layers,
 )
 from deepnets.layers.head import ClassifierHead, check_activation
 
@@ -58,6 +59,10 @@ class ImageClassifier(keras.Model):
         self.data_format = normalize_data_format(data_format)
         self.features: list[keras.layers.Layer] = []
         self.head: keras.layers.Layer | None = None
+
+    def _set_features(self, layers: list) -> None:
+        """Set the feature stack, the layers that `call` applies in order before the head."""
+        self.features = track_layers(self, layers)
 
     def _make_top(
         self,

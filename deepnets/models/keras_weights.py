@@ -118,6 +118,19 @@ def _reference_from_file(model: keras.Model, app_name: str, path: str) -> keras.
         keras.config.set_image_data_format(old_format)
 
 
+def _input_shape_for(model: keras.Model, source: keras.Model) -> tuple:
+    """The source's input shape, in the model's data format."""
+    shape = tuple(source.input_shape)
+    source_format = next(
+        (layer.data_format for layer in source.layers if isinstance(layer, keras.layers.Conv2D)),
+        model.data_format,
+    )
+    if source_format != model.data_format:
+        perm = (0, 3, 1, 2) if model.data_format == "channels_first" else (0, 2, 3, 1)
+        shape = tuple(shape[i] for i in perm)
+    return shape
+
+
 def load_keras_applications_weights(model: keras.Model, source: Any) -> keras.Model:
     """Copy the weights of a keras.applications model into an equivalent deepnets model.
 
@@ -143,7 +156,7 @@ def load_keras_applications_weights(model: keras.Model, source: Any) -> keras.Mo
             f"`source` must be a keras.applications model or a weights file path, got {source!r}."
         )
     if not model.built:
-        model.build((None, *source.input_shape[1:]))
+        model.build(_input_shape_for(model, source))
     pairs = list(_resnet_pairs(model) if isinstance(model, ResNet) else _vgg_pairs(model))
     if model.include_top:
         pairs.append(("predictions", model.head.predictions))

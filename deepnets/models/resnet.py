@@ -137,7 +137,7 @@ class ResNet(ImageClassifier):
                     block = IdentityBlock(expanded, **residual)
                 self.blocks.append(block)
             self.stage_ends.append(len(self.blocks))
-        self.features = [self.stem, *self.blocks]
+        self._set_features([self.stem, *self.blocks])
         self._make_top("avg", (), self.dropout, kernel_regularizer)
 
     @property

@@ -108,7 +108,7 @@ class VGG(ImageClassifier):
                 zip(VGG_CONFIGS[self.depth], (1, 2, 4, 8, 8), strict=True)
             )
         ]
-        self.features = list(self.blocks)
+        self._set_features(self.blocks)
         if self.head_type == "fc":
             self._make_top(
                 "flatten", (self.fc_units, self.fc_units), self.dropout, kernel_regularizer

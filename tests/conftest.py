@@ -1,0 +1,16 @@
+"""Shared test settings: quiet TensorFlow logs, and Keras' global state reset after each test."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _reset_keras_state():
+    """Each test starts with the float32 policy and channels_last, whatever the last one set."""
+    yield
+    tf.keras.mixed_precision.set_global_policy("float32")
+    tf.keras.config.set_image_data_format("channels_last")

@@ -1,0 +1,182 @@
+"""Every deepnets layer: shapes, config round trip, .keras reload, options, mixed precision."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from model_cases import images
+
+from deepnets.layers import (
+    BasicBlock,
+    BottleneckBlock,
+    ClassifierHead,
+    IdentityBlock,
+    LocalResponseNormalization,
+    ResNetStem,
+    VGGBlock,
+)
+
+keras = tf.keras
+
+# (layer factory, input shape without batch, expected output shape without batch)
+LAYER_CASES = {
+    "vgg_block": (lambda: VGGBlock(8, num_convs=2), (16, 16, 3), (8, 8, 8)),
+    "vgg_block_bn_nopool": (
+        lambda: VGGBlock(8, num_convs=3, batch_norm=True, pool=False),
+        (16, 16, 3),
+        (16, 16, 8),
+    ),
+    "bottleneck_v1": (lambda: BottleneckBlock((4, 4, 16), strides=2), (16, 16, 8), (8, 8, 16)),
+    "bottleneck_v15": (
+        lambda: BottleneckBlock((4, 4, 16), strides=2, variant="v1.5"),
+        (15, 15, 8),
+        (8, 8, 16),
+    ),
+    "identity": (lambda: IdentityBlock((4, 4, 16)), (8, 8, 16), (8, 8, 16)),
+    "basic_same": (lambda: BasicBlock(8), (8, 8, 8), (8, 8, 8)),
+    "basic_projection": (lambda: BasicBlock(16, strides=2), (8, 8, 8), (4, 4, 16)),
+    "stem_imagenet": (lambda: ResNetStem(8, kind="imagenet"), (32, 32, 3), (8, 8, 8)),
+    "stem_cifar": (lambda: ResNetStem(8, kind="cifar"), (32, 32, 3), (32, 32, 8)),
+    "head_fc": (
+        lambda: ClassifierHead(5, pooling="flatten", hidden_units=(6,), dropout=0.5),
+        (2, 2, 4),
+        (5,),
+    ),
+    "lrn": (lambda: LocalResponseNormalization(), (4, 4, 8), (4, 4, 8)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAYER_CASES))
+def test_output_shape_matches_compute_output_shape(case):
+    make, in_shape, out_shape = LAYER_CASES[case]
+    layer = make()
+    y = layer(images(in_shape))
+    assert tuple(y.shape) == (2, *out_shape)
+    assert tuple(layer.compute_output_shape((2, *in_shape))) == (2, *out_shape)
+
+
+@pytest.mark.parametrize("case", sorted(LAYER_CASES))
+def test_build_without_call_creates_every_weight(case):
+    make, in_shape, _ = LAYER_CASES[case]
+    built = make()
+    built.build((None, *in_shape))
+    called = make()
+    called(images(in_shape))
+    assert built.count_params() == called.count_params()
+    assert [w.shape for w in built.weights] == [w.shape for w in called.weights]
+
+
+@pytest.mark.parametrize("case", sorted(LAYER_CASES))
+def test_config_round_trip_gives_same_class_and_config(case):
+    layer = LAYER_CASES[case][0]()
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert type(clone) is type(layer)
+    assert clone.get_config() == config
+    # Config holds exactly the constructor arguments plus Keras' own layer arguments.
+    assert "name" in config and "dtype" in config and "trainable" in config
+
+
+@pytest.mark.parametrize("case", sorted(LAYER_CASES))
+def test_layer_in_functional_model_reloads_from_keras_file(case, tmp_path):
+    make, in_shape, _ = LAYER_CASES[case]
+    inputs = keras.Input(in_shape)
+    layer = make()
+    model = keras.Model(inputs, layer(inputs))
+    x = images(in_shape)
+    expected = model(x, training=False).numpy()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded.layers[1]) is type(layer)
+    np.testing.assert_allclose(loaded(x, training=False).numpy(), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["vgg_block_bn_nopool", "bottleneck_v1", "basic_projection"])
+def test_channels_first_matches_channels_last(case):
+    make, in_shape, _ = LAYER_CASES[case]
+    last = make()
+    config = last.get_config()
+    first = type(last).from_config({**config, "data_format": "channels_first"})
+    x = images(in_shape)
+    y_last = last(x)
+    first.build((None, in_shape[2], in_shape[0], in_shape[1]))
+    first.set_weights(last.get_weights())
+    y_first = first(np.transpose(x, (0, 3, 1, 2)))
+    np.testing.assert_allclose(np.transpose(y_first, (0, 2, 3, 1)), y_last, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", ["vgg_block_bn_nopool", "bottleneck_v15", "basic_projection"])
+def test_mixed_float16_policy_runs_in_float16_with_float32_variables(case):
+    make, in_shape, _ = LAYER_CASES[case]
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    layer = make()
+    y = layer(images(in_shape))
+    assert y.dtype == tf.float16
+    assert all(w.dtype == tf.float32 for w in layer.weights)
+    sublayers = [s for s in layer._flatten_layers(include_self=False) if s.weights]
+    assert sublayers and all(s.compute_dtype == "float16" for s in sublayers)
+
+
+def test_bottleneck_stride_placement_v1_vs_v15():
+    v1 = BottleneckBlock((4, 4, 16), strides=2, variant="v1")
+    v15 = BottleneckBlock((4, 4, 16), strides=2, variant="v1.5")
+    v1.build((None, 8, 8, 8))
+    v15.build((None, 8, 8, 8))
+    assert v1.conv1.strides == (2, 2) and v1.conv2.strides == (1, 1)
+    assert v15.conv1.strides == (1, 1)
+    assert v15.conv2.layers[-1].strides == (2, 2)
+    assert v1.count_params() == v15.count_params()
+
+
+def test_zero_init_residual_makes_block_start_as_relu_of_input():
+    block = IdentityBlock((2, 2, 8), zero_init_residual=True)
+    x = images((4, 4, 8))
+    np.testing.assert_allclose(block(x, training=False), np.maximum(x, 0), atol=1e-6)
+    plain = IdentityBlock((2, 2, 8))
+    assert not np.allclose(plain(x, training=False), np.maximum(x, 0), atol=1e-3)
+
+
+def test_stochastic_depth_drops_whole_branches_in_training_only():
+    block = IdentityBlock((2, 2, 8), stochastic_depth_rate=0.5)
+    x = np.abs(images((4, 4, 8), batch=64))
+    residual_free = np.maximum(x, 0)
+    y_train = block(x, training=True).numpy()
+    dropped = [np.allclose(y_train[i], residual_free[i], atol=1e-6) for i in range(64)]
+    # Each example's branch is dropped with probability 0.5: 64 coin flips.
+    assert 10 < sum(dropped) < 54
+    y_eval = block(x, training=False).numpy()
+    assert not any(np.allclose(y_eval[i], residual_free[i], atol=1e-6) for i in range(64))
+
+
+def test_bn_momentum_and_epsilon_reach_every_batchnorm():
+    block = BottleneckBlock((4, 4, 16), bn_momentum=0.9, bn_epsilon=1e-5)
+    block.build((None, 8, 8, 8))
+    norms = [s for s in block._flatten_layers() if isinstance(s, keras.layers.BatchNormalization)]
+    assert len(norms) == 4
+    assert all(n.momentum == 0.9 and n.epsilon == 1e-5 for n in norms)
+
+
+def test_use_bias_initializer_and_regularizer_reach_every_conv():
+    block = VGGBlock(
+        4,
+        num_convs=2,
+        use_bias=False,
+        kernel_initializer="zeros",
+        kernel_regularizer=keras.regularizers.L2(1e-3),
+    )
+    block(images((8, 8, 3)))
+    convs = [s for s in block._flatten_layers() if isinstance(s, keras.layers.Conv2D)]
+    assert len(convs) == 2
+    assert all(c.bias is None for c in convs)
+    assert all(np.all(c.kernel.numpy() == 0) for c in convs)
+    assert len(block.losses) == 2
+    clone = VGGBlock.from_config(block.get_config())
+    assert clone.kernel_regularizer.get_config() == block.kernel_regularizer.get_config()
+
+
+def test_lrn_matches_formula():
+    x = np.abs(images((1, 1, 7), batch=1))
+    y = LocalResponseNormalization(size=5, bias=2.0, alpha=1e-1, beta=0.75)(x).numpy()
+    c = 3
+    denom = (2.0 + 1e-1 / 5 * np.sum(x[0, 0, 0, 1:6] ** 2)) ** 0.75
+    np.testing.assert_allclose(y[0, 0, 0, c], x[0, 0, 0, c] / denom, rtol=1e-5)

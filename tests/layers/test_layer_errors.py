@@ -1,0 +1,65 @@
+"""Bad arguments and inputs raise a ValueError naming the argument, value and the choices."""
+
+import numpy as np
+import pytest
+from model_cases import images
+
+from deepnets.layers import (
+    BasicBlock,
+    BottleneckBlock,
+    ClassifierHead,
+    IdentityBlock,
+    ResNetStem,
+    VGGBlock,
+)
+
+
+@pytest.mark.parametrize(
+    "make, pattern",
+    [
+        (lambda: VGGBlock(0), r"`filters` must be a positive integer, got 0"),
+        (lambda: VGGBlock(-3), r"`filters` must be a positive integer, got -3"),
+        (lambda: VGGBlock(8, num_convs=0), r"`num_convs` must be a positive integer, got 0"),
+        (lambda: BottleneckBlock((4, 0, 16)), r"`filters` must be a sequence of 3 positive"),
+        (lambda: BottleneckBlock((4, 16)), r"`filters` must be a sequence of 3 positive"),
+        (lambda: BottleneckBlock((4, 4, 16), strides=3), r"`strides` must be one of 1, 2; got 3"),
+        (
+            lambda: BottleneckBlock((4, 4, 16), variant="v2"),
+            r"`variant` must be one of 'v1', 'v1.5'; got 'v2'",
+        ),
+        (lambda: IdentityBlock(16), r"`filters` must be a sequence of 3"),
+        (lambda: BasicBlock(8, stochastic_depth_rate=1.0), r"`stochastic_depth_rate` must be"),
+        (lambda: ResNetStem(kind="tiny"), r"`stem` must be one of 'imagenet', 'cifar'; got 'tiny'"),
+        (lambda: VGGBlock(8, data_format="NHWC"), r"`data_format` must be one of"),
+        (lambda: VGGBlock(8, bn_momentum=1.5), r"`bn_momentum` must be in \[0, 1\)"),
+        (lambda: ClassifierHead(10, pooling="mean"), r"`pooling` must be one of 'avg', 'max'"),
+        (lambda: ClassifierHead(0), r"`num_classes` must be a positive integer, got 0"),
+        (
+            lambda: ClassifierHead(10, classifier_activation="softmaxx"),
+            r"`classifier_activation` must be None",
+        ),
+    ],
+)
+def test_bad_arguments_raise_clear_value_error(make, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        make()
+
+
+def test_identity_block_with_wrong_input_channels_names_filters():
+    block = IdentityBlock((4, 4, 16))
+    with pytest.raises(ValueError, match=r"filters\[2\]=16.*8 channels"):
+        block(images((8, 8, 8)))
+
+
+@pytest.mark.parametrize("bad_shape", [(8, 8), (2, 8, 8, 3, 1)])
+def test_wrong_rank_input_is_rejected_with_the_shape(bad_shape):
+    block = VGGBlock(4)
+    with pytest.raises(ValueError, match=r"expects rank-4 image input"):
+        block.build(bad_shape)
+
+
+def test_built_block_rejects_another_channel_count():
+    block = BasicBlock(8)
+    block(images((8, 8, 8)))
+    with pytest.raises(ValueError, match=r"expected axis -1 of input shape to have value 8"):
+        block(np.zeros((1, 8, 8, 3), "float32"))

@@ -1,0 +1,33 @@
+"""Small versions of every registered model, shared by the model and layer tests."""
+
+import numpy as np
+import tensorflow as tf
+
+import deepnets
+from deepnets.models import AlexNet, ResNet, get_model_spec
+
+
+def small_overrides(name: str) -> dict:
+    """Overrides that keep a registered model's architecture but make it tiny."""
+    cls = get_model_spec(name).model_class
+    if cls is ResNet:
+        return {"width": 4, "stem": "cifar", "num_classes": 5}
+    if cls is AlexNet:
+        return {"fc_units": 16, "num_classes": 5}
+    return {"width": 4, "fc_units": 16, "num_classes": 5}
+
+
+def small_input_shape(name: str) -> tuple:
+    """Smallest convenient input for each model (the ImageNet AlexNet needs 64x64)."""
+    return (64, 64, 3) if name == "alexnet" else (32, 32, 3)
+
+
+def small_model(name: str, **extra) -> tf.keras.Model:
+    """A built, tiny version of the registered model `name`."""
+    model = deepnets.build_model(name, **{**small_overrides(name), **extra})
+    model.build((None, *small_input_shape(name)))
+    return model
+
+
+def images(shape: tuple, batch: int = 2, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(batch, *shape)).astype("float32")

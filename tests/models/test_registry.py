@@ -1,0 +1,133 @@
+"""The registry: names, overrides, errors, and pinned parameter counts of the real architectures."""
+
+import pytest
+import tensorflow as tf
+
+import deepnets
+from deepnets.models import VGG, ResNet
+
+# Full-size ImageNet configurations (1000 classes, 224x224x3). The VGG16/19 and ResNet50/101/152
+# figures are keras.applications' own counts: the architectures are the reference's.
+PINNED_PARAMS = {
+    "alexnet": 62_378_344,
+    "vgg11": 132_863_336,
+    "vgg11_bn": 132_874_344,
+    "vgg13": 133_047_848,
+    "vgg13_bn": 133_059_624,
+    "vgg16": 138_357_544,
+    "vgg16_bn": 138_374_440,
+    "vgg19": 143_667_240,
+    "vgg19_bn": 143_689_256,
+    "resnet18": 11_703_912,
+    "resnet34": 21_823_208,
+    "resnet50": 25_636_712,
+    "resnet101": 44_707_176,
+    "resnet152": 60_419_944,
+}
+KERAS_APPLICATIONS_PARAMS = {
+    "vgg16": 138_357_544,
+    "vgg19": 143_667_240,
+    "resnet50": 25_636_712,
+    "resnet101": 44_707_176,
+    "resnet152": 60_419_944,
+}
+
+
+def test_list_models_names_every_variant():
+    names = deepnets.list_models()
+    assert names == sorted(names)
+    assert set(PINNED_PARAMS) | {"alexnet_cifar"} == set(names)
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_PARAMS))
+def test_pinned_parameter_count_without_forward_pass(name):
+    model = deepnets.build_model(name)
+    model.build((None, 224, 224, 3))
+    assert model.count_params() == PINNED_PARAMS[name]
+    assert model.compute_output_shape((None, 224, 224, 3)) == (None, 1000)
+
+
+def test_keras_applications_counts_match_pins():
+    for name, count in KERAS_APPLICATIONS_PARAMS.items():
+        assert PINNED_PARAMS[name] == count
+
+
+def test_cifar_resnet50_parameter_count_and_shape():
+    model = deepnets.build_model("resnet50", num_classes=100, stem="cifar")
+    model.build((None, 32, 32, 3))
+    # Same weights as ImageNet's but a 3x3 stem conv and 100 classes.
+    assert model.count_params() == 25_636_712 - (7 * 7 - 3 * 3) * 3 * 64 - 900 * 2049
+    assert model.compute_output_shape((None, 32, 32, 3)) == (None, 100)
+
+
+def test_build_model_passes_overrides_and_uses_registry_name():
+    model = deepnets.build_model("resnet18", num_classes=7, stem="cifar", width=8)
+    assert isinstance(model, ResNet)
+    assert (model.depth, model.num_classes, model.stem_type, model.width) == (18, 7, "cifar", 8)
+    assert model.name == "resnet18"
+    vgg = deepnets.models.vgg16_bn(num_classes=3)
+    assert isinstance(vgg, VGG) and vgg.batch_norm and vgg.depth == 16 and vgg.num_classes == 3
+
+
+def test_unknown_model_name_lists_valid_names():
+    with pytest.raises(ValueError, match=r"Unknown model name 'resnet51'.*resnet50.*Valid names:"):
+        deepnets.build_model("resnet51")
+
+
+def test_unknown_override_names_it():
+    with pytest.raises(TypeError, match=r"unexpected override `num_clases`"):
+        deepnets.build_model("vgg16", num_clases=10)
+
+
+def test_override_fixed_by_name_is_refused():
+    with pytest.raises(TypeError, match=r"does not accept `depth`"):
+        deepnets.build_model("resnet50", depth=18)
+
+
+def test_register_model_adds_a_variant_and_rejects_duplicates():
+    deepnets.models.register_model("resnet26_test", ResNet, {"depth": 18}, {"width": 16})
+    model = deepnets.build_model("resnet26_test", num_classes=2)
+    assert model.width == 16 and model.depth == 18
+    with pytest.raises(ValueError, match="already registered"):
+        deepnets.models.register_model("resnet50", ResNet, {"depth": 50})
+    deepnets.models.registry._REGISTRY.pop("resnet26_test")
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, pattern",
+    [
+        ("resnet50", {"stem": "tiny"}, r"`stem` must be one of 'imagenet', 'cifar'; got 'tiny'"),
+        ("resnet50", {"pooling": "mean"}, r"`pooling` must be one of None, 'avg', 'max'"),
+        ("vgg16", {"head": "big"}, r"`head` must be one of 'fc', 'cifar'; got 'big'"),
+        ("vgg16", {"width": 0}, r"`width` must be a positive integer, got 0"),
+        ("resnet18", {"num_classes": -1}, r"`num_classes` must be a positive integer, got -1"),
+        ("alexnet", {"variant": "tiny"}, r"does not accept `variant`"),
+    ],
+)
+def test_bad_model_arguments_raise_at_construction(name, kwargs, pattern):
+    with pytest.raises((ValueError, TypeError), match=pattern):
+        deepnets.build_model(name, **kwargs)
+
+
+@pytest.mark.parametrize("cls, depth", [(ResNet, 42), (VGG, 12)])
+def test_unknown_depth_lists_allowed_depths(cls, depth):
+    with pytest.raises(ValueError, match=rf"`depth` must be one of .*; got {depth}"):
+        cls(depth=depth)
+
+
+def test_wrong_input_rank_and_channels_are_rejected_at_build():
+    model = deepnets.build_model("resnet18", width=4)
+    with pytest.raises(ValueError, match=r"rank-4 image input.*rank 3"):
+        model.build((None, 32, 32))
+    with pytest.raises(ValueError, match=r"input_channels=3 but got .* with 1 channels"):
+        model.build((None, 32, 32, 1))
+    gray = deepnets.build_model("resnet18", width=4, input_channels=1)
+    gray.build((None, 32, 32, 1))
+    assert gray.built
+
+
+def test_built_model_rejects_a_call_with_other_channels():
+    model = deepnets.build_model("vgg11", width=4, head="cifar", num_classes=3)
+    model.build((None, 32, 32, 3))
+    with pytest.raises(ValueError, match=r"expected axis -1 of input shape to have value 3"):
+        model(tf.zeros((1, 32, 32, 4)))
