@@ -129,7 +129,7 @@ class MetricsCsv:
 
 def _csv_value(value: Any) -> Any:
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:.7g}"
     return value
 
 

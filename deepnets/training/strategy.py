@@ -66,7 +66,7 @@ def make_strategy(cfg: TrainConfig) -> tf.distribute.Strategy:
     """
     if cfg.cpu_replicas > 1:
         configure_cpu_replicas(cfg.cpu_replicas)
-    kind = cfg.strategy if cfg.strategy != "auto" else _auto_kind(cfg)
+    kind = strategy_kind(cfg)
     if kind == "tpu":
         if not cfg.tpu:
             raise ValueError("strategy='tpu' needs TrainConfig.tpu (a TPU name or 'local').")
@@ -87,7 +87,17 @@ def make_strategy(cfg: TrainConfig) -> tf.distribute.Strategy:
     )
 
 
-def _auto_kind(cfg: TrainConfig) -> str:
+def strategy_kind(cfg: TrainConfig) -> str:
+    """The strategy `make_strategy(cfg)` creates, with "auto" resolved.
+
+    Args:
+        cfg: reads `strategy`, `tpu` and `cpu_replicas`, and the TF_CONFIG environment variable.
+
+    Returns:
+        One of "tpu", "multi_worker", "mirrored", "one_device".
+    """
+    if cfg.strategy != "auto":
+        return cfg.strategy
     if cfg.tpu:
         return "tpu"
     if _tf_config_task_count() > 1:
@@ -148,9 +158,11 @@ def resolve_jit_compile(setting: str | bool, strategy: tf.distribute.Strategy) -
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     """True for a `MultiWorkerMirroredStrategy` spanning more than one worker."""
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    task_type, _ = task_identity(strategy)
+    if task_type is None:
         return False
-    return strategy.extended._num_workers > 1  # noqa: SLF001 (no public accessor)
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+    return sum(len(cluster.get(job, [])) for job in ("chief", "worker")) > 1
 
 
 def task_identity(strategy: tf.distribute.Strategy) -> tuple[str | None, int]:

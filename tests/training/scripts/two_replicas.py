@@ -1,0 +1,102 @@
+"""One replica vs two replicas (2 logical CPUs) on the same global batches.
+
+Prints `RESULT {json}` with, for each setup, the per-step losses from metrics.csv, the weights
+after step 1 and after the last step (from the checkpoints), and the eval metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+import training_toys as toys
+
+from deepnets.training import TrainConfig, Trainer, configure_cpu_replicas
+from deepnets.training.reporting import read_metrics_csv
+
+GLOBAL_BATCH = 32
+STEPS = 3
+
+
+def checkpoint_weights(path: str, batch_norm: bool) -> list[list]:
+    model = toys.toy_model(batch_norm=batch_norm)
+    tf.train.Checkpoint(model=model).restore(path).expect_partial()
+    return [w.tolist() for w in model.get_weights()]
+
+
+def run(strategy: tf.distribute.Strategy, initial: list, *, batch_norm: bool, jit: bool) -> dict:
+    model_dir = tempfile.mkdtemp(prefix="two_replicas_")
+    cfg = TrainConfig(
+        model="toy",
+        dataset="toy",
+        model_dir=model_dir,
+        epochs=None,
+        train_steps=STEPS,
+        global_batch_size=GLOBAL_BATCH,
+        optimizer="sgd",
+        learning_rate=0.1,
+        momentum=0.9,
+        schedule="constant",
+        weight_decay=5e-4,
+        weight_decay_mode="l2",
+        steps_per_loop=1,
+        checkpoint_every_steps=1,
+        keep_checkpoints=STEPS,
+        jit_compile=jit,
+    )
+
+    def model_fn() -> tf.keras.Model:
+        model = toys.toy_model(batch_norm=batch_norm)
+        model.set_weights(initial)
+        return model
+
+    trainer = Trainer(
+        cfg,
+        strategy,
+        model_fn,
+        toys.make_train_input_fn(GLOBAL_BATCH, shuffle=False),
+        steps_per_epoch=8,
+        input_shape=toys.IMAGE_SHAPE,
+        num_classes=toys.NUM_CLASSES,
+        eval_input_fn=toys.make_eval_input_fn(GLOBAL_BATCH),
+    )
+    result = trainer.fit()
+    rows = read_metrics_csv(os.path.join(model_dir, "metrics.csv"))
+    out = {
+        "losses": [float(r["loss"]) for r in rows if r["split"] == "train"],
+        "after_step_1": checkpoint_weights(
+            os.path.join(model_dir, "checkpoints", "ckpt-1"), batch_norm
+        ),
+        "after_last_step": checkpoint_weights(result.checkpoint_path, batch_norm),
+        "eval": result.eval_metrics,
+    }
+    if batch_norm:
+        moving_mean = trainer.model.layers[1].moving_mean.value
+        copies = getattr(moving_mean, "values", (moving_mean,))
+        out["moving_mean_copies"] = [np.asarray(c).tolist() for c in copies]
+    return out
+
+
+def main() -> int:
+    configure_cpu_replicas(2)
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    plain = toys.toy_model(batch_norm=False).get_weights()
+    with_bn = toys.toy_model(batch_norm=True).get_weights()
+    report = {
+        "one_replica": run(one, plain, batch_norm=False, jit=False),
+        "two_replicas": run(two, plain, batch_norm=False, jit=False),
+        "two_replicas_bn": run(two, with_bn, batch_norm=True, jit=False),
+        "two_replicas_bn_xla": run(two, with_bn, batch_norm=True, jit=True),
+        "replicas": two.num_replicas_in_sync,
+    }
+    print("RESULT " + json.dumps(report), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

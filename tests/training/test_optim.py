@@ -1,0 +1,89 @@
+"""Optimizers, weight decay (kernels only) and the label-smoothed loss."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import training_toys as toys
+
+from deepnets.training import TrainConfig, classification_loss, l2_weight_decay_loss, make_optimizer
+from deepnets.training.optim import decayed_variables
+
+
+def names(variables):
+    return sorted(v.path for v in variables)
+
+
+def test_only_conv_and_dense_kernels_are_decayed():
+    model = toys.toy_model(batch_norm=True)
+    decayed = names(decayed_variables(model.trainable_variables))
+    assert len(decayed) == 2
+    assert all(n.endswith("/kernel") for n in decayed)
+    skipped = set(names(model.trainable_variables)) - set(decayed)
+    assert {n.rsplit("/", 1)[1] for n in skipped} == {"bias", "gamma", "beta"}
+
+
+def test_l2_loss_is_half_squared_norm_of_kernels_times_decay():
+    model = toys.toy_model(batch_norm=True)
+    kernels = [w.numpy() for w in decayed_variables(model.trainable_variables)]
+    expected = 5e-4 * sum(0.5 * np.sum(k**2) for k in kernels)
+    got = float(l2_weight_decay_loss(model.trainable_variables, 5e-4))
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert float(l2_weight_decay_loss(model.trainable_variables, 0.0)) == 0.0
+
+
+def test_decoupled_decay_shrinks_kernels_but_not_bias_or_batchnorm():
+    model = toys.toy_model(batch_norm=True)
+    for v in model.trainable_variables:  # non-zero biases/gammas/betas, to see they stay
+        v.assign(tf.ones_like(v) * 0.5)
+    cfg = TrainConfig(
+        optimizer="sgd", momentum=0.0, weight_decay=0.1, weight_decay_mode="decoupled"
+    )
+    optimizer = make_optimizer(cfg, 0.5, model.trainable_variables)
+    before = {v.path: v.numpy() for v in model.trainable_variables}
+    zeros = [tf.zeros_like(v) for v in model.trainable_variables]
+    optimizer.apply_gradients(zip(zeros, model.trainable_variables, strict=True))
+    for v in model.trainable_variables:
+        factor = 1 - 0.5 * 0.1 if v.path.endswith("kernel") else 1.0
+        np.testing.assert_allclose(v.numpy(), before[v.path] * factor, rtol=1e-6, err_msg=v.path)
+
+
+def test_l2_mode_leaves_the_optimizer_without_decay():
+    model = toys.toy_model(batch_norm=False)
+    optimizer = make_optimizer(TrainConfig(weight_decay=5e-4), 0.1, model.trainable_variables)
+    assert isinstance(optimizer, tf.keras.optimizers.SGD)
+    assert optimizer.weight_decay is None
+    assert optimizer.momentum == pytest.approx(0.9)
+
+
+def test_optimizer_kinds_are_built_with_slots():
+    model = toys.toy_model(batch_norm=False)
+    num_vars = len(model.trainable_variables)
+    sgd = make_optimizer(TrainConfig(nesterov=True), 0.1, model.trainable_variables)
+    assert sgd.built and sgd.nesterov
+    # iterations + learning rate + one momentum slot per variable
+    assert len(sgd.variables) == 2 + num_vars
+    adamw = make_optimizer(
+        TrainConfig(optimizer="adamw", weight_decay=0.05), 1e-3, model.trainable_variables
+    )
+    assert isinstance(adamw, tf.keras.optimizers.AdamW)
+    assert adamw.weight_decay == pytest.approx(0.05)
+    assert len(adamw.variables) == 2 + 2 * num_vars
+    scaled = make_optimizer(
+        TrainConfig(mixed_precision="mixed_float16"), 0.1, model.trainable_variables
+    )
+    assert isinstance(scaled, tf.keras.mixed_precision.LossScaleOptimizer)
+    assert isinstance(scaled.inner_optimizer, tf.keras.optimizers.SGD)
+
+
+def test_label_smoothing_matches_the_smoothed_cross_entropy():
+    logits = tf.constant([[2.0, 0.5, -1.0, 0.0], [0.1, 0.2, 0.3, 3.0]])
+    labels = tf.constant([0, 3])
+    log_probs = tf.nn.log_softmax(logits).numpy()
+    targets = np.full((2, 4), 0.1 / 4)
+    targets[[0, 1], [0, 3]] += 0.9
+    expected = -(targets * log_probs).sum(axis=1)
+    got = classification_loss(labels, logits, label_smoothing=0.1).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    plain = classification_loss(labels, logits).numpy()
+    np.testing.assert_allclose(plain, -log_probs[[0, 1], [0, 3]], rtol=1e-6)
+    assert np.all(got > plain)  # confident correct predictions pay for smoothing
