@@ -26,8 +26,11 @@ def toy_arrays(num_examples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return (patterns[labels] + noise).astype(np.float32), labels
 
 
-def toy_model(batch_norm: bool = True, seed: int = 0) -> keras.Model:
-    """Conv(8) -> [BN] -> ReLU -> global average pool -> Dense(4) logits, built for 8x8x3."""
+def toy_model(batch_norm: bool = True, seed: int | None = 0) -> keras.Model:
+    """Conv(8) -> [BN] -> ReLU -> global average pool -> Dense(4) logits, built for 8x8x3.
+
+    With `seed=None` the initial weights come from Keras' global seed (set by the Trainer).
+    """
     init = keras.initializers.GlorotUniform(seed=seed)
     layers = [keras.Input(IMAGE_SHAPE), keras.layers.Conv2D(8, 3, kernel_initializer=init)]
     if batch_norm:

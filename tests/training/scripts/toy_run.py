@@ -32,7 +32,10 @@ def main() -> int:
     trainer = Trainer(
         cfg,
         strategy,
-        lambda: toys.toy_model(batch_norm=spec.get("batch_norm", True)),
+        lambda: toys.toy_model(
+            batch_norm=spec.get("batch_norm", True),
+            seed=0 if spec.get("seeded_init", True) else None,
+        ),
         toys.make_train_input_fn(
             cfg.global_batch_size,
             num_examples=num_examples,
