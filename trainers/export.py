@@ -1,0 +1,54 @@
+"""Export a training run's checkpoint as a .keras model and a SavedModel.
+
+deepnets-export --model_dir=runs/r18 --output_dir=exported/r18
+"""
+
+from __future__ import annotations
+
+import os
+
+from absl import app, flags
+
+from trainers.flag_config import cli_errors
+
+PROGRAM = "deepnets-export"
+flags.DEFINE_string("model_dir", None, "A training run folder (config.json + checkpoints/).")
+flags.DEFINE_string("checkpoint", None, "A checkpoint path to export (default: the newest).")
+flags.DEFINE_string("output_dir", None, "Where model.keras and saved_model/ go.")
+flags.DEFINE_boolean("softmax", False, "Serve probabilities instead of logits.")
+flags.mark_flags_as_required(["model_dir", "output_dir"])
+FLAGS = flags.FLAGS
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    from deepnets.training.restore import restore_model
+
+    with cli_errors(PROGRAM, "--model_dir"):
+        try:
+            model, _, checkpoint = restore_model(FLAGS.model_dir, FLAGS.checkpoint)
+        except (FileNotFoundError, OSError) as err:
+            raise ValueError(str(err)) from err
+    if FLAGS.softmax:
+        # Same architecture and weights, with the softmax inside the model.
+        logits_model = model
+        model = type(model).from_config(
+            {**logits_model.get_config(), "classifier_activation": "softmax"}
+        )
+        model.build(tuple(logits_model.get_build_config()["input_shape"]))
+        model.set_weights(logits_model.get_weights())
+    os.makedirs(FLAGS.output_dir, exist_ok=True)
+    keras_path = os.path.join(FLAGS.output_dir, "model.keras")
+    saved_model_path = os.path.join(FLAGS.output_dir, "saved_model")
+    model.save(keras_path)
+    model.export(saved_model_path, verbose=False)
+    print(f"Exported {checkpoint} to {keras_path} and {saved_model_path}", flush=True)
+
+
+def run() -> None:
+    """Console-script entry point (deepnets-export)."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

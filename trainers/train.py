@@ -1,0 +1,74 @@
+"""Train a deepnets model: flags -> TrainConfig -> deepnets.training.train.
+
+    deepnets-train --model=resnet18 --model_overrides=stem=cifar --dataset=shapes10 \
+        --epochs=3 --global_batch_size=128 --model_dir=runs/r18
+    deepnets-train --flagfile=trainers/flagfiles/cifar100_resnet50.cfg --model_dir=runs/r50
+
+A run pointed at a model_dir that holds a checkpoint resumes from it. Bad flag values exit with
+status 2 and one line naming the flag; a NaN/Inf loss exits with status 1 and says which step.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags
+
+from trainers.flag_config import cli_errors, config_from_flags, define_train_flags
+
+PROGRAM = "deepnets-train"
+define_train_flags()
+FLAGS = flags.FLAGS
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        with cli_errors(PROGRAM):
+            raise ValueError(f"unexpected positional arguments {argv[1:]}; use --flag=value")
+    # Imported here so that `--help` and flag errors answer before TensorFlow starts.
+    import deepnets
+    from deepnets import data
+    from deepnets.training import NonFiniteLossError, make_strategy, train
+    from deepnets.training.api import build_model_from_config
+
+    with cli_errors(PROGRAM):
+        cfg = config_from_flags(FLAGS).validate()
+    with cli_errors(PROGRAM, "--model"):
+        deepnets.models.get_model_spec(cfg.model)
+    with cli_errors(PROGRAM, "--dataset"):
+        _, info = data.load_split(
+            cfg.dataset, "train", data_dir=cfg.data_dir, download=cfg.download
+        )
+    with cli_errors(PROGRAM, "--model_overrides"):
+        build_model_from_config(cfg, info.num_classes)
+    with cli_errors(PROGRAM, "--strategy"):
+        strategy = make_strategy(cfg)
+    replicas = strategy.num_replicas_in_sync
+    if cfg.global_batch_size % replicas:
+        with cli_errors(PROGRAM):
+            raise ValueError(
+                f"--global_batch_size={cfg.global_batch_size} is not divisible by the "
+                f"{replicas} replicas of the {type(strategy).__name__}; "
+                f"use a multiple of {replicas}"
+            )
+    try:
+        result = train(cfg, strategy=strategy)
+    except NonFiniteLossError as err:
+        print(f"{PROGRAM}: {err}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    if result.preempted:
+        print(
+            f"Stopped by SIGTERM at step {result.final_step}; rerun to resume from it.", flush=True
+        )
+        return
+    metrics = " ".join(f"{k}={v:.4f}" for k, v in sorted(result.eval_metrics.items()))
+    print(f"Final step {result.final_step}: eval {metrics}", flush=True)
+
+
+def run() -> None:
+    """Console-script entry point (deepnets-train)."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
