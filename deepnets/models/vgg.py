@@ -65,7 +65,7 @@ class VGG(ImageClassifier):
         classifier_activation: Any = "softmax",
         input_channels: int = 3,
         use_bias: bool = True,
-        bn_momentum: float = 0.99,
+        bn_momentum: float = 0.9,
         bn_epsilon: float = 1e-3,
         kernel_initializer: Any = "he_normal",
         kernel_regularizer: Any = None,

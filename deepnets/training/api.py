@@ -94,9 +94,6 @@ def train(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> T
             f"TrainConfig.global_batch_size={cfg.global_batch_size} is larger than the "
             f"{info.num_examples} training examples of {cfg.dataset!r}."
         )
-    height, width, channels = info.image_shape
-    if cfg.image_size:
-        height = width = cfg.image_size
     eval_batch_size = cfg.eval_batch_size or cfg.global_batch_size
 
     def train_input_fn(ctx: tf.distribute.InputContext, epoch: int) -> tf.data.Dataset:
@@ -110,14 +107,19 @@ def train(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> T
             seed=epoch_seed(cfg.seed, epoch),
         )
 
-    def eval_input_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+    def eval_input_fn(ctx: tf.distribute.InputContext | None) -> tf.data.Dataset:
         return data.make_eval_dataset(
             cfg.dataset,
             eval_batch_size,
             input_context=ctx,
             image_size=cfg.image_size,
             data_dir=cfg.data_dir,
+            download=cfg.download,
+            pad_to_full_batches=True,
         )
+
+    # The pipeline decides the image size (the dataset's own, or a default for variable sizes).
+    input_shape = tuple(int(d) for d in eval_input_fn(None).element_spec[0].shape[1:])
 
     if is_chief(strategy):
         os.makedirs(cfg.model_dir, exist_ok=True)
@@ -129,7 +131,7 @@ def train(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> T
         lambda: build_model_from_config(cfg, info.num_classes),
         train_input_fn,
         steps_per_epoch=steps_per_epoch,
-        input_shape=(height, width, channels),
+        input_shape=input_shape,
         num_classes=info.num_classes,
         eval_input_fn=eval_input_fn,
     )

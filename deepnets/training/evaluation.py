@@ -113,6 +113,8 @@ def evaluate(
             input_context=ctx,
             image_size=image_size,
             data_dir=data_dir,
+            download=download,
+            pad_to_full_batches=True,
         )
 
     dataset = strategy.distribute_datasets_from_function(dataset_fn)

@@ -149,11 +149,11 @@ def test_stochastic_depth_drops_whole_branches_in_training_only():
 
 
 def test_bn_momentum_and_epsilon_reach_every_batchnorm():
-    block = BottleneckBlock((4, 4, 16), bn_momentum=0.9, bn_epsilon=1e-5)
+    block = BottleneckBlock((4, 4, 16), bn_momentum=0.95, bn_epsilon=1e-5)
     block.build((None, 8, 8, 8))
     norms = [s for s in block._flatten_layers() if isinstance(s, keras.layers.BatchNormalization)]
     assert len(norms) == 4
-    assert all(n.momentum == 0.9 and n.epsilon == 1e-5 for n in norms)
+    assert all(n.momentum == 0.95 and n.epsilon == 1e-5 for n in norms)
 
 
 def test_use_bias_initializer_and_regularizer_reach_every_conv():
