@@ -58,3 +58,26 @@ def test_model_from_config_returns_logits_and_rejects_conflicting_overrides():
     bad = TrainConfig(model="resnet18", model_overrides={"num_classes": 100})
     with pytest.raises(ValueError, match=r"model_overrides\['num_classes'\]=100"):
         build_model_from_config(bad, num_classes=10)
+
+
+def test_evaluate_gives_the_same_numbers_for_softmax_and_logits_models():
+    import deepnets
+
+    logits_model = deepnets.build_model(
+        "resnet18", num_classes=10, stem="cifar", width=8, classifier_activation=None
+    )
+    softmax_model = deepnets.build_model(
+        "resnet18", num_classes=10, stem="cifar", width=8, classifier_activation="softmax"
+    )
+    logits_model.build((None, 32, 32, 3))
+    softmax_model.build((None, 32, 32, 3))
+    weights = logits_model.get_weights()
+    # Small logits, so that float32 softmax does not saturate and lose the loss's precision.
+    weights[-2:] = [w * 0.01 for w in weights[-2:]]
+    logits_model.set_weights(weights)
+    softmax_model.set_weights(weights)
+    from_logits = evaluate(logits_model, "shapes10", global_batch_size=1000)
+    from_probabilities = evaluate(softmax_model, "shapes10", global_batch_size=1000)
+    assert from_logits["examples"] == from_probabilities["examples"] == 2000
+    assert from_probabilities["top1"] == pytest.approx(from_logits["top1"])
+    assert from_probabilities["loss"] == pytest.approx(from_logits["loss"], rel=1e-4)

@@ -143,3 +143,15 @@ def test_training_variants_run_and_lower_the_loss(tmp_path, overrides):
         assert trainer.model.layers[0].compute_dtype == compute
         assert all(v.dtype == "float32" for v in trainer.model.trainable_variables)
     assert tf.keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
+
+
+def test_log_every_steps_limits_progress_lines(tmp_path, capsys):
+    trainer = make_trainer(tmp_path, with_eval=False, train_steps=24, log_every_steps=10)
+    trainer.fit()
+    printed = [
+        line.split(" ")[1]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("step ")
+    ]
+    # Loops end at 4, 8, ..., 24; a line follows the loops that cross 10 and 20, and the last.
+    assert printed == ["12/24", "20/24", "24/24"]
