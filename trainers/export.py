@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 from absl import app, flags
 
 from trainers.flag_config import cli_errors
@@ -22,6 +23,8 @@ FLAGS = flags.FLAGS
 
 def main(argv: list[str]) -> None:
     del argv
+    import tensorflow as tf
+
     from deepnets.training.restore import restore_model
 
     with cli_errors(PROGRAM, "--model_dir"):
@@ -37,11 +40,14 @@ def main(argv: list[str]) -> None:
         )
         model.build(tuple(logits_model.get_build_config()["input_shape"]))
         model.set_weights(logits_model.get_weights())
+    input_shape = tuple(model.get_build_config()["input_shape"])
+    model(np.zeros((1, *input_shape[1:]), "float32"))  # Keras exports only called models
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     keras_path = os.path.join(FLAGS.output_dir, "model.keras")
     saved_model_path = os.path.join(FLAGS.output_dir, "saved_model")
     model.save(keras_path)
-    model.export(saved_model_path, verbose=False)
+    signature = [tf.TensorSpec((None, *input_shape[1:]), tf.float32, name="images")]
+    model.export(saved_model_path, input_signature=signature, verbose=False)
     print(f"Exported {checkpoint} to {keras_path} and {saved_model_path}", flush=True)
 
 

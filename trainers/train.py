@@ -33,6 +33,9 @@ def main(argv: list[str]) -> None:
 
     with cli_errors(PROGRAM):
         cfg = config_from_flags(FLAGS).validate()
+    # First, before any TensorFlow op: --cpu_replicas must split the CPU before it is used.
+    with cli_errors(PROGRAM, "--strategy"):
+        strategy = make_strategy(cfg)
     with cli_errors(PROGRAM, "--model"):
         deepnets.models.get_model_spec(cfg.model)
     with cli_errors(PROGRAM, "--dataset"):
@@ -41,8 +44,6 @@ def main(argv: list[str]) -> None:
         )
     with cli_errors(PROGRAM, "--model_overrides"):
         build_model_from_config(cfg, info.num_classes)
-    with cli_errors(PROGRAM, "--strategy"):
-        strategy = make_strategy(cfg)
     replicas = strategy.num_replicas_in_sync
     if cfg.global_batch_size % replicas:
         with cli_errors(PROGRAM):
