@@ -1,0 +1,36 @@
+"""The README's install+run command, shortened to a few steps, trains end to end."""
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_train_args():
+    first_block = re.search(r"```bash\n(.*?)```", README.read_text(), re.S).group(1)
+    command = next(part for part in first_block.split("&&") if "deepnets-train" in part)
+    words = shlex.split(command)
+    return words[words.index("deepnets-train") + 1 :]
+
+
+def test_readme_run_command_trains(tmp_path):
+    args = _readme_train_args()
+    assert any(a.startswith("--epochs=") for a in args)
+    assert "--dataset=shapes10" in args  # the offline dataset: works on a fresh machine
+    short = [a for a in args if not a.startswith(("--epochs=", "--model_dir="))]
+    short += ["--train_steps=4", "--steps_per_loop=2", f"--model_dir={tmp_path / 'run'}"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-m", "trainers.train", *short],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"Final step 4: eval .*top1=0\.\d+", result.stdout), result.stdout[-2000:]
+    assert (tmp_path / "run" / "final.keras").exists()
