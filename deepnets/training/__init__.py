@@ -9,9 +9,10 @@ from deepnets.training.checkpointing import CheckpointKeeper
 from deepnets.training.config import TrainConfig
 from deepnets.training.errors import NonFiniteLossError
 from deepnets.training.evaluation import Evaluator, evaluate
-from deepnets.training.loop import Trainer, TrainResult
+from deepnets.training.loop import Trainer
 from deepnets.training.metrics import ClassificationMetrics
 from deepnets.training.optim import classification_loss, l2_weight_decay_loss, make_optimizer
+from deepnets.training.results import TrainResult
 from deepnets.training.schedules import (
     ConstantWithWarmup,
     CosineWithWarmup,

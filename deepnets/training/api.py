@@ -13,7 +13,8 @@ from typing import Any
 import tensorflow as tf
 
 from deepnets.training.config import TrainConfig
-from deepnets.training.loop import Trainer, TrainResult
+from deepnets.training.loop import Trainer
+from deepnets.training.results import TrainResult
 from deepnets.training.strategy import is_chief, make_strategy
 
 keras = tf.keras

@@ -14,7 +14,6 @@ sees the same batches as an uninterrupted one whenever the pipeline is determini
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import shutil
@@ -40,45 +39,13 @@ from deepnets.training.reporting import (
     format_train_line,
     read_metrics_csv,
 )
+from deepnets.training.results import TrainResult
 from deepnets.training.schedules import make_schedule
 from deepnets.training.strategy import is_chief, is_multi_worker, resolve_jit_compile
 
 keras = tf.keras
 
 TrainInputFn = Callable[[tf.distribute.InputContext, int], tf.data.Dataset]
-
-
-@dataclasses.dataclass
-class TrainResult:
-    """What a finished (or preempted) run produced.
-
-    Attributes:
-        final_step: the step the run stopped at.
-        total_steps: the step the run was asked to reach.
-        train_metrics: metrics of the last train loop ({"loss", "top1", "top5", "examples"}).
-        eval_metrics: metrics of the last evaluation ({} without an eval set).
-        model_dir: the run folder.
-        checkpoint_path: newest checkpoint.
-        metrics_csv: path of metrics.csv.
-        curves_png: path of curves.png (None on non-chief workers).
-        final_model_path: path of final.keras (set by `train`, None when preempted).
-        saved_model_path: path of the exported SavedModel (set by `train`, None when preempted).
-        preempted: the run stopped early on SIGTERM after checkpointing.
-        resumed_from: checkpoint the run started from, or None for a fresh start.
-    """
-
-    final_step: int
-    total_steps: int
-    train_metrics: dict[str, float]
-    eval_metrics: dict[str, float]
-    model_dir: str
-    checkpoint_path: str | None
-    metrics_csv: str
-    curves_png: str | None = None
-    final_model_path: str | None = None
-    saved_model_path: str | None = None
-    preempted: bool = False
-    resumed_from: str | None = None
 
 
 @contextlib.contextmanager
@@ -108,6 +75,9 @@ class Trainer:
         input_shape: shape of one image, e.g. (32, 32, 3), used to build the model.
         num_classes: number of classes.
         eval_input_fn: `input_context -> dataset` of `(image, label, weight)`, finite, or None.
+
+    Creating a Trainer sets Keras' global random seed (Python, NumPy and TensorFlow) when
+    `cfg.seed` is set, and enables op determinism process-wide when `cfg.deterministic`.
     """
 
     def __init__(
