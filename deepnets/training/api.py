@@ -67,6 +67,20 @@ def build_model_from_config(cfg: TrainConfig, num_classes: int) -> keras.Model:
     )
 
 
+def model_input_shape(cfg: TrainConfig) -> tuple[int, int, int]:
+    """The (height, width, channels) the model of `cfg` sees: what the eval pipeline yields.
+
+    The pipeline decides: the dataset's own size, `cfg.image_size`, or a default for datasets
+    whose images vary in size.
+    """
+    from deepnets import data
+
+    dataset = data.make_eval_dataset(
+        cfg.dataset, 1, image_size=cfg.image_size, data_dir=cfg.data_dir, download=cfg.download
+    )
+    return tuple(int(d) for d in dataset.element_spec[0].shape[1:])
+
+
 def train(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> TrainResult:
     """Trains `cfg.model` on `cfg.dataset` as the config says, resuming from `cfg.model_dir`.
 
@@ -119,8 +133,7 @@ def train(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> T
             pad_to_full_batches=True,
         )
 
-    # The pipeline decides the image size (the dataset's own, or a default for variable sizes).
-    input_shape = tuple(int(d) for d in eval_input_fn(None).element_spec[0].shape[1:])
+    input_shape = model_input_shape(cfg)
 
     if is_chief(strategy):
         os.makedirs(cfg.model_dir, exist_ok=True)

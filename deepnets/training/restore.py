@@ -44,7 +44,7 @@ def restore_model(
         FileNotFoundError: no config.json, or no checkpoint in the folder.
     """
     from deepnets import data
-    from deepnets.training.api import build_model_from_config
+    from deepnets.training.api import build_model_from_config, model_input_shape
 
     cfg = load_run_config(model_dir)
     checkpoint = checkpoint or tf.train.latest_checkpoint(
@@ -52,12 +52,10 @@ def restore_model(
     )
     if checkpoint is None:
         raise FileNotFoundError(f"No checkpoint in {os.path.join(model_dir, CHECKPOINT_SUBDIR)}.")
+    cfg.download = False  # the run's data is on disk already, or the error says so
     _, info = data.load_split(cfg.dataset, "train", data_dir=cfg.data_dir, download=False)
-    height, width, channels = info.image_shape
-    if cfg.image_size:
-        height = width = cfg.image_size
     model = build_model_from_config(cfg, info.num_classes)
-    model.build((None, height, width, channels))
+    model.build((None, *model_input_shape(cfg)))
     status = tf.train.Checkpoint(model=model).read(checkpoint)
     status.expect_partial()  # the optimizer and counters are not needed here
     status.assert_existing_objects_matched()
