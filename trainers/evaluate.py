@@ -10,7 +10,9 @@ import json
 
 from absl import app, flags
 
-from trainers.flag_config import cli_errors
+from trainers.cli import cli_errors, quiet_tensorflow_logs
+
+quiet_tensorflow_logs()  # before TensorFlow is imported
 
 PROGRAM = "deepnets-evaluate"
 flags.DEFINE_string("model_dir", None, "A training run folder: evaluates its newest checkpoint.")

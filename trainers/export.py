@@ -10,7 +10,9 @@ import os
 import numpy as np
 from absl import app, flags
 
-from trainers.flag_config import cli_errors
+from trainers.cli import cli_errors, quiet_tensorflow_logs
+
+quiet_tensorflow_logs()  # before TensorFlow is imported
 
 PROGRAM = "deepnets-export"
 flags.DEFINE_string("model_dir", None, "A training run folder (config.json + checkpoints/).")

@@ -2,25 +2,20 @@
 
 Every field of `deepnets.training.TrainConfig` becomes a flag of the same name, with the help text
 of the field's docstring entry and the field's default. `config_from_flags` turns parsed flags
-back into a `TrainConfig`. `cli_errors` turns a bad value into one line on stderr that names the
-flag, and exit status 2, instead of a traceback.
+back into a `TrainConfig`.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
 import re
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 from absl import flags
 
 from deepnets.training import TrainConfig
 
-USAGE_EXIT_CODE = 2
 _NONE_WORDS = ("", "none", "null", "float32")
 
 
@@ -116,28 +111,3 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> TrainConfi
     if values["train_steps"] is not None and not flag_values["epochs"].present:
         values["epochs"] = None
     return TrainConfig(**values)
-
-
-def flag_message(err: BaseException) -> str:
-    """Rewrite a library error so that it names the flag: TrainConfig.x=... -> --x=..."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    text = re.sub(r"TrainConfig\.(\w+)\[", r"--\1[", text)
-    return re.sub(r"TrainConfig\.(\w+)", r"--\1", text)
-
-
-@contextlib.contextmanager
-def cli_errors(program: str, flag: str | None = None) -> Iterator[None]:
-    """Turn ValueError/TypeError inside the block into "program: error: ..." and exit status 2.
-
-    Args:
-        program: the binary's name, printed first.
-        flag: the flag to blame when the message names none (e.g. "--model").
-    """
-    try:
-        yield
-    except (ValueError, TypeError) as err:
-        message = flag_message(err)
-        if flag and not message.startswith("--") and not re.search(r"--\w+", message):
-            message = f"{flag}: {message}"
-        print(f"{program}: error: {message}", file=sys.stderr, flush=True)
-        sys.exit(USAGE_EXIT_CODE)

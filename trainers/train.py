@@ -14,7 +14,11 @@ import sys
 
 from absl import app, flags
 
-from trainers.flag_config import cli_errors, config_from_flags, define_train_flags
+from trainers.cli import cli_errors, quiet_tensorflow_logs
+
+quiet_tensorflow_logs()  # before TensorFlow is imported
+
+from trainers.flag_config import config_from_flags, define_train_flags  # noqa: E402
 
 PROGRAM = "deepnets-train"
 define_train_flags()

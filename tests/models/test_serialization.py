@@ -60,7 +60,7 @@ def test_keras_files_load_in_a_fresh_process_with_only_import_deepnets(tmp_path)
         np.testing.assert_allclose(np.load(tmp_path / f"{name}_y.npy"), expected[name], atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["alexnet_cifar", "vgg11_bn", "resnet18", "resnet50"])
+@pytest.mark.parametrize("name", NAMES)
 def test_savedmodel_export_serves_same_outputs(name, tmp_path):
     model = small_model(name)
     x = images(small_input_shape(name), seed=2)
