@@ -8,13 +8,18 @@ from deepnets.models import AlexNet, ResNet, get_model_spec
 
 
 def small_overrides(name: str) -> dict:
-    """Overrides that keep a registered model's architecture but make it tiny."""
+    """Overrides that keep a registered model's architecture but make it tiny.
+
+    The models return logits: a deep random network can saturate a softmax to exact 0/1, which
+    would hide differences between two sets of weights.
+    """
     cls = get_model_spec(name).model_class
+    common = {"num_classes": 5, "classifier_activation": None}
     if cls is ResNet:
-        return {"width": 4, "stem": "cifar", "num_classes": 5}
+        return {"width": 4, "stem": "cifar", **common}
     if cls is AlexNet:
-        return {"fc_units": 16, "num_classes": 5}
-    return {"width": 4, "fc_units": 16, "num_classes": 5}
+        return {"fc_units": 16, **common}
+    return {"width": 4, "fc_units": 16, **common}
 
 
 def small_input_shape(name: str) -> tuple:

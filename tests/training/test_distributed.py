@@ -7,7 +7,7 @@ import socket
 import numpy as np
 import tensorflow as tf
 import training_toys as toys
-from conftest import finish, result_of, start_script
+from run_scripts import finish, result_of, start_script
 
 # Summing per-replica float32 gradients in another order changes the last bits only.
 ATOL = 1e-5

@@ -1,11 +1,12 @@
 """Crashes and signals: resume after SIGKILL, clean stop on SIGTERM, deterministic reruns."""
 
+import re
 import signal
 import time
 from collections import Counter
 from pathlib import Path
 
-from conftest import finish, result_of, start_script
+from run_scripts import finish, result_of, start_script
 
 from deepnets.training.reporting import read_metrics_csv
 
@@ -34,10 +35,16 @@ def run_spec(model_dir, *, delay=0.0, seed=1, total=TOTAL_STEPS, seeded_init=Tru
 
 
 def newest_checkpoint_step(model_dir):
-    steps = [
-        int(p.name[len("ckpt-") : -len(".index")]) for p in model_dir.glob("checkpoints/*.index")
-    ]
-    return max(steps, default=0)
+    """Step of the newest complete checkpoint: the one the "checkpoint" state file names.
+
+    A checkpoint's data files appear before the state file is updated, so a process killed in
+    between leaves files of a checkpoint that a restart rightly ignores.
+    """
+    state = Path(model_dir) / "checkpoints" / "checkpoint"
+    if not state.exists():
+        return 0
+    match = re.search(r'^model_checkpoint_path: "ckpt-(\d+)"', state.read_text(), re.M)
+    return int(match.group(1)) if match else 0
 
 
 def wait_for_checkpoint(process, model_dir, min_step, timeout=120):
