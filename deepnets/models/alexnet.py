@@ -4,7 +4,8 @@ Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep Convolutional
 Networks" (NIPS 2012), as one tower (the paper split it over two GPUs): 96-256-384-384-256
 filters, local response normalization after the first two convolutions, 4096-4096 dropout head.
 The "cifar" variant keeps the shape of the network for 32x32 inputs: 5x5/1 first convolution,
-64-192-384-256-256 filters, no LRN by default.
+64-192-384-256-256 filters (the registry's "alexnet_cifar" also drops LRN and uses a
+1024-wide head).
 """
 
 from __future__ import annotations
