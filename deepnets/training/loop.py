@@ -192,6 +192,24 @@ class Trainer:
 
     # ------------------------------------------------------------------------------- the loop
 
+    def train_iterator(self, epoch: int = 0) -> Any:
+        """A distributed iterator over the training batches of `epoch`, for `run_steps`."""
+        return self._epoch_iterator(epoch, 0)
+
+    def run_steps(self, iterator: Any, num_steps: int) -> dict[str, float]:
+        """Runs `num_steps` steps in the compiled loop of `fit`, without reports or checkpoints.
+
+        Args:
+            iterator: from `train_iterator`, with at least `num_steps` batches left.
+            num_steps: steps to run (one traced function serves every value).
+
+        Returns:
+            The training metrics of these steps; reading them waits for the steps to end.
+        """
+        self.train_metrics.reset()
+        self._train_loop(iterator, tf.constant(num_steps, tf.int32))
+        return self.train_metrics.result()
+
     def _epoch_iterator(self, epoch: int, steps_done_in_epoch: int) -> Any:
         remaining = self.steps_per_epoch - steps_done_in_epoch
 
@@ -284,10 +302,8 @@ class Trainer:
                     if iterator_epoch != epoch:
                         iterator, iterator_epoch = self._epoch_iterator(epoch, step % spe), epoch
                     num_steps = self._loop_length(step)
-                    self.train_metrics.reset()
                     started = time.perf_counter()
-                    self._train_loop(iterator, tf.constant(num_steps, tf.int32))
-                    train_metrics = self.train_metrics.result()
+                    train_metrics = self.run_steps(iterator, num_steps)
                     seconds = time.perf_counter() - started
                     first_step, step = step + 1, step + num_steps
                     if not math.isfinite(train_metrics["loss"]):

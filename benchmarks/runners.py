@@ -1,0 +1,248 @@
+"""What is timed: the deepnets loop, Keras `fit`, inference and the input pipeline.
+
+Every training contender trains on the same in-memory data: N random float32 images with random
+labels in 100 classes, repeated and batched (a `tf.data` pipeline that costs next to nothing),
+so that the figures measure the training step and not the input.
+
+- `library_loop`: the real `deepnets.training.Trainer` (SGD momentum 0.9, L2 weight decay 5e-4
+  in the loss, train metrics), all steps of a call in one `tf.function` (`Trainer.run_steps`).
+- `keras_fit`: `model.compile(SGD momentum 0.9 with Keras' own weight_decay=5e-4, sparse
+  cross-entropy from logits)` and one `model.fit(epochs=1, steps_per_epoch=steps)` per call;
+  the per-call overhead of `fit` (callbacks, data adapter, a fresh iterator) is part of it.
+- `inference`: `model(images, training=False)` in a `tf.function`, `steps` batches.
+- `input_pipeline`: `deepnets.data.make_train_dataset("shapes10", augment=True)`, iterated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+import deepnets
+from benchmarks.timing import Contender, rate
+from deepnets.training import TrainConfig, Trainer, make_strategy
+from deepnets.training.api import build_model_from_config
+
+keras = tf.keras
+
+NUM_CLASSES = 100
+IMAGE_SHAPE = (32, 32, 3)
+LEARNING_RATE = 0.01
+MOMENTUM = 0.9
+WEIGHT_DECAY = 5e-4
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCase:
+    """One row of the table: a registry model and its keras.applications twin, if any.
+
+    Attributes:
+        name: the row label (and the value of --models).
+        registry_name: the deepnets registry name.
+        overrides: builder overrides that make the variant (e.g. stem="cifar").
+        keras_application: the `keras.applications` function of the same network, or None.
+    """
+
+    name: str
+    registry_name: str
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    keras_application: str | None = None
+
+    def build_deepnets(self) -> keras.Model:
+        """The deepnets model, returning logits for `NUM_CLASSES` classes."""
+        return deepnets.build_model(
+            self.registry_name,
+            num_classes=NUM_CLASSES,
+            classifier_activation=None,
+            **self.overrides,
+        )
+
+    def build_keras_application(self) -> keras.Model | None:
+        """The `keras.applications` model (weights=None, logits), or None where there is none."""
+        if self.keras_application is None:
+            return None
+        builder = getattr(keras.applications, self.keras_application)
+        return builder(
+            weights=None,
+            input_shape=IMAGE_SHAPE,
+            classes=NUM_CLASSES,
+            classifier_activation=None,
+        )
+
+
+MODEL_CASES: dict[str, ModelCase] = {
+    case.name: case
+    for case in (
+        ModelCase("vgg16", "vgg16", {}, "VGG16"),
+        ModelCase("resnet18_cifar", "resnet18", {"stem": "cifar"}),
+        ModelCase("resnet50", "resnet50", {}, "ResNet50"),
+        ModelCase("resnet50_cifar", "resnet50", {"stem": "cifar"}),
+    )
+}
+
+
+def random_examples(num_examples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """float32 [n, 32, 32, 3] standard-normal images and int32 [n] labels in [0, 100)."""
+    rng = np.random.default_rng(seed)
+    images = rng.standard_normal((num_examples, *IMAGE_SHAPE), dtype=np.float32)
+    labels = rng.integers(0, NUM_CLASSES, num_examples).astype(np.int32)
+    return images, labels
+
+
+def in_memory_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int) -> tf.data.Dataset:
+    """The examples, repeated forever, in batches of `batch_size` (remainder dropped).
+
+    tf.data autotuning is off (and with it the prefetch it injects): every `fit` call makes a
+    new iterator, and destroying an autotuned iterator waits for the autotuner thread's next
+    wake-up, 10 * (2**n - 1) ms after the iterator started; that rounded the duration of each
+    short `fit` call up to 2.55 s, 5.11 s, 10.23 s (measured here). A batch of in-memory
+    examples costs microseconds to assemble, so nothing waits for data without it.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.inject_prefetch = False
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).repeat()
+    return dataset.batch(batch_size, drop_remainder=True).with_options(options)
+
+
+def library_loop(
+    case: ModelCase,
+    examples: tuple[np.ndarray, np.ndarray],
+    *,
+    batch_size: int,
+    steps_per_loop: int,
+) -> tuple[Contender, Trainer]:
+    """A contender that runs steps of the deepnets `Trainer` loop on `examples`.
+
+    Args:
+        case: the model.
+        examples: (images, labels) from `random_examples`.
+        batch_size: global batch size.
+        steps_per_loop: the config's loop length (what `Trainer.fit` would run per call).
+
+    Returns:
+        (a function `(steps) -> images/s` that runs all the steps in one `tf.function` call,
+        the trainer: its model, strategy and `jit_compile`).
+    """
+    endless = 10**9  # the run never ends: every call continues the same iterator
+    cfg = TrainConfig(
+        model=case.registry_name,
+        model_overrides=dict(case.overrides),
+        dataset="in_memory_random",
+        model_dir=tempfile.mkdtemp(prefix="deepnets_benchmark_"),
+        epochs=None,
+        train_steps=endless,
+        global_batch_size=batch_size,
+        optimizer="sgd",
+        learning_rate=LEARNING_RATE,
+        momentum=MOMENTUM,
+        schedule="constant",
+        weight_decay=WEIGHT_DECAY,
+        weight_decay_mode="l2",
+        strategy="one_device",
+        steps_per_loop=steps_per_loop,
+        export_saved_model=False,
+    )
+    images, labels = examples
+
+    def train_input_fn(ctx: tf.distribute.InputContext, epoch: int) -> tf.data.Dataset:
+        return in_memory_dataset(images, labels, ctx.get_per_replica_batch_size(batch_size))
+
+    trainer = Trainer(
+        cfg,
+        make_strategy(cfg),
+        lambda: build_model_from_config(cfg, NUM_CLASSES),
+        train_input_fn,
+        steps_per_epoch=endless,
+        input_shape=IMAGE_SHAPE,
+        num_classes=NUM_CLASSES,
+    )
+    iterator = trainer.train_iterator()
+
+    def contender(steps: int) -> float:
+        return rate(lambda: trainer.run_steps(iterator, steps), steps * batch_size)
+
+    return contender, trainer
+
+
+def keras_fit(
+    model: keras.Model, examples: tuple[np.ndarray, np.ndarray], *, batch_size: int
+) -> Contender:
+    """A contender that trains `model` with `compile` + one `fit` call per timed call.
+
+    Args:
+        model: a model returning logits (compiled here with Keras' default `jit_compile`).
+        examples: (images, labels) from `random_examples`.
+        batch_size: batch size.
+
+    Returns:
+        A function `(steps) -> images/s` that calls `fit(epochs=1, steps_per_epoch=steps)`;
+        after its first call `model.jit_compile` says whether Keras compiled with XLA.
+    """
+    model.compile(
+        optimizer=keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    dataset = in_memory_dataset(*examples, batch_size)
+
+    def work(steps: int) -> None:
+        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+        model.optimizer.iterations.numpy()
+
+    return lambda steps: rate(lambda: work(steps), steps * batch_size)
+
+
+def inference(model: keras.Model, images: np.ndarray) -> Contender:
+    """A contender that runs forward passes (training=False) on one batch of `images`.
+
+    Args:
+        model: any Keras model.
+        images: one batch of images.
+
+    Returns:
+        A function `(steps) -> images/s` that runs `steps` forward passes.
+    """
+    batch = tf.constant(images)
+    forward = tf.function(lambda x: model(x, training=False))
+
+    def work(steps: int) -> None:
+        for _ in range(steps):
+            outputs = forward(batch)
+        outputs.numpy()
+
+    return lambda steps: rate(lambda: work(steps), steps * len(images))
+
+
+def input_pipeline(batch_size: int, seed: int = 0) -> Contender:
+    """A contender that reads batches of augmented shapes10 training images.
+
+    Args:
+        batch_size: global batch size (one pipeline, one replica).
+        seed: pipeline seed.
+
+    Returns:
+        A function `(batches) -> images/s`.
+    """
+    from deepnets import data
+
+    dataset = data.make_train_dataset("shapes10", batch_size, seed=seed, augment=True)
+    iterator = iter(dataset)
+
+    def work(batches: int) -> None:
+        for _ in range(batches):
+            images, _ = next(iterator)
+        images.numpy()
+
+    return lambda batches: rate(lambda: work(batches), batches * batch_size)
+
+
+def all_models_from(names: list[str]) -> list[ModelCase]:
+    """The `ModelCase`s named, in order; a ValueError lists the known names otherwise."""
+    unknown = [n for n in names if n not in MODEL_CASES]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_CASES)}")
+    return [MODEL_CASES[n] for n in names]

@@ -1,0 +1,253 @@
+"""The whole benchmark as data: peaks, input pipeline, then one row of figures per model.
+
+`run_benchmark(settings)` returns a `BenchmarkResult`: `rows` (one dict per model, the keys of
+`benchmarks.table.COLUMNS`) and `context` (machine, versions, peaks, pipeline, settings);
+`report_notes(result)` says what every figure means, and `benchmarks.table.format_report`
+prints both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import gc
+import os
+import platform
+import shutil
+from typing import Any
+
+import tensorflow as tf
+
+from benchmarks import runners
+from benchmarks.flops import forward_flops
+from benchmarks.peak import PeakSizes, measure_peaks
+from benchmarks.table import NA
+from benchmarks.timing import Measurement, interleaved_rates
+
+keras = tf.keras
+
+# Training costs about 3x the forward pass: the backward pass computes gradients with respect
+# to both the activations and the weights, each about one forward pass of arithmetic.
+TRAIN_FLOPS_PER_FORWARD = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What to measure and how long.
+
+    Attributes:
+        models: names from `benchmarks.runners.MODEL_CASES`, one row each.
+        batch_size: global batch size of training and evaluation.
+        repetitions: timed repetitions of every figure (the median is reported).
+        steps: training/evaluation steps per repetition (and the Trainer's steps_per_loop).
+        warmup_steps: steps of the untimed warm-up call of every contender.
+        peak_sizes: problem sizes of the peak measurements.
+        pipeline_batches: input-pipeline batches per repetition.
+        num_examples: distinct random examples of the in-memory training data.
+        quick: a smoke run (figures not comparable); said in the notes.
+    """
+
+    models: tuple[str, ...] = tuple(runners.MODEL_CASES)
+    batch_size: int = 64
+    repetitions: int = 5
+    steps: int = 10
+    warmup_steps: int = 2
+    peak_sizes: PeakSizes = PeakSizes()
+    pipeline_batches: int = 50
+    num_examples: int = 1024
+    quick: bool = False
+
+
+@dataclasses.dataclass
+class BenchmarkResult:
+    """Rows (one dict per model) and context (everything the notes report)."""
+
+    rows: list[dict[str, Any]]
+    context: dict[str, Any]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """{"rows": ..., "context": ...}, JSON-serializable."""
+        return {"rows": self.rows, "context": self.context}
+
+
+def _put(row: dict[str, Any], key: str, measurement: Measurement | None) -> None:
+    """Stores a measurement as key, key_min, key_max (None when not measured)."""
+    row[key] = measurement.median if measurement else None
+    row[f"{key}_min"] = measurement.low if measurement else None
+    row[f"{key}_max"] = measurement.high if measurement else None
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return None if numerator is None or not denominator else numerator / denominator
+
+
+def benchmark_model(
+    case: runners.ModelCase, settings: Settings, peaks: dict[str, Measurement]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Measures one model: (a) our loop, (b) Keras fit on keras.applications, (c) Keras fit on
+    our model, and inference, interleaved.
+
+    Args:
+        case: the model.
+        settings: sizes and repetitions.
+        peaks: from `measure_peaks` (FLOP/s).
+
+    Returns:
+        (the table row, details for the notes: jit_compile choices and samples).
+    """
+    examples = runners.random_examples(settings.num_examples)
+    batch = settings.batch_size
+    loop, trainer = runners.library_loop(
+        case, examples, batch_size=batch, steps_per_loop=settings.steps
+    )
+    contenders = {"loop_img_s": loop}
+    keras_app_model = case.build_keras_application()
+    if keras_app_model is not None:
+        contenders["keras_app_fit_img_s"] = runners.keras_fit(
+            keras_app_model, examples, batch_size=batch
+        )
+    fit_model = case.build_deepnets()
+    flops = forward_flops(fit_model, runners.IMAGE_SHAPE)
+    contenders["fit_img_s"] = runners.keras_fit(fit_model, examples, batch_size=batch)
+    contenders["eval_img_s"] = runners.inference(trainer.model, examples[0][:batch])
+    measured = interleaved_rates(
+        contenders, settings.repetitions, settings.steps, warmup_count=settings.warmup_steps
+    )
+    row: dict[str, Any] = {"model": case.name, "forward_gflops": flops / 1e9}
+    for key in ("loop_img_s", "keras_app_fit_img_s", "fit_img_s", "eval_img_s"):
+        _put(row, key, measured.get(key))
+    loop_rate = row["loop_img_s"]
+    row["loop_vs_keras_app_fit"] = _ratio(loop_rate, row["keras_app_fit_img_s"])
+    row["loop_vs_fit"] = _ratio(loop_rate, row["fit_img_s"])
+    train_flop_s = TRAIN_FLOPS_PER_FORWARD * flops * loop_rate
+    row["train_gflop_s"] = train_flop_s / 1e9
+    row["conv_peak_percent"] = 100 * train_flop_s / peaks["conv"].median
+    row["matmul_peak_percent"] = 100 * train_flop_s / peaks["matmul"].median
+    details = {
+        "deepnets_loop_jit_compile": bool(trainer.jit_compile),
+        "keras_app_fit_jit_compile": keras_app_model.jit_compile if keras_app_model else None,
+        "fit_jit_compile": fit_model.jit_compile,
+        "samples": {key: m.samples for key, m in measured.items()},
+    }
+    shutil.rmtree(trainer.cfg.model_dir, ignore_errors=True)  # nothing is saved there
+    return row, details
+
+
+def run_benchmark(settings: Settings) -> BenchmarkResult:
+    """Measures the peaks, the input pipeline and every model of `settings`.
+
+    Args:
+        settings: what to measure.
+
+    Returns:
+        The rows and their context.
+    """
+    cases = runners.all_models_from(list(settings.models))
+    peaks = measure_peaks(settings.peak_sizes, settings.repetitions)
+    pipeline = interleaved_rates(
+        {"pipeline": runners.input_pipeline(settings.batch_size)},
+        settings.repetitions,
+        settings.pipeline_batches,
+        warmup_count=settings.pipeline_batches,
+    )["pipeline"]
+    rows, details = [], {}
+    for case in cases:
+        row, details[case.name] = benchmark_model(case, settings, peaks)
+        rows.append(row)
+        keras.backend.clear_session()
+        gc.collect()
+    for row in rows:
+        row["pipeline_vs_loop"] = pipeline.median / row["loop_img_s"]
+    fastest = max(rows, key=lambda r: r["loop_img_s"])
+    context = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "peaks_flop_s": {name: m.to_dict() for name, m in peaks.items()},
+        "peak_sizes": dataclasses.asdict(settings.peak_sizes),
+        "pipeline_img_s": pipeline.to_dict(),
+        "fastest_loop": {"model": fastest["model"], "img_s": fastest["loop_img_s"]},
+        "settings": dataclasses.asdict(settings),
+        "models": details,
+    }
+    return BenchmarkResult(rows, context)
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _spread(m: dict[str, Any], scale: float = 1.0, fmt: str = ".1f") -> str:
+    return f"{m['median'] / scale:{fmt}} [{m['min'] / scale:{fmt}}-{m['max'] / scale:{fmt}}]"
+
+
+def report_notes(result: BenchmarkResult) -> list[str]:
+    """The lines under the table: the machine, the method and what each column means.
+
+    Args:
+        result: from `run_benchmark`.
+
+    Returns:
+        Lines of text.
+    """
+    ctx, s = result.context, result.context["settings"]
+    peaks, sizes = ctx["peaks_flop_s"], ctx["peak_sizes"]
+    device = ", ".join(ctx["gpus"]) or "CPU only"
+    jit = "; ".join(
+        f"{name}: (a) {d['deepnets_loop_jit_compile']}, (b) "
+        f"{NA if d['keras_app_fit_jit_compile'] is None else d['keras_app_fit_jit_compile']}, "
+        f"(c) {d['fit_jit_compile']}"
+        for name, d in ctx["models"].items()
+    )
+    fastest = ctx["fastest_loop"]
+    pipeline = ctx["pipeline_img_s"]
+    lines = [
+        f"{ctx['date']}  TensorFlow {ctx['tensorflow']}, Keras {ctx['keras']}, Python "
+        f"{ctx['python']}; {ctx['cpu']}, {ctx['cpu_count']} CPUs; {device}.",
+        f"Settings: global batch {s['batch_size']} (one replica), float32, 32x32x3 inputs, "
+        f"100 classes; {s['repetitions']} repetitions of {s['steps']} step(s) after a warm-up "
+        f"of {s['warmup_steps']} each, interleaved (the order rotates every repetition). "
+        "A figure is the median; [min-max] over repetitions.",
+        f"Peak float32, measured in this run: matmul {sizes['matmul_size']}x"
+        f"{sizes['matmul_size']} {_spread(peaks['matmul'], 1e9)} GFLOP/s; 3x3 conv "
+        f"{sizes['conv_batch']}x{sizes['conv_size']}x{sizes['conv_size']}x"
+        f"{sizes['conv_channels']}->{sizes['conv_channels']} NHWC "
+        f"{_spread(peaks['conv'], 1e9)} GFLOP/s.",
+        "(a) loop: deepnets.training.Trainer.run_steps, steps in one tf.function (tf.range "
+        "around strategy.run), OneDeviceStrategy, SGD momentum 0.9, L2 weight decay 5e-4 in the "
+        "loss, train loss/top-1/top-5 metrics; in-memory random data (from_tensor_slices, "
+        "repeat, batch; no prefetch).",
+        "(b) keras-app fit: the keras.applications model (weights=None, logits), compile(SGD "
+        "momentum 0.9, weight_decay=5e-4; sparse CE from logits) + fit(epochs=1, "
+        "steps_per_epoch=steps) per repetition, fit's per-call overhead included; same data. "
+        "n/a: keras.applications has no such model.",
+        "(c) fit: the deepnets model trained exactly like (b) (deepnets' VGG head has "
+        "dropout 0.5, keras.applications' none). a/b, a/c: ratios of the medians.",
+        f"jit_compile (XLA) used: {jit}.",
+        "fwd GFLOP/img: forward FLOPs per image from benchmarks.flops: every Conv2D and Dense "
+        "layer, 2 FLOPs per multiply-add; BatchNorm, ReLU, pooling, adds not counted.",
+        f"train GFLOP/s = {TRAIN_FLOPS_PER_FORWARD} x fwd FLOPs x (a) img/s (convention: a "
+        "training step costs 3 forward passes). % conv peak (the utilisation figure) and "
+        "% matmul peak divide it by the medians of the peaks above.",
+        "eval img/s: model(x, training=False) in a tf.function, same batch size.",
+        f"Input pipeline: make_train_dataset('shapes10', {s['batch_size']}, augment=True) alone: "
+        f"{_spread(pipeline)} img/s; pipeline/a = that / (a) of the row. Fastest (a): "
+        f"{fastest['model']} at {fastest['img_s']:.1f} img/s -> pipeline "
+        f"{pipeline['median'] / fastest['img_s']:.1f}x. (It shares the same CPUs in a real run.)",
+    ]
+    if s["quick"]:
+        lines.append(
+            "QUICK MODE: a smoke run with few steps and small sizes; figures not meaningful."
+        )
+    return lines

@@ -1,0 +1,108 @@
+"""Training throughput of the deepnets loop against Keras fit, with FLOP utilisation: one table.
+
+    python -m benchmarks.throughput                      # all models, batch 64, 5 x 10 steps
+    deepnets-benchmark --models=vgg16,resnet50_cifar --batch_size=128 --output_json=bench.json
+    deepnets-benchmark --quick                           # a smoke run, under a minute on 2 CPUs
+
+For each model it measures (a) the deepnets `Trainer` loop, (b) Keras `fit` on the same network
+from keras.applications, (c) Keras `fit` on the deepnets model, and inference; plus this
+machine's matmul and convolution peak and the augmented input pipeline (see
+`benchmarks.suite`). The printed notes say how every column is computed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from absl import app, flags
+
+if TYPE_CHECKING:
+    from benchmarks.suite import Settings
+
+MODEL_NAMES = ("vgg16", "resnet18_cifar", "resnet50", "resnet50_cifar")
+# --quick: what the flags default to instead. Two models cover both kinds of row (with and
+# without a keras.applications twin); tracing every ResNet-50 graph alone takes minutes.
+QUICK = {"models": ["vgg16", "resnet18_cifar"], "batch_size": 8, "repetitions": 2, "steps": 1}
+
+flags.DEFINE_list("models", list(MODEL_NAMES), f"Models to measure, from {', '.join(MODEL_NAMES)}.")
+flags.DEFINE_integer("batch_size", 64, "Global batch size (--quick: 8 unless given).")
+flags.DEFINE_integer("repetitions", 5, "Timed repetitions per figure (--quick: 2 unless given).")
+flags.DEFINE_integer("steps", 10, "Steps per repetition (--quick: 1 unless given).")
+flags.DEFINE_bool(
+    "quick", False, "Smoke run: vgg16 and resnet18_cifar, tiny sizes; figures not meaningful."
+)
+flags.DEFINE_string("output_json", None, "Also write the rows and context to this JSON file.")
+FLAGS = flags.FLAGS
+
+
+def settings_from_flags(values: flags.FlagValues) -> Settings:
+    """Turns the flags into `Settings`; --quick changes the defaults of the flags not given.
+
+    Args:
+        values: parsed flags.
+
+    Returns:
+        The benchmark settings.
+
+    Raises:
+        ValueError: for an unknown model or a non-positive size.
+    """
+    chosen = {}
+    for name in ("models", "batch_size", "repetitions", "steps"):
+        use_quick = values.quick and not values[name].present
+        chosen[name] = QUICK[name] if use_quick else values[name].value
+    unknown = [m for m in chosen["models"] if m not in MODEL_NAMES]
+    if unknown or not chosen["models"]:
+        raise ValueError(f"--models: unknown {unknown}; choose from {', '.join(MODEL_NAMES)}")
+    for name in ("batch_size", "repetitions", "steps"):
+        if chosen[name] < 1:
+            raise ValueError(f"--{name} must be a positive integer, got {chosen[name]}")
+    chosen["models"] = tuple(chosen["models"])
+    from benchmarks.peak import PeakSizes  # imports TensorFlow: after the flag checks
+    from benchmarks.suite import Settings
+
+    if not values.quick:
+        return Settings(**chosen)
+    return Settings(
+        peak_sizes=PeakSizes(matmul_size=512, conv_batch=8, conv_channels=64, calls=2),
+        warmup_steps=1,
+        pipeline_batches=5,
+        num_examples=64,
+        quick=True,
+        **chosen,
+    )
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected positional arguments {argv[1:]}; use --flag=value")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        settings = settings_from_flags(FLAGS)
+    except ValueError as err:
+        raise app.UsageError(str(err)) from None
+    # Imported here so that --help and flag errors answer before TensorFlow starts.
+    from benchmarks.suite import report_notes, run_benchmark
+    from benchmarks.table import format_report
+
+    result = run_benchmark(settings)
+    print(format_report(result.rows, report_notes(result)), end="", flush=True)
+    if FLAGS.output_json:
+        with open(FLAGS.output_json, "w") as f:
+            json.dump(result.to_json_dict(), f, indent=2)
+            f.write("\n")
+
+
+def run() -> None:
+    """Console-script entry point (deepnets-benchmark)."""
+    # absl's --help lists the flags of the module that sys.argv[0] names: make them this one's.
+    for flag in FLAGS.get_flags_for_module(__name__):
+        FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,156 @@
+"""The throughput benchmark prints one well-formed table (no assertion on any timing)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.table import COLUMNS, HEADERS, NA, format_rows
+from benchmarks.timing import interleaved_rates
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+QUICK_MODELS = ["vgg16", "resnet18_cifar"]  # the --quick default: one row with (b), one without
+NUMBER = r"\d+(?:\.\d+)?"
+
+
+def run_benchmark(*args: str, timeout: float = 400) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.throughput", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def table_cells(stdout: str) -> list[list[str]]:
+    """The header and row cells of the table between the first two rules."""
+    lines = stdout.splitlines()
+    rules = [i for i, line in enumerate(lines) if line and set(line) == {"-"}]
+    assert len(rules) >= 2, stdout
+    return [re.split(r"\s{2,}", line.strip()) for line in lines[rules[0] + 1 : rules[1]]]
+
+
+def parse_measured(cell: str) -> tuple[float, float, float]:
+    match = re.fullmatch(rf"({NUMBER}) \[({NUMBER})-({NUMBER})\]", cell)
+    assert match, f"not 'median [min-max]': {cell!r}"
+    median, low, high = (float(g) for g in match.groups())
+    return median, low, high
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    json_path = tmp_path_factory.mktemp("benchmark") / "figures.json"
+    result = run_benchmark("--quick", f"--output_json={json_path}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(json_path) as f:
+        return result.stdout, json.load(f)
+
+
+def test_quick_run_prints_one_well_formed_table(quick_run):
+    stdout, _ = quick_run
+    cells = table_cells(stdout)
+    header, rows = cells[0], cells[1:]
+    assert header == list(HEADERS)
+    assert [row[0] for row in rows] == QUICK_MODELS
+    col = {name: i for i, name in enumerate(header)}
+    for row in rows:
+        assert len(row) == len(header), row
+        has_keras_app = row[0] == "vgg16"
+        for name in header[1:]:
+            cell = row[col[name]]
+            if name in ("(b) keras-app fit img/s", "a/b") and not has_keras_app:
+                assert cell == NA
+            elif name.endswith("img/s"):
+                median, low, high = parse_measured(cell)
+                assert 0 < low <= median <= high
+            else:
+                assert float(cell) > 0, (name, cell)
+        loop = parse_measured(row[col["(a) loop img/s"]])[0]
+        fit = parse_measured(row[col["(c) fit img/s"]])[0]
+        # Printed figures carry 3-4 significant digits, so their ratio is good to about 1%.
+        assert float(row[col["a/c"]]) == pytest.approx(loop / fit, rel=0.01, abs=0.006)
+        if has_keras_app:
+            keras_app = parse_measured(row[col["(b) keras-app fit img/s"]])[0]
+            assert float(row[col["a/b"]]) == pytest.approx(loop / keras_app, rel=0.01, abs=0.006)
+
+
+def test_quick_run_notes_explain_the_figures(quick_run):
+    stdout, _ = quick_run
+    notes = stdout.split("\n", 1)[1]
+    for fact in ("TensorFlow", "matmul", "3x3 conv", "GFLOP/s", "3 x fwd FLOPs", "jit_compile"):
+        assert fact in notes
+    assert "QUICK MODE" in notes
+
+
+def test_json_holds_the_same_rows_with_exact_ratios(quick_run):
+    _, figures = quick_run
+    rows = figures["rows"]
+    assert [r["model"] for r in rows] == QUICK_MODELS
+    vgg, resnet = rows
+    assert vgg["loop_vs_keras_app_fit"] == pytest.approx(
+        vgg["loop_img_s"] / vgg["keras_app_fit_img_s"]
+    )
+    assert resnet["keras_app_fit_img_s"] is None and resnet["loop_vs_keras_app_fit"] is None
+    for row in rows:
+        assert row["loop_vs_fit"] == pytest.approx(row["loop_img_s"] / row["fit_img_s"])
+        assert row["train_gflop_s"] == pytest.approx(3 * row["forward_gflops"] * row["loop_img_s"])
+    peaks = figures["context"]["peaks_flop_s"]
+    assert set(peaks) == {"matmul", "conv"} and all(p["median"] > 0 for p in peaks.values())
+    assert figures["context"]["settings"]["quick"] is True
+
+
+def test_unknown_model_is_a_usage_error_before_tensorflow_starts():
+    result = run_benchmark("--models=vgg16,resnet1000", timeout=60)
+    assert result.returncode != 0
+    assert "resnet1000" in result.stderr and "resnet50_cifar" in result.stderr
+
+
+def test_flag_model_names_are_the_benchmark_cases():
+    from benchmarks import runners, throughput
+
+    assert list(throughput.MODEL_NAMES) == list(runners.MODEL_CASES)
+
+
+def test_format_rows_aligns_columns_and_writes_na():
+    row = {}
+    for _, key, _ in COLUMNS:
+        row[key] = row[f"{key}_min"] = row[f"{key}_max"] = 1.5
+    row.update(model="m", keras_app_fit_img_s=None, loop_vs_keras_app_fit=None)
+    lines = format_rows([row, dict(row, model="a_longer_name", loop_img_s=1234.5)])
+    cells = [re.split(r"\s{2,}", line) for line in lines]
+    assert cells[0] == list(HEADERS) and all(len(c) == len(HEADERS) for c in cells)
+    loop = HEADERS.index("(a) loop img/s")
+    assert len({line.index(c[loop]) for line, c in zip(lines, cells, strict=True)}) == 1
+    assert cells[1][HEADERS.index("a/b")] == NA
+    assert cells[1][HEADERS.index("(b) keras-app fit img/s")] == NA
+    assert cells[2][loop] == "1234 [1.50-1.50]"
+
+
+def test_interleaved_rates_rotate_the_order_and_report_medians():
+    calls = []
+
+    def contender(name, rates):
+        def run(count):
+            calls.append((name, count))
+            return rates.pop(0)
+
+        return run
+
+    measured = interleaved_rates(
+        {"a": contender("a", [0, 3, 1, 2]), "b": contender("b", [0, 5, 4, 6])},
+        repetitions=3,
+        count=10,
+        warmup_count=2,
+    )
+    warmup = [("a", 2), ("b", 2)]
+    assert calls == warmup + [("a", 10), ("b", 10), ("b", 10), ("a", 10), ("a", 10), ("b", 10)]
+    assert measured["a"].samples == (3, 1, 2) and measured["a"].median == 2
+    assert (measured["b"].low, measured["b"].median, measured["b"].high) == (4, 5, 6)
