@@ -13,7 +13,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from benchmarks.timing import Contender, Measurement, interleaved_rates, rate
+from benchmarks.timing import Contender, rate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,18 +80,18 @@ def conv_contender(batch: int, size: int, channels: int) -> Contender:
     return lambda calls: rate(lambda: work(calls), calls * flops)
 
 
-def measure_peaks(sizes: PeakSizes, repetitions: int) -> dict[str, Measurement]:
-    """Measures the matmul and convolution FLOP/s, interleaved, after a warm-up.
+def peak_contenders(sizes: PeakSizes) -> dict[str, Contender]:
+    """The matmul and convolution contenders, each doing `sizes.calls` ops whatever it is asked.
+
+    Interleave them with the contenders they are a yardstick for (`interleaved_rates`), so that
+    a busy machine lowers the peak and the measured rates alike.
 
     Args:
         sizes: the problem sizes.
-        repetitions: timed repetitions of each.
 
     Returns:
-        {"matmul": ..., "conv": ...} in FLOP/s.
+        {"matmul": ..., "conv": ...}, each a function `(ignored) -> FLOP/s`.
     """
-    contenders = {
-        "matmul": matmul_contender(sizes.matmul_size),
-        "conv": conv_contender(sizes.conv_batch, sizes.conv_size, sizes.conv_channels),
-    }
-    return interleaved_rates(contenders, repetitions, sizes.calls)
+    matmul = matmul_contender(sizes.matmul_size)
+    conv = conv_contender(sizes.conv_batch, sizes.conv_size, sizes.conv_channels)
+    return {"matmul": lambda _: matmul(sizes.calls), "conv": lambda _: conv(sizes.calls)}

@@ -96,11 +96,10 @@ def random_examples(num_examples: int, seed: int = 0) -> tuple[np.ndarray, np.nd
 def in_memory_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int) -> tf.data.Dataset:
     """The examples, repeated forever, in batches of `batch_size` (remainder dropped).
 
-    tf.data autotuning is off (and with it the prefetch it injects): every `fit` call makes a
-    new iterator, and destroying an autotuned iterator waits for the autotuner thread's next
-    wake-up, 10 * (2**n - 1) ms after the iterator started; that rounded the duration of each
-    short `fit` call up to 2.55 s, 5.11 s, 10.23 s (measured here). A batch of in-memory
-    examples costs microseconds to assemble, so nothing waits for data without it.
+    tf.data autotuning is off (and with it the prefetch it injects). With it on, every short
+    `fit` call (each makes a new iterator) ended only at one of the autotuner's wake-up times,
+    10 * (2**n - 1) ms after it began: 2.55 s, 5.11 s, 10.23 s, with one CPU idle meanwhile
+    (measured here). In-memory batches cost microseconds, so nothing waits for data without it.
     """
     options = tf.data.Options()
     options.autotune.enabled = False

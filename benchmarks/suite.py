@@ -1,4 +1,8 @@
-"""The whole benchmark as data: peaks, input pipeline, then one row of figures per model.
+"""The whole benchmark as data: the input pipeline, then one row of figures per model.
+
+Each model's contenders run interleaved with the matmul and convolution peaks, and the row's
+utilisation divides by the peaks measured alongside it, so that another process on the machine
+slows the yardstick as much as the training it measures.
 
 `run_benchmark(settings)` returns a `BenchmarkResult`: `rows` (one dict per model, the keys of
 `benchmarks.table.COLUMNS`) and `context` (machine, versions, peaks, pipeline, settings);
@@ -20,9 +24,9 @@ import tensorflow as tf
 
 from benchmarks import runners
 from benchmarks.flops import forward_flops
-from benchmarks.peak import PeakSizes, measure_peaks
+from benchmarks.peak import PeakSizes, peak_contenders
 from benchmarks.table import NA
-from benchmarks.timing import Measurement, interleaved_rates
+from benchmarks.timing import Contender, Measurement, interleaved_rates
 
 keras = tf.keras
 
@@ -82,15 +86,15 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 
 def benchmark_model(
-    case: runners.ModelCase, settings: Settings, peaks: dict[str, Measurement]
+    case: runners.ModelCase, settings: Settings, peaks: dict[str, Contender]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Measures one model: (a) our loop, (b) Keras fit on keras.applications, (c) Keras fit on
-    our model, and inference, interleaved.
+    our model, inference, and the peaks, all interleaved.
 
     Args:
         case: the model.
         settings: sizes and repetitions.
-        peaks: from `measure_peaks` (FLOP/s).
+        peaks: from `peak_contenders`; the row's utilisation divides by their medians.
 
     Returns:
         (the table row, details for the notes: jit_compile choices and samples).
@@ -110,6 +114,7 @@ def benchmark_model(
     flops = forward_flops(fit_model, runners.IMAGE_SHAPE)
     contenders["fit_img_s"] = runners.keras_fit(fit_model, examples, batch_size=batch)
     contenders["eval_img_s"] = runners.inference(trainer.model, examples[0][:batch])
+    contenders.update({f"{name}_peak": contender for name, contender in peaks.items()})
     measured = interleaved_rates(
         contenders, settings.repetitions, settings.steps, warmup_count=settings.warmup_steps
     )
@@ -121,8 +126,9 @@ def benchmark_model(
     row["loop_vs_fit"] = _ratio(loop_rate, row["fit_img_s"])
     train_flop_s = TRAIN_FLOPS_PER_FORWARD * flops * loop_rate
     row["train_gflop_s"] = train_flop_s / 1e9
-    row["conv_peak_percent"] = 100 * train_flop_s / peaks["conv"].median
-    row["matmul_peak_percent"] = 100 * train_flop_s / peaks["matmul"].median
+    for name in peaks:
+        row[f"{name}_peak_gflop_s"] = measured[f"{name}_peak"].median / 1e9
+        row[f"{name}_peak_percent"] = 100 * train_flop_s / measured[f"{name}_peak"].median
     details = {
         "deepnets_loop_jit_compile": bool(trainer.jit_compile),
         "keras_app_fit_jit_compile": keras_app_model.jit_compile if keras_app_model else None,
@@ -134,7 +140,7 @@ def benchmark_model(
 
 
 def run_benchmark(settings: Settings) -> BenchmarkResult:
-    """Measures the peaks, the input pipeline and every model of `settings`.
+    """Measures the input pipeline, then every model of `settings` alongside the peaks.
 
     Args:
         settings: what to measure.
@@ -143,7 +149,7 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
         The rows and their context.
     """
     cases = runners.all_models_from(list(settings.models))
-    peaks = measure_peaks(settings.peak_sizes, settings.repetitions)
+    peaks = peak_contenders(settings.peak_sizes)
     pipeline = interleaved_rates(
         {"pipeline": runners.input_pipeline(settings.batch_size)},
         settings.repetitions,
@@ -167,7 +173,12 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
         "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "peaks_flop_s": {name: m.to_dict() for name, m in peaks.items()},
+        "peaks_flop_s": {
+            name: Measurement(
+                tuple(x for d in details.values() for x in d["samples"][f"{name}_peak"])
+            ).to_dict()
+            for name in peaks
+        },
         "peak_sizes": dataclasses.asdict(settings.peak_sizes),
         "pipeline_img_s": pipeline.to_dict(),
         "fastest_loop": {"model": fastest["model"], "img_s": fastest["loop_img_s"]},
@@ -219,7 +230,9 @@ def report_notes(result: BenchmarkResult) -> list[str]:
         f"100 classes; {s['repetitions']} repetitions of {s['steps']} step(s) after a warm-up "
         f"of {s['warmup_steps']} each, interleaved (the order rotates every repetition). "
         "A figure is the median; [min-max] over repetitions.",
-        f"Peak float32, measured in this run: matmul {sizes['matmul_size']}x"
+        "Peak float32, measured in this run, interleaved with every model's repetitions (each "
+        "row divides by the medians measured alongside it; over all rows): matmul "
+        f"{sizes['matmul_size']}x"
         f"{sizes['matmul_size']} {_spread(peaks['matmul'], 1e9)} GFLOP/s; 3x3 conv "
         f"{sizes['conv_batch']}x{sizes['conv_size']}x{sizes['conv_size']}x"
         f"{sizes['conv_channels']}->{sizes['conv_channels']} NHWC "
@@ -227,7 +240,7 @@ def report_notes(result: BenchmarkResult) -> list[str]:
         "(a) loop: deepnets.training.Trainer.run_steps, steps in one tf.function (tf.range "
         "around strategy.run), OneDeviceStrategy, SGD momentum 0.9, L2 weight decay 5e-4 in the "
         "loss, train loss/top-1/top-5 metrics; in-memory random data (from_tensor_slices, "
-        "repeat, batch; no prefetch).",
+        "repeat, batch; tf.data autotuning off, see benchmarks/runners.py).",
         "(b) keras-app fit: the keras.applications model (weights=None, logits), compile(SGD "
         "momentum 0.9, weight_decay=5e-4; sparse CE from logits) + fit(epochs=1, "
         "steps_per_epoch=steps) per repetition, fit's per-call overhead included; same data. "
@@ -239,7 +252,7 @@ def report_notes(result: BenchmarkResult) -> list[str]:
         "layer, 2 FLOPs per multiply-add; BatchNorm, ReLU, pooling, adds not counted.",
         f"train GFLOP/s = {TRAIN_FLOPS_PER_FORWARD} x fwd FLOPs x (a) img/s (convention: a "
         "training step costs 3 forward passes). % conv peak (the utilisation figure) and "
-        "% matmul peak divide it by the medians of the peaks above.",
+        "% matmul peak divide it by the row's peaks.",
         "eval img/s: model(x, training=False) in a tf.function, same batch size.",
         f"Input pipeline: make_train_dataset('shapes10', {s['batch_size']}, augment=True) alone: "
         f"{_spread(pipeline)} img/s; pipeline/a = that / (a) of the row. Fastest (a): "

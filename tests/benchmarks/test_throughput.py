@@ -102,6 +102,9 @@ def test_json_holds_the_same_rows_with_exact_ratios(quick_run):
     for row in rows:
         assert row["loop_vs_fit"] == pytest.approx(row["loop_img_s"] / row["fit_img_s"])
         assert row["train_gflop_s"] == pytest.approx(3 * row["forward_gflops"] * row["loop_img_s"])
+        for peak in ("conv", "matmul"):
+            utilisation = 100 * row["train_gflop_s"] / row[f"{peak}_peak_gflop_s"]
+            assert row[f"{peak}_peak_percent"] == pytest.approx(utilisation)
     peaks = figures["context"]["peaks_flop_s"]
     assert set(peaks) == {"matmul", "conv"} and all(p["median"] > 0 for p in peaks.values())
     assert figures["context"]["settings"]["quick"] is True
