@@ -7,9 +7,23 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 USAGE_EXIT_CODE = 2
+
+
+def run_binary(main: Callable[[list[str]], None], *flag_modules: str) -> None:
+    """`absl.app.run(main)`, with `--help` listing the flags defined in `flag_modules`.
+
+    absl's `--help` lists the flags of the module that sys.argv[0] names, which for a console
+    script is the generated wrapper: register the binary's flags for it.
+    """
+    from absl import app, flags
+
+    for module in flag_modules:
+        for flag in flags.FLAGS.get_flags_for_module(module):
+            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    app.run(main)
 
 
 def quiet_tensorflow_logs() -> None:

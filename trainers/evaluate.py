@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from absl import app, flags
+from absl import flags
 
-from trainers.cli import cli_errors, quiet_tensorflow_logs
+from trainers.cli import cli_errors, quiet_tensorflow_logs, run_binary
 
 quiet_tensorflow_logs()  # before TensorFlow is imported
 
@@ -65,7 +65,7 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
     """Console-script entry point (deepnets-evaluate)."""
-    app.run(main)
+    run_binary(main, __name__)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from trainers.cli import cli_errors, quiet_tensorflow_logs
+from trainers.cli import cli_errors, quiet_tensorflow_logs, run_binary
 
 quiet_tensorflow_logs()  # before TensorFlow is imported
 
@@ -72,7 +72,7 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
     """Console-script entry point (deepnets-train)."""
-    app.run(main)
+    run_binary(main, "trainers.flag_config")
 
 
 if __name__ == "__main__":
