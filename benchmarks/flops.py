@@ -28,7 +28,9 @@ def forward_macs(model: keras.Model, input_shape: tuple[int, int, int]) -> int:
 
     Args:
         model: a Keras model (built or not).
-        input_shape: image shape without the batch dimension, in the model's data format.
+        input_shape: image shape without the batch dimension, in the model's data format; it
+            must fit the model's own input shape (a deepnets VGG with the "fc" head or an
+            AlexNet with its classifier is constructed for one fixed size).
 
     Returns:
         Multiply-accumulates per image of every Conv2D and Dense layer.

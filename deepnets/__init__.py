@@ -1,7 +1,7 @@
 """deepnets: AlexNet, VGG and ResNet as reusable, serializable Keras layers and models.
 
     import deepnets
-    model = deepnets.build_model("resnet50", num_classes=100, stem="cifar")
+    model = deepnets.build_model("resnet50", num_classes=100, stem="cifar", input_shape=(32, 32, 3))
     deepnets.list_models()
 
 Importing deepnets registers every layer and model with Keras (package "deepnets"), so
@@ -9,8 +9,23 @@ Importing deepnets registers every layer and model with Keras (package "deepnets
 """
 
 from deepnets import layers, models
-from deepnets.models.registry import build_model, list_models
+from deepnets.models.registry import (
+    build_model,
+    get_model_spec,
+    list_models,
+    model_builder,
+    register_model,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_model", "layers", "list_models", "models"]
+__all__ = [
+    "__version__",
+    "build_model",
+    "get_model_spec",
+    "layers",
+    "list_models",
+    "model_builder",
+    "models",
+    "register_model",
+]

@@ -7,14 +7,24 @@ import deepnets
 from deepnets.models import AlexNet, ResNet, get_model_spec
 
 
+def small_input_shape(name: str) -> tuple:
+    """Smallest convenient input for each model (the ImageNet AlexNet needs 64x64)."""
+    return (64, 64, 3) if name == "alexnet" else (32, 32, 3)
+
+
 def small_overrides(name: str) -> dict:
     """Overrides that keep a registered model's architecture but make it tiny.
 
     The models return logits: a deep random network can saturate a softmax to exact 0/1, which
-    would hide differences between two sets of weights.
+    would hide differences between two sets of weights. The input shape is given as the training
+    code gives it: VGG's "fc" head and AlexNet's flatten a map of a fixed size.
     """
     cls = get_model_spec(name).model_class
-    common = {"num_classes": 5, "classifier_activation": None}
+    common = {
+        "num_classes": 5,
+        "classifier_activation": None,
+        "input_shape": small_input_shape(name),
+    }
     if cls is ResNet:
         return {"width": 4, "stem": "cifar", **common}
     if cls is AlexNet:
@@ -22,14 +32,10 @@ def small_overrides(name: str) -> dict:
     return {"width": 4, "fc_units": 16, **common}
 
 
-def small_input_shape(name: str) -> tuple:
-    """Smallest convenient input for each model (the ImageNet AlexNet needs 64x64)."""
-    return (64, 64, 3) if name == "alexnet" else (32, 32, 3)
-
-
 def small_model(name: str, **extra) -> tf.keras.Model:
-    """A built, tiny version of the registered model `name`."""
+    """A tiny version of the registered model `name` (built, as every deepnets model is)."""
     model = deepnets.build_model(name, **{**small_overrides(name), **extra})
+    # What training code does with any Keras model; harmless for a matching shape.
     model.build((None, *small_input_shape(name)))
     return model
 

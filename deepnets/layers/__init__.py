@@ -4,10 +4,11 @@ Every class here is a `tf.keras.layers.Layer` registered under the package name 
 a model that uses them saves to `.keras` and loads back after `import deepnets`.
 """
 
+from deepnets.layers.bottleneck import BottleneckBlock, IdentityBlock
 from deepnets.layers.common import ConvBNLayer
 from deepnets.layers.head import ClassifierHead
 from deepnets.layers.lrn import LocalResponseNormalization
-from deepnets.layers.residual import BasicBlock, BottleneckBlock, IdentityBlock, ResidualBlock
+from deepnets.layers.residual import BasicBlock, ResidualBlock
 from deepnets.layers.stems import ResNetStem
 from deepnets.layers.vgg import VGGBlock
 

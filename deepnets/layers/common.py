@@ -1,9 +1,10 @@
-"""Argument checks and the conv/BN plumbing shared by every deepnets block.
+"""The conv/BN plumbing shared by every deepnets block, and the helpers that wire it.
 
 Every block of this package is made of the same few pieces: a convolution whose bias, initializer,
 regularizer and data format the user controls, a BatchNormalization whose momentum and epsilon the
 user controls, and ReLU. `ConvBNLayer` holds those options once, so each block only says how its
-pieces are wired.
+pieces are wired. Argument checks come from `deepnets.checks`, shared with the models and the
+training config.
 """
 
 from __future__ import annotations
@@ -13,48 +14,11 @@ from typing import Any
 
 import tensorflow as tf
 
+from deepnets.checks import check_bool, check_choice, check_in_range, check_positive_float
+
 keras = tf.keras
 
 DATA_FORMATS = ("channels_last", "channels_first")
-
-
-def check_positive_int(name: str, value: Any) -> int:
-    """Return `value` if it is a positive int, else raise a ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return value
-
-
-def check_rate(name: str, value: Any) -> float:
-    """Return `value` as a float if it lies in [0, 1), else raise a ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"`{name}` must be a number in [0, 1), got {value!r}.")
-    return float(value)
-
-
-def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
-    """Return `value` if it is one of `allowed`, else raise a ValueError listing them."""
-    allowed = tuple(allowed)
-    if value not in allowed:
-        shown = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"`{name}` must be one of {shown}; got {value!r}.")
-    return value
-
-
-def check_filters_tuple(name: str, value: Any, length: int) -> tuple[int, ...]:
-    """Return `value` as a tuple of `length` positive ints, else raise a ValueError."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ValueError(
-            f"`{name}` must be a sequence of {length} positive integers, got {value!r}."
-        )
-    values = tuple(value)
-    if len(values) != length or any(
-        isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in values
-    ):
-        raise ValueError(
-            f"`{name}` must be a sequence of {length} positive integers, got {value!r}."
-        )
-    return values
 
 
 def normalize_data_format(data_format: str | None) -> str:
@@ -79,7 +43,7 @@ def check_image_shape(owner: str, input_shape: Any, data_format: str) -> tuple:
         layout = (
             "(batch, channels, height, width)"
             if data_format == "channels_first"
-            else ("(batch, height, width, channels)")
+            else "(batch, height, width, channels)"
         )
         raise ValueError(
             f"{owner} expects rank-4 image input {layout} with data_format={data_format!r}, "
@@ -93,35 +57,32 @@ def check_image_shape(owner: str, input_shape: Any, data_format: str) -> tuple:
     return shape
 
 
-def conv_output_length(length: int | None, kernel: int, stride: int, padding: str) -> int | None:
-    """Spatial output length of a convolution or pooling with 'same' or 'valid' padding."""
-    if length is None:
-        return None
-    if padding == "same":
-        return -(-length // stride)
-    return (length - kernel) // stride + 1
+def chain_shapes(
+    layers: Iterable[keras.layers.Layer | None], input_shape: Any, *, build: bool = False
+) -> tuple:
+    """The output shape of `layers` applied one after the other to inputs of `input_shape`.
 
+    Each layer's own `compute_output_shape` gives the next layer's input shape, so a block never
+    does convolution arithmetic by hand. With `build=True` each layer is also built on the shape
+    it will see: Keras 3's `build()` does not run `call()`, so a block must build its children
+    itself for `model.build(shape)`, `count_params()` and weight loading to work before a call.
 
-def with_channels(shape: tuple, data_format: str, channels: int) -> tuple:
-    """Return `shape` with its channel dimension replaced."""
-    shape = list(shape)
-    shape[channel_axis(data_format)] = channels
-    return tuple(shape)
+    Args:
+        layers: the layers in call order; None entries (absent optional layers) are skipped.
+        input_shape: shape of the first layer's input, batch dimension included.
+        build: build each layer on its input shape.
 
-
-def spatial_dims(shape: tuple, data_format: str) -> tuple:
-    """(height, width) of a rank-4 shape."""
-    return tuple(shape[2:4]) if data_format == "channels_first" else tuple(shape[1:3])
-
-
-def with_spatial(shape: tuple, data_format: str, height: Any, width: Any) -> tuple:
-    """Return `shape` with its spatial dimensions replaced."""
-    shape = list(shape)
-    if data_format == "channels_first":
-        shape[2], shape[3] = height, width
-    else:
-        shape[1], shape[2] = height, width
-    return tuple(shape)
+    Returns:
+        The last layer's output shape.
+    """
+    shape = tuple(input_shape)
+    for layer in layers:
+        if layer is None:
+            continue
+        if build:
+            layer.build(shape)
+        shape = tuple(layer.compute_output_shape(shape))
+    return shape
 
 
 def fresh_initializer(
@@ -131,12 +92,17 @@ def fresh_initializer(
     return initializer.__class__.from_config(initializer.get_config())
 
 
+def serialize_regularizer(regularizer: keras.regularizers.Regularizer | None) -> Any:
+    """Keras' config dict of a regularizer; None (no regularizer) stays None."""
+    return None if regularizer is None else keras.regularizers.serialize(regularizer)
+
+
 def track_layers(owner: keras.layers.Layer, layers: list) -> list:
     """Return `layers` as a list, and also set each as an attribute of `owner` under its name.
 
     Keras keeps sublayers held in a list, but `tf.train.Checkpoint` does not follow Keras' list
     wrappers: without the attributes a checkpoint of the model would silently miss those layers.
-    The attributes also give readable checkpoint keys (model/conv2_block1/conv1/kernel).
+    The attributes also give readable checkpoint keys (model/.../block1/conv1/kernel).
     """
     layers = list(layers)
     for layer in layers:
@@ -157,12 +123,38 @@ def mixed_output_dtype(policy: keras.DTypePolicy) -> Any:
     return policy
 
 
+def conv_bn_options(
+    *,
+    use_bias: Any,
+    bn_momentum: Any,
+    bn_epsilon: Any,
+    kernel_initializer: Any,
+    kernel_regularizer: Any,
+    data_format: Any,
+) -> dict[str, Any]:
+    """The options of `ConvBNLayer`, checked and resolved (initializer and regularizer objects).
+
+    Models check them with this too, so a model and its blocks hold the same values.
+
+    Returns:
+        The options by argument name, ready to pass to any `ConvBNLayer`.
+    """
+    return {
+        "use_bias": check_bool("use_bias", use_bias),
+        "bn_momentum": check_in_range("bn_momentum", bn_momentum, 0.0, 1.0, high_inclusive=False),
+        "bn_epsilon": check_positive_float("bn_epsilon", bn_epsilon),
+        "kernel_initializer": keras.initializers.get(kernel_initializer),
+        "kernel_regularizer": keras.regularizers.get(kernel_regularizer),
+        "data_format": normalize_data_format(data_format),
+    }
+
+
 class ConvBNLayer(keras.layers.Layer):
     """Base class for blocks built from Conv -> BatchNorm -> ReLU pieces.
 
     It stores the options every such block shares and makes sublayers that honour them.
-    Subclasses create their sublayers in `__init__`, build them in `build()` and add their own
-    arguments to `get_config()` on top of `_conv_bn_config()`.
+    Subclasses create their sublayers in `__init__`, build them in `build()` (with
+    `chain_shapes`) and add their own arguments to `get_config()` on top of `_conv_bn_config()`.
 
     Args:
         use_bias: whether convolutions have a bias (keras.applications' VGG and ResNet do).
@@ -188,16 +180,20 @@ class ConvBNLayer(keras.layers.Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.use_bias = bool(use_bias)
-        if not 0.0 <= bn_momentum < 1.0:
-            raise ValueError(f"`bn_momentum` must be in [0, 1), got {bn_momentum!r}.")
-        if bn_epsilon <= 0:
-            raise ValueError(f"`bn_epsilon` must be positive, got {bn_epsilon!r}.")
-        self.bn_momentum = float(bn_momentum)
-        self.bn_epsilon = float(bn_epsilon)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.data_format = normalize_data_format(data_format)
+        options = conv_bn_options(
+            use_bias=use_bias,
+            bn_momentum=bn_momentum,
+            bn_epsilon=bn_epsilon,
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer,
+            data_format=data_format,
+        )
+        self.use_bias = options["use_bias"]
+        self.bn_momentum = options["bn_momentum"]
+        self.bn_epsilon = options["bn_epsilon"]
+        self.kernel_initializer = options["kernel_initializer"]
+        self.kernel_regularizer = options["kernel_regularizer"]
+        self.data_format = options["data_format"]
         self.channel_axis = channel_axis(self.data_format)
 
     def _conv(
@@ -231,6 +227,11 @@ class ConvBNLayer(keras.layers.Layer):
             name=name,
         )
 
+    def _pad(self, padding: int, name: str) -> keras.layers.ZeroPadding2D:
+        return keras.layers.ZeroPadding2D(
+            padding, data_format=self.data_format, dtype=self.dtype_policy, name=name
+        )
+
     def _check_input(self, input_shape: Any) -> tuple:
         return check_image_shape(self.__class__.__name__, input_shape, self.data_format)
 
@@ -244,8 +245,6 @@ class ConvBNLayer(keras.layers.Layer):
             "bn_momentum": self.bn_momentum,
             "bn_epsilon": self.bn_epsilon,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
-            if self.kernel_regularizer is not None
-            else None,
+            "kernel_regularizer": serialize_regularizer(self.kernel_regularizer),
             "data_format": self.data_format,
         }

@@ -7,13 +7,19 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.layers.common import (
+from deepnets.checks import (
+    ArgumentError,
     check_choice,
-    check_image_shape,
+    check_int_tuple,
     check_positive_int,
     check_rate,
+)
+from deepnets.layers.common import (
+    chain_shapes,
+    check_image_shape,
     mixed_output_dtype,
     normalize_data_format,
+    serialize_regularizer,
     track_layers,
 )
 
@@ -29,9 +35,10 @@ def check_activation(value: Any) -> Any:
     try:
         keras.activations.get(value)
     except (ValueError, TypeError) as err:
-        raise ValueError(
-            "`classifier_activation` must be None (logits), 'softmax' or another Keras "
-            f"activation name; got {value!r}."
+        raise ArgumentError(
+            "classifier_activation",
+            value,
+            "None (logits), 'softmax' or another Keras activation name",
         ) from err
     return value
 
@@ -64,7 +71,7 @@ class ClassifierHead(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_classes = check_positive_int("num_classes", num_classes)
         self.pooling = check_choice("pooling", pooling, HEAD_POOLINGS)
-        self.hidden_units = tuple(check_positive_int("hidden_units", u) for u in hidden_units)
+        self.hidden_units = check_int_tuple("hidden_units", hidden_units)
         self.dropout = check_rate("dropout", dropout)
         self.classifier_activation = check_activation(classifier_activation)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -117,10 +124,7 @@ class ClassifierHead(keras.layers.Layer):
                 "ClassifierHead(pooling='flatten') needs a fixed input height and width; got "
                 f"input_shape={shape}. Give the model a fixed input size or use pooling='avg'."
             )
-        for dense in self.hidden:
-            dense.build((shape[0], features))
-            features = dense.units
-        self.predictions.build((shape[0], features))
+        chain_shapes([*self.hidden, self.predictions], (shape[0], features), build=True)
 
     def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
         x = self.pool(inputs)
@@ -134,7 +138,7 @@ class ClassifierHead(keras.layers.Layer):
         return self.predictions(x)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
-        return (input_shape[0], self.num_classes)
+        return chain_shapes([self.pool, *self.hidden, self.predictions], input_shape)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -145,9 +149,7 @@ class ClassifierHead(keras.layers.Layer):
                 "hidden_units": list(self.hidden_units),
                 "dropout": self.dropout,
                 "classifier_activation": self.classifier_activation,
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
-                if self.kernel_regularizer is not None
-                else None,
+                "kernel_regularizer": serialize_regularizer(self.kernel_regularizer),
                 "data_format": self.data_format,
             }
         )

@@ -6,7 +6,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.layers.common import check_positive_int, normalize_data_format
+from deepnets.checks import ArgumentError, check_positive_float, check_positive_int
+from deepnets.layers.common import normalize_data_format
 
 keras = tf.keras
 
@@ -39,10 +40,10 @@ class LocalResponseNormalization(keras.layers.Layer):
         super().__init__(**kwargs)
         self.size = check_positive_int("size", size)
         if size % 2 == 0:
-            raise ValueError(f"`size` must be odd so the window is centred, got {size}.")
-        self.bias = float(bias)
-        self.alpha = float(alpha)
-        self.beta = float(beta)
+            raise ArgumentError("size", size, "an odd positive integer (a centred window)")
+        self.bias = check_positive_float("bias", bias)
+        self.alpha = check_positive_float("alpha", alpha)
+        self.beta = check_positive_float("beta", beta)
         self.data_format = normalize_data_format(data_format)
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:

@@ -10,15 +10,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.layers.common import (
-    ConvBNLayer,
-    check_positive_int,
-    conv_output_length,
-    spatial_dims,
-    track_layers,
-    with_channels,
-    with_spatial,
-)
+from deepnets.checks import check_bool, check_positive_int
+from deepnets.layers.common import ConvBNLayer, chain_shapes, track_layers
 
 keras = tf.keras
 
@@ -49,15 +42,15 @@ class VGGBlock(ConvBNLayer):
         super().__init__(**kwargs)
         self.filters = check_positive_int("filters", filters)
         self.num_convs = check_positive_int("num_convs", num_convs)
-        self.batch_norm = bool(batch_norm)
-        self.pool = bool(pool)
+        self.batch_norm = check_bool("batch_norm", batch_norm)
+        self.pool = check_bool("pool", pool)
         self.convs = track_layers(
             self, [self._conv(self.filters, 3, name=f"conv{i + 1}") for i in range(num_convs)]
         )
         self.norms = track_layers(
             self, [self._bn(name=f"bn{i + 1}") for i in range(num_convs)] if self.batch_norm else []
         )
-        self.pooling = (
+        self.max_pool = (
             keras.layers.MaxPooling2D(
                 2, strides=2, data_format=self.data_format, dtype=self.dtype_policy, name="pool"
             )
@@ -65,16 +58,16 @@ class VGGBlock(ConvBNLayer):
             else None
         )
 
+    def _in_call_order(self) -> list[keras.layers.Layer | None]:
+        layers: list[keras.layers.Layer | None] = []
+        for i, conv in enumerate(self.convs):
+            layers += [conv, self.norms[i] if self.batch_norm else None]
+        return [*layers, self.max_pool]
+
     def build(self, input_shape: Any) -> None:
         shape = self._check_input(input_shape)
-        for i, conv in enumerate(self.convs):
-            conv.build(shape)
-            shape = with_channels(shape, self.data_format, self.filters)
-            if self.batch_norm:
-                self.norms[i].build(shape)
-        if self.pooling is not None:
-            self.pooling.build(shape)
-        self._lock_input_channels(input_shape[self.channel_axis])
+        chain_shapes(self._in_call_order(), shape, build=True)
+        self._lock_input_channels(shape[self.channel_axis])
 
     def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
         x = inputs
@@ -83,21 +76,12 @@ class VGGBlock(ConvBNLayer):
             if self.batch_norm:
                 x = self.norms[i](x, training=training)
             x = tf.nn.relu(x)
-        if self.pooling is not None:
-            x = self.pooling(x)
+        if self.max_pool is not None:
+            x = self.max_pool(x)
         return x
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
-        shape = with_channels(tuple(input_shape), self.data_format, self.filters)
-        if self.pool:
-            h, w = spatial_dims(shape, self.data_format)
-            shape = with_spatial(
-                shape,
-                self.data_format,
-                conv_output_length(h, 2, 2, "valid"),
-                conv_output_length(w, 2, 2, "valid"),
-            )
-        return shape
+        return chain_shapes(self._in_call_order(), input_shape)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -3,7 +3,7 @@
 Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep Convolutional Neural
 Networks" (NIPS 2012), as one tower (the paper split it over two GPUs): 96-256-384-384-256
 filters, local response normalization after the first two convolutions, 4096-4096 dropout head.
-The "cifar" variant keeps the shape of the network for 32x32 inputs: 5x5/1 first convolution,
+The "cifar" stem keeps the shape of the network for 32x32 inputs: 5x5/1 first convolution,
 64-192-384-256-256 filters (the registry's "alexnet_cifar" also drops LRN and uses a
 1024-wide head).
 """
@@ -14,16 +14,20 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.layers.common import check_choice, check_positive_int, check_rate, fresh_initializer
+from deepnets.checks import check_bool, check_choice, check_positive_int, check_rate
+from deepnets.layers.common import fresh_initializer, normalize_data_format
 from deepnets.layers.lrn import LocalResponseNormalization
-from deepnets.models.base import ImageClassifier
+from deepnets.models.base import FeatureStage, ImageClassifier
+from deepnets.models.common import check_top_arguments, model_top, resolve_input_shape
 
 keras = tf.keras
 
-# variant -> first-layer padding, then (filters, kernel, stride, LRN after, max-pool after) per conv
+# stem -> (first-layer padding, the image size its head is made for, then per conv:
+# (filters, kernel, stride, LRN after, max-pool after))
 ALEXNET_CONFIGS = {
     "imagenet": (
         2,
+        (224, 224),
         (
             (96, 11, 4, True, True),
             (256, 5, 1, True, True),
@@ -34,6 +38,7 @@ ALEXNET_CONFIGS = {
     ),
     "cifar": (
         0,
+        (32, 32),
         (
             (64, 5, 1, True, True),
             (192, 5, 1, True, True),
@@ -43,14 +48,21 @@ ALEXNET_CONFIGS = {
         ),
     ),
 }
+# The three max-pools' outputs, named by their stride in the ImageNet layout (8, 16, 32), like
+# ResNet's C3..C5, whichever stem.
+ALEXNET_STAGE_NAMES = ("C3", "C4", "C5")
 
 
 @keras.utils.register_keras_serializable(package="deepnets")
 class AlexNet(ImageClassifier):
-    """AlexNet, in the paper's ImageNet layout or a CIFAR-sized one.
+    """AlexNet, with the paper's ImageNet stem or a CIFAR-sized one.
+
+    Its features are the outputs of the three max-pools, "C3", "C4", "C5" (strides 8, 16, 32
+    with the ImageNet stem; 2, 4, 8 with the CIFAR stem).
 
     Args:
-        variant: "imagenet" (224x224 inputs; 11x11/4 first conv) or "cifar" (32x32; 5x5/1).
+        stem: "imagenet" (224x224 inputs; 11x11/4 first conv) or "cifar" (32x32; 5x5/1), the
+            word ResNet uses for the same choice.
         num_classes: number of classes.
         include_top: end with the classifier head (flatten -> fc_units -> fc_units -> classes).
         pooling: with `include_top=False`: None, "avg" or "max".
@@ -58,14 +70,18 @@ class AlexNet(ImageClassifier):
         dropout: dropout rate after each hidden layer (0.5 in the paper).
         local_response_norm: LRN after the first two convolutions, as in the paper.
         classifier_activation: "softmax", None for logits, or another Keras activation name.
-        input_channels: channels of the input images.
+        input_shape: shape of one image, (height, width, channels) in the data format's order;
+            None: with `include_top` (the head flattens a fixed-size map) (224, 224, 3), or
+            (32, 32, 3) with the CIFAR stem; else (None, None, 3).
         kernel_initializer, kernel_regularizer: conv options.
         data_format: "channels_last", "channels_first" or None for Keras' global setting.
+        dtype: dtype policy (e.g. "mixed_float16"); None for Keras' global policy.
+        **kwargs: `keras.Model` arguments (name, trainable).
     """
 
     def __init__(
         self,
-        variant: str = "imagenet",
+        stem: str = "imagenet",
         num_classes: int = 1000,
         include_top: bool = True,
         pooling: str | None = None,
@@ -73,76 +89,96 @@ class AlexNet(ImageClassifier):
         dropout: float = 0.5,
         local_response_norm: bool = True,
         classifier_activation: Any = "softmax",
-        input_channels: int = 3,
+        input_shape: tuple | None = None,
         kernel_initializer: Any = "he_normal",
         kernel_regularizer: Any = None,
         data_format: str | None = None,
+        dtype: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            num_classes=num_classes,
+        # === Arguments ===
+        stem = check_choice("stem", stem, tuple(ALEXNET_CONFIGS))
+        num_classes, include_top, pooling, classifier_activation = check_top_arguments(
+            num_classes, include_top, pooling, classifier_activation
+        )
+        fc_units = check_positive_int("fc_units", fc_units)
+        dropout = check_rate("dropout", dropout)
+        local_response_norm = check_bool("local_response_norm", local_response_norm)
+        kernel_initializer = keras.initializers.get(kernel_initializer)
+        kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        data_format = normalize_data_format(data_format)
+        padding, head_size, convs = ALEXNET_CONFIGS[stem]
+        input_shape = resolve_input_shape(
+            input_shape,
+            data_format,
+            fixed_size=head_size if include_top else None,
+            owner="AlexNet(include_top=True)",
+            alternative="use include_top=False (with pooling='avg' for a vector)",
+        )
+        policy = keras.dtype_policies.get(dtype)
+        fmt = data_format
+
+        # === Functional graph ===
+        inputs = keras.Input(shape=input_shape, name="images")
+        x = inputs
+        if padding:
+            x = keras.layers.ZeroPadding2D(padding, data_format=fmt, dtype=policy, name="pad")(x)
+        stages = []
+        reduction = 1
+        for i, (filters, kernel, stride, lrn, pool) in enumerate(convs):
+            x = keras.layers.Conv2D(
+                filters,
+                kernel,
+                strides=stride,
+                padding="valid" if stride > 1 else "same",
+                activation="relu",
+                kernel_initializer=fresh_initializer(kernel_initializer),
+                kernel_regularizer=kernel_regularizer,
+                data_format=fmt,
+                dtype=policy,
+                name=f"conv{i + 1}",
+            )(x)
+            reduction *= stride
+            if lrn and local_response_norm:
+                x = LocalResponseNormalization(data_format=fmt, dtype=policy, name=f"lrn{i + 1}")(x)
+            if pool:
+                x = keras.layers.MaxPooling2D(
+                    3, strides=2, data_format=fmt, dtype=policy, name=f"pool{i + 1}"
+                )(x)
+                reduction *= 2
+                name = ALEXNET_STAGE_NAMES[len(stages)]
+                stages.append(FeatureStage(name, f"pool{i + 1}", reduction))
+        outputs = model_top(
+            x,
             include_top=include_top,
+            num_classes=num_classes,
             pooling=pooling,
             classifier_activation=classifier_activation,
-            input_channels=input_channels,
-            data_format=data_format,
+            head_pooling="flatten",
+            hidden_units=(fc_units, fc_units),
+            dropout=dropout,
+            kernel_regularizer=kernel_regularizer,
+            data_format=fmt,
+            dtype=policy,
+        )
+        super().__init__(
+            inputs,
+            outputs,
+            stages=stages,
+            arguments={
+                "stem": stem,
+                "num_classes": num_classes,
+                "include_top": include_top,
+                "pooling": pooling,
+                "fc_units": fc_units,
+                "dropout": dropout,
+                "local_response_norm": local_response_norm,
+                "classifier_activation": classifier_activation,
+                "input_shape": input_shape,
+                "kernel_initializer": kernel_initializer,
+                "kernel_regularizer": kernel_regularizer,
+                "data_format": data_format,
+            },
+            dtype=policy,
             **kwargs,
         )
-        self.variant = check_choice("variant", variant, tuple(ALEXNET_CONFIGS))
-        self.fc_units = check_positive_int("fc_units", fc_units)
-        self.dropout = check_rate("dropout", dropout)
-        self.local_response_norm = bool(local_response_norm)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        fmt, policy = self.data_format, self.dtype_policy
-        padding, convs = ALEXNET_CONFIGS[self.variant]
-        features = []
-        if padding:
-            features.append(
-                keras.layers.ZeroPadding2D(padding, data_format=fmt, dtype=policy, name="pad")
-            )
-        for i, (filters, kernel, stride, lrn, pool) in enumerate(convs):
-            features.append(
-                keras.layers.Conv2D(
-                    filters,
-                    kernel,
-                    strides=stride,
-                    padding="valid" if stride > 1 else "same",
-                    activation="relu",
-                    kernel_initializer=fresh_initializer(self.kernel_initializer),
-                    kernel_regularizer=self.kernel_regularizer,
-                    data_format=fmt,
-                    dtype=policy,
-                    name=f"conv{i + 1}",
-                )
-            )
-            if lrn and self.local_response_norm:
-                features.append(
-                    LocalResponseNormalization(data_format=fmt, dtype=policy, name=f"lrn{i + 1}")
-                )
-            if pool:
-                features.append(
-                    keras.layers.MaxPooling2D(
-                        3, strides=2, data_format=fmt, dtype=policy, name=f"pool{i + 1}"
-                    )
-                )
-        self._set_features(features)
-        self._make_top(
-            "flatten", (self.fc_units, self.fc_units), self.dropout, self.kernel_regularizer
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {
-                "variant": self.variant,
-                "fc_units": self.fc_units,
-                "dropout": self.dropout,
-                "local_response_norm": self.local_response_norm,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
-                if self.kernel_regularizer is not None
-                else None,
-            }
-        )
-        return config

@@ -50,36 +50,28 @@ def _check_compatible(model: keras.Model) -> str:
         raise ValueError(
             f"keras.applications has no {family}{model.depth}; weights can be copied into: {names}."
         )
-    wanted: dict[str, Any] = {"width": 64}
+    wanted: dict[str, Any] = {"width": 64, "use_bias": True}
     if family == "vgg":
         wanted.update(batch_norm=False)
         if model.include_top:
             wanted.update(head="fc", fc_units=4096)
-        actual = {
-            "width": model.width,
-            "batch_norm": model.batch_norm,
-            "head": model.head_type,
-            "fc_units": model.fc_units,
-        }
     else:
         wanted.update(stem="imagenet", variant="v1")
-        actual = {"width": model.width, "stem": model.stem_type, "variant": model.variant}
-    first_layer = model.stem if family == "resnet" else model.blocks[0]
-    if not first_layer.use_bias:
-        raise ValueError("keras.applications convolutions have biases; build with use_bias=True.")
     for key_name, value in wanted.items():
-        if actual[key_name] != value:
+        actual = getattr(model, key_name)
+        if actual != value:
             raise ValueError(
                 f"keras.applications.{_APPLICATIONS[key]} has {key_name}={value!r}, but the "
-                f"model has {key_name}={actual[key_name]!r}. Build the model with "
+                f"model has {key_name}={actual!r}. Build the model with "
                 f"{key_name}={value!r} to copy these weights."
             )
     return _APPLICATIONS[key]
 
 
 def _resnet_pairs(model: ResNet) -> Iterator[tuple[str, keras.layers.Layer]]:
-    yield "conv1_conv", model.stem.conv
-    yield "conv1_bn", model.stem.bn
+    stem = model.get_layer("conv1")
+    yield "conv1_conv", stem.conv
+    yield "conv1_bn", stem.bn
     for block in model.blocks:  # block names are keras.applications' prefixes: conv2_block1 ...
         if block.shortcut_conv is not None:
             yield f"{block.name}_0_conv", block.shortcut_conv
@@ -90,20 +82,20 @@ def _resnet_pairs(model: ResNet) -> Iterator[tuple[str, keras.layers.Layer]]:
 
 
 def _vgg_pairs(model: VGG) -> Iterator[tuple[str, keras.layers.Layer]]:
-    for b, block in enumerate(model.blocks):
+    for block in model.blocks:  # block1 ... block5, keras.applications' prefixes
         for c, conv in enumerate(block.convs):
-            yield f"block{b + 1}_conv{c + 1}", conv
+            yield f"{block.name}_conv{c + 1}", conv
     if model.include_top:
-        yield "fc1", model.head.hidden[0]
-        yield "fc2", model.head.hidden[1]
+        classifier = model.get_layer("classifier")
+        yield "fc1", classifier.hidden[0]
+        yield "fc2", classifier.hidden[1]
 
 
 def _reference_from_file(model: keras.Model, app_name: str, path: str) -> keras.Model:
     if not os.path.exists(path):
         raise FileNotFoundError(f"No weights file at {path!r}.")
-    input_shape = None
-    if model.include_top:
-        input_shape = (3, 224, 224) if model.data_format == "channels_first" else (224, 224, 3)
+    # With the classifier, the reference must flatten maps of the model's size (VGG's fc1).
+    input_shape = tuple(model.input_shape[1:]) if model.include_top else None
     app = getattr(keras.applications, app_name)
     old_format = keras.config.image_data_format()
     keras.config.set_image_data_format(model.data_format)
@@ -118,26 +110,13 @@ def _reference_from_file(model: keras.Model, app_name: str, path: str) -> keras.
         keras.config.set_image_data_format(old_format)
 
 
-def _input_shape_for(model: keras.Model, source: keras.Model) -> tuple:
-    """The source's input shape, in the model's data format."""
-    shape = tuple(source.input_shape)
-    source_format = next(
-        (layer.data_format for layer in source.layers if isinstance(layer, keras.layers.Conv2D)),
-        model.data_format,
-    )
-    if source_format != model.data_format:
-        perm = (0, 3, 1, 2) if model.data_format == "channels_first" else (0, 2, 3, 1)
-        shape = tuple(shape[i] for i in perm)
-    return shape
-
-
 def load_keras_applications_weights(model: keras.Model, source: Any) -> keras.Model:
     """Copy the weights of a keras.applications model into an equivalent deepnets model.
 
     Args:
         model: a deepnets VGG (depth 16 or 19, no BN) or ResNet (depth 50/101/152, ImageNet stem,
             variant "v1", width 64, use_bias) with the same `include_top` and `num_classes` as
-            the source. Built here if it is not built yet.
+            the source (and, with VGG's classifier, the same input size).
         source: a keras.applications model (`keras.applications.ResNet50(weights=None)` or
             with loaded weights), or the path of a keras.applications weights `.h5` file.
 
@@ -155,11 +134,9 @@ def load_keras_applications_weights(model: keras.Model, source: Any) -> keras.Mo
         raise TypeError(
             f"`source` must be a keras.applications model or a weights file path, got {source!r}."
         )
-    if not model.built:
-        model.build(_input_shape_for(model, source))
     pairs = list(_resnet_pairs(model) if isinstance(model, ResNet) else _vgg_pairs(model))
     if model.include_top:
-        pairs.append(("predictions", model.head.predictions))
+        pairs.append(("predictions", model.get_layer("classifier").predictions))
     source_names = {layer.name for layer in source.layers if layer.weights}
     missing = sorted(source_names - {name for name, _ in pairs})
     if missing:
@@ -181,7 +158,8 @@ def load_keras_applications_weights(model: keras.Model, source: Any) -> keras.Mo
         if expected != got:
             raise ValueError(
                 f"Weights of {name!r} have shapes {got}, but {model.name}'s layer expects "
-                f"{expected}. Check num_classes={model.num_classes} and include_top."
+                f"{expected}. Check num_classes={model.num_classes}, include_top and "
+                f"input_shape={tuple(model.input_shape[1:])}."
             )
         target.set_weights(weights)
     return model

@@ -47,7 +47,8 @@ class ModelSpec:
             for p, v in params.items()
             if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)
         ]
-        return tuple(n for n in names if n not in self.fixed) + _LAYER_ARGUMENTS
+        names += [n for n in _LAYER_ARGUMENTS if n not in names]
+        return tuple(n for n in names if n not in self.fixed)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -97,10 +98,11 @@ def build_model(name: str, **overrides: Any) -> keras.Model:
     Args:
         name: a name from `list_models()`, e.g. "resnet50" or "vgg16_bn".
         **overrides: constructor arguments of the model class, e.g. num_classes=100,
-            stem="cifar", classifier_activation=None.
+            stem="cifar", classifier_activation=None, input_shape=(32, 32, 3).
 
     Returns:
-        An unbuilt model; it builds on its first call or on `model.build(input_shape)`.
+        A built model (a functional model, wired when constructed); `model.build(shape)` only
+        checks that `shape` fits its `input_shape`.
 
     Raises:
         ValueError: unknown model name (the message lists the valid names).
@@ -124,11 +126,11 @@ def build_model(name: str, **overrides: Any) -> keras.Model:
 
 
 def _register_defaults() -> None:
-    register_model("alexnet", AlexNet, {"variant": "imagenet"})
+    register_model("alexnet", AlexNet, {"stem": "imagenet"})
     register_model(
         "alexnet_cifar",
         AlexNet,
-        {"variant": "cifar"},
+        {"stem": "cifar"},
         {"local_response_norm": False, "fc_units": 1024},
     )
     for depth in (11, 13, 16, 19):

@@ -3,7 +3,8 @@
 He et al., "Deep Residual Learning for Image Recognition" (CVPR 2016). One class serves every
 depth: `RESNET_CONFIGS` says which block and how many per stage. Stage s (s = 2..5, named as in
 the paper and keras.applications: conv2_block1 ...) has `width * 2**(s-2)` base filters and halves
-the resolution except stage 2. `stage_outputs()` returns C2..C5 for detection or segmentation.
+the resolution except stage 2. Its features are the stage outputs C2..C5, for detection or
+segmentation.
 """
 
 from __future__ import annotations
@@ -12,15 +13,13 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.layers.common import check_choice, check_positive_int, check_rate
-from deepnets.layers.residual import (
-    BOTTLENECK_VARIANTS,
-    BasicBlock,
-    BottleneckBlock,
-    IdentityBlock,
-)
+from deepnets.checks import check_bool, check_choice, check_positive_int, check_rate
+from deepnets.layers.bottleneck import BOTTLENECK_VARIANTS, BottleneckBlock, IdentityBlock
+from deepnets.layers.common import conv_bn_options
+from deepnets.layers.residual import BasicBlock, ResidualBlock
 from deepnets.layers.stems import STEMS, ResNetStem
-from deepnets.models.base import ImageClassifier
+from deepnets.models.base import FeatureStage, ImageClassifier
+from deepnets.models.common import check_top_arguments, model_top, resolve_input_shape
 
 keras = tf.keras
 
@@ -33,6 +32,7 @@ RESNET_CONFIGS = {
     152: ("bottleneck", (3, 8, 36, 3)),
 }
 BOTTLENECK_EXPANSION = 4
+STEM_REDUCTION = {"imagenet": 4, "cifar": 1}
 
 
 @keras.utils.register_keras_serializable(package="deepnets")
@@ -41,7 +41,10 @@ class ResNet(ImageClassifier):
 
     With the defaults, `ResNet(depth=50)` is keras.applications' ResNet50 layer for layer (bias
     in every conv, BN epsilon 1.001e-5, stride in the first 1x1 of a bottleneck), so
-    `deepnets.models.load_keras_applications_weights` can copy its ImageNet weights.
+    `deepnets.models.load_keras_applications_weights` can copy its ImageNet weights. Its
+    features are the stage outputs "C2".."C5" (strides 4..32 with the ImageNet stem, 1..8 with
+    the CIFAR stem); `model.get_layer("conv1")` is the `ResNetStem` and `model.blocks` lists the
+    residual blocks.
 
     Args:
         depth: 18, 34, 50, 101 or 152.
@@ -56,9 +59,12 @@ class ResNet(ImageClassifier):
             rate * i / (n - 1), linearly increasing from 0 (Huang et al. 2016).
         dropout: dropout rate before the classifier.
         classifier_activation: "softmax", None for logits, or another Keras activation name.
-        input_channels: channels of the input images.
+        input_shape: shape of one image, (height, width, channels) in the data format's order;
+            None: (None, None, 3), any size.
         use_bias, bn_momentum, bn_epsilon, kernel_initializer, kernel_regularizer: conv options.
         data_format: "channels_last", "channels_first" or None for Keras' global setting.
+        dtype: dtype policy (e.g. "mixed_float16"); None for Keras' global policy.
+        **kwargs: `keras.Model` arguments (name, trainable).
     """
 
     def __init__(
@@ -74,136 +80,105 @@ class ResNet(ImageClassifier):
         stochastic_depth_rate: float = 0.0,
         dropout: float = 0.0,
         classifier_activation: Any = "softmax",
-        input_channels: int = 3,
+        input_shape: tuple | None = None,
         use_bias: bool = True,
         bn_momentum: float = 0.9,
         bn_epsilon: float = 1.001e-5,
         kernel_initializer: Any = "he_normal",
         kernel_regularizer: Any = None,
         data_format: str | None = None,
+        dtype: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            num_classes=num_classes,
-            include_top=include_top,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            input_channels=input_channels,
-            data_format=data_format,
-            **kwargs,
+        # === Arguments ===
+        depth = check_choice("depth", depth, tuple(RESNET_CONFIGS))
+        num_classes, include_top, pooling, classifier_activation = check_top_arguments(
+            num_classes, include_top, pooling, classifier_activation
         )
-        self.depth = check_choice("depth", depth, tuple(RESNET_CONFIGS))
-        self.stem_type = check_choice("stem", stem, STEMS)
-        self.width = check_positive_int("width", width)
-        self.variant = check_choice("variant", variant, BOTTLENECK_VARIANTS)
-        self.zero_init_residual = bool(zero_init_residual)
-        self.stochastic_depth_rate = check_rate("stochastic_depth_rate", stochastic_depth_rate)
-        self.dropout = check_rate("dropout", dropout)
-        options = {
-            "use_bias": use_bias,
-            "bn_momentum": bn_momentum,
-            "bn_epsilon": bn_epsilon,
-            "kernel_initializer": kernel_initializer,
-            "kernel_regularizer": kernel_regularizer,
-            "data_format": self.data_format,
-            "dtype": self.dtype_policy,
-        }
-        self.stem = ResNetStem(self.width, kind=self.stem_type, name="conv1", **options)
-        block_type, stage_sizes = RESNET_CONFIGS[self.depth]
+        stem = check_choice("stem", stem, STEMS)
+        width = check_positive_int("width", width)
+        variant = check_choice("variant", variant, BOTTLENECK_VARIANTS)
+        zero_init_residual = check_bool("zero_init_residual", zero_init_residual)
+        stochastic_depth_rate = check_rate("stochastic_depth_rate", stochastic_depth_rate)
+        dropout = check_rate("dropout", dropout)
+        options = conv_bn_options(
+            use_bias=use_bias,
+            bn_momentum=bn_momentum,
+            bn_epsilon=bn_epsilon,
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer,
+            data_format=data_format,
+        )
+        input_shape = resolve_input_shape(input_shape, options["data_format"])
+        policy = keras.dtype_policies.get(dtype)
+
+        # === Functional graph ===
+        inputs = keras.Input(shape=input_shape, name="images")
+        x = ResNetStem(width, stem=stem, dtype=policy, name="conv1", **options)(inputs)
+        reduction = STEM_REDUCTION[stem]
+        block_type, stage_sizes = RESNET_CONFIGS[depth]
         total = sum(stage_sizes)
-        self.blocks = []
-        self.stage_ends: list[int] = []
+        index = 0
+        stages = []
         for stage, num_blocks in enumerate(stage_sizes):
-            filters = self.width * 2**stage
+            filters = width * 2**stage
+            expanded = (filters, filters, filters * BOTTLENECK_EXPANSION)
             for b in range(num_blocks):
-                index = len(self.blocks)
+                strides = 2 if (b == 0 and stage > 0) else 1
                 residual = {
-                    "zero_init_residual": self.zero_init_residual,
+                    "zero_init_residual": zero_init_residual,
                     # Stochastic depth grows linearly with depth: early features are kept.
-                    "stochastic_depth_rate": self.stochastic_depth_rate * index / max(total - 1, 1),
+                    "stochastic_depth_rate": stochastic_depth_rate * index / max(total - 1, 1),
+                    "dtype": policy,
                     "name": f"conv{stage + 2}_block{b + 1}",
                     **options,
                 }
-                strides = 2 if (b == 0 and stage > 0) else 1
                 if block_type == "basic":
                     block = BasicBlock(filters, strides=strides, **residual)
                 elif b == 0:
-                    expanded = (filters, filters, filters * BOTTLENECK_EXPANSION)
-                    block = BottleneckBlock(
-                        expanded, strides=strides, variant=self.variant, **residual
-                    )
+                    block = BottleneckBlock(expanded, strides=strides, variant=variant, **residual)
                 else:
-                    expanded = (filters, filters, filters * BOTTLENECK_EXPANSION)
                     block = IdentityBlock(expanded, **residual)
-                self.blocks.append(block)
-            self.stage_ends.append(len(self.blocks))
-        self._set_features([self.stem, *self.blocks])
-        self._make_top("avg", (), self.dropout, kernel_regularizer)
+                x = block(x)
+                reduction *= strides
+                index += 1
+            stages.append(FeatureStage(f"C{stage + 2}", block.name, reduction))
+        outputs = model_top(
+            x,
+            include_top=include_top,
+            num_classes=num_classes,
+            pooling=pooling,
+            classifier_activation=classifier_activation,
+            head_pooling="avg",
+            dropout=dropout,
+            kernel_regularizer=options["kernel_regularizer"],
+            data_format=options["data_format"],
+            dtype=policy,
+        )
+        super().__init__(
+            inputs,
+            outputs,
+            stages=stages,
+            arguments={
+                "depth": depth,
+                "num_classes": num_classes,
+                "include_top": include_top,
+                "pooling": pooling,
+                "stem": stem,
+                "width": width,
+                "variant": variant,
+                "zero_init_residual": zero_init_residual,
+                "stochastic_depth_rate": stochastic_depth_rate,
+                "dropout": dropout,
+                "classifier_activation": classifier_activation,
+                "input_shape": input_shape,
+                **options,
+            },
+            dtype=policy,
+            **kwargs,
+        )
 
     @property
-    def stage_names(self) -> tuple[str, ...]:
-        """Names of the stage outputs, in order: ("C2", "C3", "C4", "C5")."""
-        return tuple(f"C{i + 2}" for i in range(len(self.stage_ends)))
-
-    def stage_outputs(self, inputs: Any, training: bool | None = None) -> dict[str, tf.Tensor]:
-        """Run the stem and the stages; return each stage's output by name.
-
-        C2..C5 have strides 4, 8, 16, 32 with the ImageNet stem (1, 2, 4, 8 with the CIFAR stem)
-        and width * (1, 2, 4, 8) channels (x4 for bottleneck ResNets).
-
-        Args:
-            inputs: a batch of images (tensor or `keras.Input`).
-            training: BatchNorm and drop-path mode.
-
-        Returns:
-            dict from "C2".."C5" to feature maps.
-        """
-        if not self.built:
-            self.build(tuple(inputs.shape))
-        x = self.stem(inputs, training=training)
-        outputs = {}
-        start = 0
-        for name, end in zip(self.stage_names, self.stage_ends, strict=True):
-            for block in self.blocks[start:end]:
-                x = block(x, training=training)
-            outputs[name] = x
-            start = end
-        return outputs
-
-    def feature_extractor(self, input_shape: tuple = (None, None, 3)) -> keras.Model:
-        """A functional model sharing this model's weights whose outputs are C2..C5 (a dict).
-
-        Args:
-            input_shape: image shape without the batch dimension.
-
-        Returns:
-            `keras.Model` mapping images to {"C2": ..., "C5": ...}.
-        """
-        inputs = keras.Input(shape=input_shape)
-        return keras.Model(inputs, self.stage_outputs(inputs), name=f"{self.name}_features")
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        options = self.stem.get_config()
-        config.update(
-            {
-                "depth": self.depth,
-                "stem": self.stem_type,
-                "width": self.width,
-                "variant": self.variant,
-                "zero_init_residual": self.zero_init_residual,
-                "stochastic_depth_rate": self.stochastic_depth_rate,
-                "dropout": self.dropout,
-                **{
-                    key: options[key]
-                    for key in (
-                        "use_bias",
-                        "bn_momentum",
-                        "bn_epsilon",
-                        "kernel_initializer",
-                        "kernel_regularizer",
-                    )
-                },
-            }
-        )
-        return config
+    def blocks(self) -> list[ResidualBlock]:
+        """The residual blocks, conv2_block1 to the last, in order."""
+        return [layer for layer in self.layers if isinstance(layer, ResidualBlock)]

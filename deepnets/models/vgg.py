@@ -11,9 +11,11 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.layers.common import check_choice, check_positive_int, check_rate
+from deepnets.checks import check_bool, check_choice, check_positive_int, check_rate
+from deepnets.layers.common import conv_bn_options
 from deepnets.layers.vgg import VGGBlock
-from deepnets.models.base import ImageClassifier
+from deepnets.models.base import FeatureStage, ImageClassifier
+from deepnets.models.common import check_top_arguments, model_top, resolve_input_shape
 
 keras = tf.keras
 
@@ -33,6 +35,8 @@ class VGG(ImageClassifier):
 
     With the defaults, `VGG(depth=16)` is keras.applications' VGG16 layer for layer (same
     parameter count, and `deepnets.models.load_keras_applications_weights` copies its weights).
+    Its features are the outputs of the five blocks, "C1".."C5" (strides 2..32); `model.blocks`
+    lists the `VGGBlock`s.
 
     Args:
         depth: 11, 13, 16 or 19.
@@ -46,9 +50,13 @@ class VGG(ImageClassifier):
         dropout: dropout rate in the head.
         width: filters of the first block; the others have 2x, 4x, 8x, 8x.
         classifier_activation: "softmax", None for logits, or another Keras activation name.
-        input_channels: channels of the input images.
+        input_shape: shape of one image, (height, width, channels) in the data format's order;
+            None: (224, 224, 3) with the "fc" head (it flattens a fixed-size map), else
+            (None, None, 3).
         use_bias, bn_momentum, bn_epsilon, kernel_initializer, kernel_regularizer: conv options.
         data_format: "channels_last", "channels_first" or None for Keras' global setting.
+        dtype: dtype policy (e.g. "mixed_float16"); None for Keras' global policy.
+        **kwargs: `keras.Model` arguments (name, trainable).
     """
 
     def __init__(
@@ -63,71 +71,99 @@ class VGG(ImageClassifier):
         dropout: float = 0.5,
         width: int = 64,
         classifier_activation: Any = "softmax",
-        input_channels: int = 3,
+        input_shape: tuple | None = None,
         use_bias: bool = True,
         bn_momentum: float = 0.9,
         bn_epsilon: float = 1e-3,
         kernel_initializer: Any = "he_normal",
         kernel_regularizer: Any = None,
         data_format: str | None = None,
+        dtype: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            num_classes=num_classes,
+        # === Arguments ===
+        depth = check_choice("depth", depth, tuple(VGG_CONFIGS))
+        batch_norm = check_bool("batch_norm", batch_norm)
+        num_classes, include_top, pooling, classifier_activation = check_top_arguments(
+            num_classes, include_top, pooling, classifier_activation
+        )
+        head = check_choice("head", head, VGG_HEADS)
+        fc_units = check_positive_int("fc_units", fc_units)
+        dropout = check_rate("dropout", dropout)
+        width = check_positive_int("width", width)
+        options = conv_bn_options(
+            use_bias=use_bias,
+            bn_momentum=bn_momentum,
+            bn_epsilon=bn_epsilon,
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer,
+            data_format=data_format,
+        )
+        data_format = options["data_format"]
+        flattens = include_top and head == "fc"
+        input_shape = resolve_input_shape(
+            input_shape,
+            data_format,
+            fixed_size=(224, 224) if flattens else None,
+            owner="VGG(head='fc', include_top=True)",
+            alternative="use head='cifar' (global pooling), or include_top=False",
+        )
+        policy = keras.dtype_policies.get(dtype)
+
+        # === Functional graph ===
+        inputs = keras.Input(shape=input_shape, name="images")
+        x = inputs
+        stages = []
+        multipliers = (1, 2, 4, 8, 8)
+        for i, (num_convs, multiplier) in enumerate(
+            zip(VGG_CONFIGS[depth], multipliers, strict=True)
+        ):
+            block = VGGBlock(
+                width * multiplier,
+                num_convs=num_convs,
+                batch_norm=batch_norm,
+                dtype=policy,
+                name=f"block{i + 1}",
+                **options,
+            )
+            x = block(x)
+            stages.append(FeatureStage(f"C{i + 1}", block.name, reduction=2 ** (i + 1)))
+        outputs = model_top(
+            x,
             include_top=include_top,
+            num_classes=num_classes,
             pooling=pooling,
             classifier_activation=classifier_activation,
-            input_channels=input_channels,
+            head_pooling="flatten" if head == "fc" else "avg",
+            hidden_units=(fc_units, fc_units) if head == "fc" else (),
+            dropout=dropout,
+            kernel_regularizer=options["kernel_regularizer"],
             data_format=data_format,
+            dtype=policy,
+        )
+        super().__init__(
+            inputs,
+            outputs,
+            stages=stages,
+            arguments={
+                "depth": depth,
+                "batch_norm": batch_norm,
+                "num_classes": num_classes,
+                "include_top": include_top,
+                "pooling": pooling,
+                "head": head,
+                "fc_units": fc_units,
+                "dropout": dropout,
+                "width": width,
+                "classifier_activation": classifier_activation,
+                "input_shape": input_shape,
+                **options,
+            },
+            dtype=policy,
             **kwargs,
         )
-        self.depth = check_choice("depth", depth, tuple(VGG_CONFIGS))
-        self.batch_norm = bool(batch_norm)
-        self.head_type = check_choice("head", head, VGG_HEADS)
-        self.fc_units = check_positive_int("fc_units", fc_units)
-        self.dropout = check_rate("dropout", dropout)
-        self.width = check_positive_int("width", width)
-        self.conv_options = {
-            "use_bias": use_bias,
-            "bn_momentum": bn_momentum,
-            "bn_epsilon": bn_epsilon,
-            "kernel_initializer": kernel_initializer,
-            "kernel_regularizer": kernel_regularizer,
-            "data_format": self.data_format,
-        }
-        self.blocks = [
-            VGGBlock(
-                self.width * multiplier,
-                num_convs=num_convs,
-                batch_norm=self.batch_norm,
-                dtype=self.dtype_policy,
-                name=f"block{i + 1}",
-                **self.conv_options,
-            )
-            for i, (num_convs, multiplier) in enumerate(
-                zip(VGG_CONFIGS[self.depth], (1, 2, 4, 8, 8), strict=True)
-            )
-        ]
-        self._set_features(self.blocks)
-        if self.head_type == "fc":
-            self._make_top(
-                "flatten", (self.fc_units, self.fc_units), self.dropout, kernel_regularizer
-            )
-        else:
-            self._make_top("avg", (), self.dropout, kernel_regularizer)
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        options = dict(self.blocks[0].get_config())
-        config.update(
-            {
-                "depth": self.depth,
-                "batch_norm": self.batch_norm,
-                "head": self.head_type,
-                "fc_units": self.fc_units,
-                "dropout": self.dropout,
-                "width": self.width,
-                **{key: options[key] for key in self.conv_options},
-            }
-        )
-        return config
+    @property
+    def blocks(self) -> list[VGGBlock]:
+        """The five `VGGBlock`s, from the input on."""
+        return [layer for layer in self.layers if isinstance(layer, VGGBlock)]

@@ -1,5 +1,7 @@
 """Every deepnets layer: shapes, config round trip, .keras reload, options, mixed precision."""
 
+import math
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -34,8 +36,8 @@ LAYER_CASES = {
     "identity": (lambda: IdentityBlock((4, 4, 16)), (8, 8, 16), (8, 8, 16)),
     "basic_same": (lambda: BasicBlock(8), (8, 8, 8), (8, 8, 8)),
     "basic_projection": (lambda: BasicBlock(16, strides=2), (8, 8, 8), (4, 4, 16)),
-    "stem_imagenet": (lambda: ResNetStem(8, kind="imagenet"), (32, 32, 3), (8, 8, 8)),
-    "stem_cifar": (lambda: ResNetStem(8, kind="cifar"), (32, 32, 3), (32, 32, 8)),
+    "stem_imagenet": (lambda: ResNetStem(8, stem="imagenet"), (32, 32, 3), (8, 8, 8)),
+    "stem_cifar": (lambda: ResNetStem(8, stem="cifar"), (32, 32, 3), (32, 32, 8)),
     "head_fc": (
         lambda: ClassifierHead(5, pooling="flatten", hidden_units=(6,), dropout=0.5),
         (2, 2, 4),
@@ -122,9 +124,11 @@ def test_bottleneck_stride_placement_v1_vs_v15():
     v15 = BottleneckBlock((4, 4, 16), strides=2, variant="v1.5")
     v1.build((None, 8, 8, 8))
     v15.build((None, 8, 8, 8))
-    assert v1.conv1.strides == (2, 2) and v1.conv2.strides == (1, 1)
+    assert v1.conv1.strides == (2, 2) and v1.conv2.strides == (1, 1) and v1.pad2 is None
+    # v1.5: symmetric zero padding, then a 'valid' strided 3x3 (torchvision's sampling).
     assert v15.conv1.strides == (1, 1)
-    assert v15.conv2.layers[-1].strides == (2, 2)
+    assert v15.conv2.strides == (2, 2) and v15.conv2.padding == "valid"
+    assert v15.pad2.padding == ((1, 1), (1, 1))
     assert v1.count_params() == v15.count_params()
 
 
@@ -136,16 +140,37 @@ def test_zero_init_residual_makes_block_start_as_relu_of_input():
     assert not np.allclose(plain(x, training=False), np.maximum(x, 0), atol=1e-3)
 
 
-def test_stochastic_depth_drops_whole_branches_in_training_only():
-    block = IdentityBlock((2, 2, 8), stochastic_depth_rate=0.5)
-    x = np.abs(images((4, 4, 8), batch=64))
-    residual_free = np.maximum(x, 0)
-    y_train = block(x, training=True).numpy()
-    dropped = [np.allclose(y_train[i], residual_free[i], atol=1e-6) for i in range(64)]
-    # Each example's branch is dropped with probability 0.5: 64 coin flips.
-    assert 10 < sum(dropped) < 54
+def _binomial_bound(n, p, sigmas=4.0):
+    mean, sd = n * p, math.sqrt(n * p * (1 - p))
+    return mean - sigmas * sd, mean + sigmas * sd
+
+
+@pytest.mark.parametrize("rate", [0.25, 0.5])
+def test_stochastic_depth_drops_whole_branches_and_rescales_kept_ones(rate):
+    n = 256
+    block = IdentityBlock((2, 2, 8), stochastic_depth_rate=rate)
+    # A large positive input keeps relu(x + residual) = x + residual, so the residual that was
+    # added can be read off the output: y - x.
+    x = np.abs(images((4, 4, 8), batch=n)) + 100.0
+    y = block(x, training=True).numpy()
+    # The same block without stochastic depth, with identical weights, on the same batch:
+    # BatchNorm uses the same batch statistics, so this is the residual before drop-path.
+    plain = IdentityBlock.from_config({**block.get_config(), "stochastic_depth_rate": 0.0})
+    plain.build(x.shape)
+    plain.set_weights(block.get_weights())
+    residual = plain(x, training=True).numpy() - x
+    assert np.all(np.abs(residual) < 50)  # so the relu above never clipped
+
+    added = y - x
+    dropped = np.all(added == 0, axis=(1, 2, 3))
+    low, high = _binomial_bound(n, rate)
+    assert low <= dropped.sum() <= high, (dropped.sum(), low, high)
+    # A kept branch is scaled by exactly 1 / (1 - rate), so the expected sum is unchanged.
+    np.testing.assert_allclose(added[~dropped], residual[~dropped] / (1 - rate), atol=2e-4)
+    assert not np.allclose(added[~dropped], residual[~dropped], atol=1e-2)
+
     y_eval = block(x, training=False).numpy()
-    assert not any(np.allclose(y_eval[i], residual_free[i], atol=1e-6) for i in range(64))
+    assert not np.any(np.all(y_eval == x, axis=(1, 2, 3)))  # no branch dropped at inference
 
 
 def test_bn_momentum_and_epsilon_reach_every_batchnorm():

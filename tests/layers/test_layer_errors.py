@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 from model_cases import images
 
+from deepnets.checks import ArgumentError
 from deepnets.layers import (
     BasicBlock,
     BottleneckBlock,
     ClassifierHead,
     IdentityBlock,
+    LocalResponseNormalization,
     ResNetStem,
     VGGBlock,
 )
@@ -17,32 +19,73 @@ from deepnets.layers import (
 @pytest.mark.parametrize(
     "make, pattern",
     [
-        (lambda: VGGBlock(0), r"`filters` must be a positive integer, got 0"),
-        (lambda: VGGBlock(-3), r"`filters` must be a positive integer, got -3"),
-        (lambda: VGGBlock(8, num_convs=0), r"`num_convs` must be a positive integer, got 0"),
-        (lambda: BottleneckBlock((4, 0, 16)), r"`filters` must be a sequence of 3 positive"),
+        (lambda: VGGBlock(0), r"`filters` must be a positive integer; got 0\."),
+        (lambda: VGGBlock(-3), r"`filters` must be a positive integer; got -3\."),
+        (lambda: VGGBlock(8, num_convs=0), r"`num_convs` must be a positive integer; got 0\."),
+        (lambda: VGGBlock(8, batch_norm=1), r"`batch_norm` must be True or False; got 1\."),
+        (
+            lambda: BottleneckBlock((4, 0, 16)),
+            r"`filters` must be a sequence of 3 positive integers; got \(4, 0, 16\)\.",
+        ),
         (lambda: BottleneckBlock((4, 16)), r"`filters` must be a sequence of 3 positive"),
-        (lambda: BottleneckBlock((4, 4, 16), strides=3), r"`strides` must be one of 1, 2; got 3"),
+        (lambda: BottleneckBlock((4, 4, 16), strides=3), r"`strides` must be one of 1, 2; got 3\."),
         (
             lambda: BottleneckBlock((4, 4, 16), variant="v2"),
-            r"`variant` must be one of 'v1', 'v1.5'; got 'v2'",
+            r"`variant` must be one of 'v1', 'v1.5'; got 'v2'\.",
         ),
         (lambda: IdentityBlock(16), r"`filters` must be a sequence of 3"),
-        (lambda: BasicBlock(8, stochastic_depth_rate=1.0), r"`stochastic_depth_rate` must be"),
-        (lambda: ResNetStem(kind="tiny"), r"`stem` must be one of 'imagenet', 'cifar'; got 'tiny'"),
+        (
+            lambda: BasicBlock(8, stochastic_depth_rate=1.0),
+            r"`stochastic_depth_rate` must be a number in \[0, 1\); got 1\.0\.",
+        ),
+        (
+            lambda: ResNetStem(stem="tiny"),
+            r"`stem` must be one of 'imagenet', 'cifar'; got 'tiny'\.",
+        ),
         (lambda: VGGBlock(8, data_format="NHWC"), r"`data_format` must be one of"),
-        (lambda: VGGBlock(8, bn_momentum=1.5), r"`bn_momentum` must be in \[0, 1\)"),
-        (lambda: ClassifierHead(10, pooling="mean"), r"`pooling` must be one of 'avg', 'max'"),
-        (lambda: ClassifierHead(0), r"`num_classes` must be a positive integer, got 0"),
+        (
+            lambda: VGGBlock(8, bn_momentum=1.5),
+            r"`bn_momentum` must be a number in \[0, 1\); got 1\.5\.",
+        ),
+        (lambda: VGGBlock(8, bn_epsilon=0), r"`bn_epsilon` must be a finite number > 0; got 0\."),
+        (
+            lambda: ClassifierHead(10, pooling="mean"),
+            r"`pooling` must be one of 'avg', 'max', 'flatten'; got 'mean'\.",
+        ),
+        (lambda: ClassifierHead(0), r"`num_classes` must be a positive integer; got 0\."),
+        (
+            lambda: ClassifierHead(10, hidden_units=(8, 0)),
+            r"`hidden_units` must be a sequence of positive integers; got \(8, 0\)\.",
+        ),
         (
             lambda: ClassifierHead(10, classifier_activation="softmaxx"),
-            r"`classifier_activation` must be None",
+            r"`classifier_activation` must be None \(logits\), 'softmax' or another Keras "
+            r"activation name; got 'softmaxx'\.",
         ),
+        (lambda: LocalResponseNormalization(size=4), r"`size` must be an odd positive integer"),
     ],
 )
 def test_bad_arguments_raise_clear_value_error(make, pattern):
     with pytest.raises(ValueError, match=pattern):
         make()
+
+
+@pytest.mark.parametrize(
+    "make, name, value",
+    [
+        # True == 1 in Python, so a loose check would take True for stride 1.
+        (lambda: BasicBlock(8, strides=True), "strides", True),
+        (lambda: VGGBlock(True), "filters", True),
+        (lambda: ClassifierHead(2.0), "num_classes", 2.0),
+        (lambda: BottleneckBlock((4, 4, True)), "filters", (4, 4, True)),
+        (lambda: BasicBlock(8, zero_init_residual=1), "zero_init_residual", 1),
+    ],
+)
+def test_bools_and_floats_are_not_taken_for_ints(make, name, value):
+    with pytest.raises(ArgumentError) as info:
+        make()
+    assert info.value.name == name and info.value.value == value
+    assert isinstance(info.value, ValueError)
 
 
 def test_identity_block_with_wrong_input_channels_names_filters():

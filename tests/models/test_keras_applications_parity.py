@@ -12,7 +12,9 @@ import deepnets
 from deepnets.models import load_keras_applications_weights
 
 keras = tf.keras
-TOLERANCE = 1e-4
+# Same ops in the same order on the same device: channels_last outputs are bitwise equal. A
+# channels_first model runs other convolution kernels, which round differently.
+TOLERANCE_CHANNELS_FIRST = 1e-4
 
 
 def _random_images(shape, batch=2, seed=0):
@@ -32,7 +34,7 @@ def test_full_imagenet_model_matches_reference(name, app):
     x = _random_images((224, 224, 3))
     diff = _max_diff(model(x, training=False), reference(x, training=False))
     print(f"{name} logits max abs difference vs keras.applications.{app}: {diff:.3g}")
-    assert diff <= TOLERANCE
+    assert diff == 0.0
 
 
 @pytest.mark.parametrize(
@@ -47,7 +49,7 @@ def test_backbone_matches_reference(name, app):
     x = _random_images((64, 64, 3))
     diff = _max_diff(model(x, training=False), reference(x, training=False))
     print(f"{name} features max abs difference vs keras.applications.{app}: {diff:.3g}")
-    assert diff <= TOLERANCE
+    assert diff == 0.0
 
 
 @pytest.mark.parametrize("name, app", [("vgg16", "VGG16"), ("resnet50", "ResNet50")])
@@ -65,7 +67,7 @@ def test_weights_file_channels_first_model_matches_channels_last_reference(name,
     ours = np.transpose(model(np.transpose(x, (0, 3, 1, 2)), training=False), (0, 2, 3, 1))
     diff = _max_diff(ours, reference(x, training=False))
     print(f"{name} channels_first from .h5 max abs difference: {diff:.3g}")
-    assert diff <= TOLERANCE
+    assert diff <= TOLERANCE_CHANNELS_FIRST
 
 
 def test_incompatible_model_is_refused_with_the_argument_to_change():

@@ -1,10 +1,15 @@
 """The registry: names, overrides, errors, and pinned parameter counts of the real architectures."""
 
+import inspect
+
+import numpy as np
 import pytest
 import tensorflow as tf
+from model_cases import small_model
 
 import deepnets
-from deepnets.models import VGG, ResNet
+from deepnets.checks import ArgumentError
+from deepnets.models import VGG, AlexNet, ResNet
 
 # Full-size ImageNet configurations (1000 classes, 224x224x3). The VGG16/19 and ResNet50/101/152
 # figures are keras.applications' own counts: the architectures are the reference's.
@@ -63,7 +68,7 @@ def test_cifar_resnet50_parameter_count_and_shape():
 def test_build_model_passes_overrides_and_uses_registry_name():
     model = deepnets.build_model("resnet18", num_classes=7, stem="cifar", width=8)
     assert isinstance(model, ResNet)
-    assert (model.depth, model.num_classes, model.stem_type, model.width) == (18, 7, "cifar", 8)
+    assert (model.depth, model.num_classes, model.stem, model.width) == (18, 7, "cifar", 8)
     assert model.name == "resnet18"
     vgg = deepnets.models.vgg16_bn(num_classes=3)
     assert isinstance(vgg, VGG) and vgg.batch_norm and vgg.depth == 16 and vgg.num_classes == 3
@@ -96,17 +101,48 @@ def test_register_model_adds_a_variant_and_rejects_duplicates():
 @pytest.mark.parametrize(
     "name, kwargs, pattern",
     [
-        ("resnet50", {"stem": "tiny"}, r"`stem` must be one of 'imagenet', 'cifar'; got 'tiny'"),
+        ("resnet50", {"stem": "tiny"}, r"`stem` must be one of 'imagenet', 'cifar'; got 'tiny'\."),
         ("resnet50", {"pooling": "mean"}, r"`pooling` must be one of None, 'avg', 'max'"),
-        ("vgg16", {"head": "big"}, r"`head` must be one of 'fc', 'cifar'; got 'big'"),
-        ("vgg16", {"width": 0}, r"`width` must be a positive integer, got 0"),
-        ("resnet18", {"num_classes": -1}, r"`num_classes` must be a positive integer, got -1"),
-        ("alexnet", {"variant": "tiny"}, r"does not accept `variant`"),
+        ("vgg16", {"head": "big"}, r"`head` must be one of 'fc', 'cifar'; got 'big'\."),
+        ("vgg16", {"width": 0}, r"`width` must be a positive integer; got 0\."),
+        ("resnet18", {"num_classes": -1}, r"`num_classes` must be a positive integer; got -1\."),
+        ("resnet18", {"include_top": 1}, r"`include_top` must be True or False; got 1\."),
+        ("alexnet", {"stem": "cifar"}, r"does not accept `stem`"),
+        ("alexnet", {"variant": "cifar"}, r"unexpected override `variant`"),
+        ("resnet18", {"input_shape": (32, 32)}, r"`input_shape` must be a sequence \(height"),
+        ("resnet18", {"input_shape": (32, 32, None)}, r"with a known channel count"),
     ],
 )
 def test_bad_model_arguments_raise_at_construction(name, kwargs, pattern):
     with pytest.raises((ValueError, TypeError), match=pattern):
         deepnets.build_model(name, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, argument",
+    [
+        # True == 1 and 2.0 == 2 in Python: a loose check would take them.
+        ("resnet18", {"width": True}, "width"),
+        ("vgg11", {"num_classes": 2.0}, "num_classes"),
+        ("resnet18", {"depth": True}, "depth"),
+        ("alexnet_cifar", {"fc_units": 16.0}, "fc_units"),
+        ("resnet18", {"zero_init_residual": 0}, "zero_init_residual"),
+        ("resnet18", {"input_shape": (32, 32, True)}, "input_shape"),
+    ],
+)
+def test_bools_and_floats_are_not_taken_for_ints(name, kwargs, argument):
+    cls = deepnets.get_model_spec(name).model_class
+    with pytest.raises(ArgumentError) as info:
+        cls(**kwargs)
+    assert info.value.name == argument
+
+
+def test_alexnet_stem_is_the_word_resnet_uses():
+    assert deepnets.build_model("alexnet").stem == "imagenet"
+    model = deepnets.build_model("alexnet_cifar")
+    assert model.stem == "cifar" and model.get_layer("conv1").kernel_size == (5, 5)
+    with pytest.raises(ValueError, match=r"`stem` must be one of 'imagenet', 'cifar'; got 'v1'"):
+        AlexNet(stem="v1")
 
 
 @pytest.mark.parametrize("cls, depth", [(ResNet, 42), (VGG, 12)])
@@ -115,19 +151,70 @@ def test_unknown_depth_lists_allowed_depths(cls, depth):
         cls(depth=depth)
 
 
-def test_wrong_input_rank_and_channels_are_rejected_at_build():
+@pytest.mark.parametrize(
+    "name, overrides, expected",
+    [
+        ("resnet50", {}, (None, None, 3)),
+        ("resnet50", {"data_format": "channels_first"}, (3, None, None)),
+        ("vgg16", {}, (224, 224, 3)),  # the "fc" head flattens a fixed-size map
+        ("vgg16", {"include_top": False}, (None, None, 3)),
+        ("vgg16", {"head": "cifar"}, (None, None, 3)),
+        ("vgg16", {"data_format": "channels_first"}, (3, 224, 224)),
+        ("alexnet", {}, (224, 224, 3)),
+        ("alexnet_cifar", {}, (32, 32, 3)),
+        ("alexnet", {"include_top": False}, (None, None, 3)),
+        ("resnet18", {"input_shape": (32, 32, 1)}, (32, 32, 1)),
+    ],
+)
+def test_default_input_shape_fits_the_head(name, overrides, expected):
+    model = deepnets.build_model(name, **overrides)
+    assert model.get_config()["input_shape"] == expected
+    assert tuple(model.input_shape) == (None, *expected)  # Keras' view, batch first
+
+
+@pytest.mark.parametrize(
+    "name, overrides",
+    [
+        ("vgg16", {"input_shape": (None, None, 3)}),
+        ("alexnet", {"input_shape": (None, 64, 3)}),
+        ("vgg11", {"input_shape": (3, None, None), "data_format": "channels_first"}),
+    ],
+)
+def test_unknown_size_with_a_flattening_head_names_input_shape(name, overrides):
+    with pytest.raises(ValueError, match=r"`input_shape`: .* needs a fixed height and width.*"):
+        deepnets.build_model(name, **overrides)
+
+
+def test_build_checks_the_shape_and_is_harmless_when_it_fits():
     model = deepnets.build_model("resnet18", width=4)
+    weights = [w.numpy() for w in model.weights]
+    model.build((None, 32, 32, 3))  # what training code calls on any Keras model
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(weights, model.weights, strict=True))
     with pytest.raises(ValueError, match=r"rank-4 image input.*rank 3"):
         model.build((None, 32, 32))
-    with pytest.raises(ValueError, match=r"input_channels=3 but got .* with 1 channels"):
+    with pytest.raises(ValueError, match=r"constructed for .*build\(\) got \(None, 32, 32, 1\)"):
         model.build((None, 32, 32, 1))
-    gray = deepnets.build_model("resnet18", width=4, input_channels=1)
+    gray = deepnets.build_model("resnet18", width=4, input_shape=(32, 32, 1))
     gray.build((None, 32, 32, 1))
-    assert gray.built
+    assert gray(np.zeros((1, 32, 32, 1), "float32")).shape == (1, 1000)
+    vgg = deepnets.build_model("vgg11", width=4, fc_units=8, input_shape=(32, 32, 3))
+    with pytest.raises(ValueError, match=r"input_shape=\(64, 64, 3\)"):
+        vgg.build((None, 64, 64, 3))
 
 
 def test_built_model_rejects_a_call_with_other_channels():
     model = deepnets.build_model("vgg11", width=4, head="cifar", num_classes=3)
     model.build((None, 32, 32, 3))
-    with pytest.raises(ValueError, match=r"expected axis -1 of input shape to have value 3"):
+    with pytest.raises(ValueError, match=r"expected shape=\(None, None, None, 3\)"):
         model(tf.zeros((1, 32, 32, 4)))
+
+
+@pytest.mark.parametrize("name", deepnets.list_models())
+def test_config_is_the_constructor_arguments_and_attributes_carry_their_names(name):
+    model = small_model(name)
+    config = model.get_config()
+    params = inspect.signature(type(model).__init__).parameters
+    arguments = {p for p in params if p not in ("self", "kwargs")}
+    assert set(config) == arguments | {"name", "trainable"}
+    for key in arguments - {"input_shape", "dtype", "kernel_initializer", "kernel_regularizer"}:
+        assert getattr(model, key) == config[key], key

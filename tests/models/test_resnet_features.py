@@ -1,4 +1,4 @@
-"""ResNet specifics: stage outputs C2..C5, stems, stochastic depth and zero-init across a model."""
+"""ResNet specifics: stage outputs C2..C5, stems, blocks, stochastic depth and zero-init."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import tensorflow as tf
 from model_cases import images
 
 import deepnets
-from deepnets.layers import BasicBlock, BottleneckBlock, IdentityBlock
+from deepnets.layers import BasicBlock, BottleneckBlock, IdentityBlock, ResNetStem
 
 keras = tf.keras
 
@@ -20,25 +20,28 @@ def test_stage_outputs_have_expected_strides_and_channels(stem, strides):
     x = images((64, 64, 3))
     stages = model.stage_outputs(x)
     assert list(stages) == ["C2", "C3", "C4", "C5"]
+    assert [info["reduction"] for info in model.feature_info] == list(strides)
+    assert [info["layer"] for info in model.feature_info] == [
+        "conv2_block3",
+        "conv3_block4",
+        "conv4_block6",
+        "conv5_block3",
+    ]
     for (name, y), stride, channels in zip(stages.items(), strides, (16, 32, 64, 128), strict=True):
         assert tuple(y.shape) == (2, 64 // stride, 64 // stride, channels), name
     np.testing.assert_allclose(stages["C5"], model(x), atol=1e-6)
 
 
-def test_feature_extractor_shares_weights_and_returns_a_dict():
-    model = deepnets.build_model("resnet18", width=4, num_classes=3)
-    backbone = model.feature_extractor((32, 32, 3))
-    x = images((32, 32, 3))
-    out = backbone(x)
-    assert set(out) == {"C2", "C3", "C4", "C5"}
-    assert tuple(out["C5"].shape) == (2, 1, 1, 32)
-    model.blocks[-1].conv2.kernel.assign(tf.zeros_like(model.blocks[-1].conv2.kernel))
-    np.testing.assert_allclose(backbone(x)["C5"], model.stage_outputs(x)["C5"], atol=1e-6)
-
-
 def test_block_types_per_depth():
     r18 = deepnets.build_model("resnet18")
     r50 = deepnets.build_model("resnet50")
+    assert isinstance(r50.get_layer("conv1"), ResNetStem) and r50.stem == "imagenet"
+    assert [b.name for b in r50.blocks[:4]] == [
+        "conv2_block1",
+        "conv2_block2",
+        "conv2_block3",
+        "conv3_block1",
+    ]
     assert all(isinstance(b, BasicBlock) for b in r18.blocks) and len(r18.blocks) == 8
     assert len(r50.blocks) == 16
     firsts = [r50.blocks[i] for i in (0, 3, 7, 13)]

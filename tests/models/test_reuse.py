@@ -42,7 +42,7 @@ def _check_reload(model, path, x):
 
 def test_functional_model_of_blocks_trains_saves_and_reloads(tmp_path):
     inputs = keras.Input((32, 32, 3))
-    x = ResNetStem(8, kind="cifar")(inputs)
+    x = ResNetStem(8, stem="cifar")(inputs)
     x = VGGBlock(8, num_convs=1, batch_norm=True)(x)
     x = BottleneckBlock((4, 4, 16), strides=2)(x)
     x = IdentityBlock((4, 4, 16), stochastic_depth_rate=0.1)(x)
@@ -59,7 +59,7 @@ class TinyResNet(keras.Model):
     def __init__(self, num_classes=3, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = num_classes
-        self.stem = ResNetStem(8, kind="cifar")
+        self.stem = ResNetStem(8, stem="cifar")
         self.block1 = BasicBlock(8)
         self.block2 = BasicBlock(16, strides=2, bn_momentum=0.9)
         self.pool = keras.layers.GlobalAveragePooling2D()

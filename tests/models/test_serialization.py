@@ -109,8 +109,13 @@ def test_mixed_float16_model_outputs_float32_and_reloads(tmp_path):
     assert y.dtype == tf.float32  # the classifier runs in float32 for a stable softmax
     assert model.blocks[0].conv1.compute_dtype == "float16"
     model.save(tmp_path / "mp.keras")
+    # The config carries the policy: a process whose global policy is float32 (as a fresh one
+    # is) reloads a mixed-precision model.
+    keras.mixed_precision.set_global_policy("float32")
     loaded = keras.models.load_model(tmp_path / "mp.keras")
+    assert loaded.dtype_policy.name == "mixed_float16"
     assert loaded.blocks[0].conv1.compute_dtype == "float16"
+    assert loaded.get_layer("classifier").predictions.compute_dtype == "float32"
     np.testing.assert_allclose(
         loaded(images((16, 16, 3)), training=False).numpy(), y.numpy(), atol=1e-3
     )
