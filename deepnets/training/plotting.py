@@ -1,263 +1,172 @@
-"""Training curves as a PNG, drawn with numpy and written with zlib (no matplotlib needed).
+"""Training curves from metrics.csv rows, drawn with matplotlib's Agg canvas.
 
-`write_curves_png(rows, path)` draws two panels from metrics.csv rows: loss and top-1 accuracy
-against the step, train in blue and eval in orange, with a small bitmap font for axis numbers.
+`write_curves_png(rows, path)` draws three panels side by side: loss, top-1 accuracy (with eval
+top-5 when present) and learning rate, all against the step, with the epoch on a top axis.
+`pyplot` is never imported: the figure is a plain `Figure` on its own `FigureCanvasAgg`, so a
+user's interactive backend and current figure are left alone.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import struct
-import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import (
+    FuncFormatter,
+    LogLocator,
+    MaxNLocator,
+    NullFormatter,
+    PercentFormatter,
+    ScalarFormatter,
+)
 
-TRAIN_COLOR = (31, 119, 180)
-EVAL_COLOR = (255, 127, 14)
-AXIS_COLOR = (60, 60, 60)
-GRID_COLOR = (225, 225, 225)
-TEXT_COLOR = (20, 20, 20)
+from deepnets.training.atomic import atomic_path
 
-# 3x5 glyphs, one string of 3 bits per row, top to bottom.
-_GLYPHS = {
-    "0": ("111", "101", "101", "101", "111"),
-    "1": ("010", "110", "010", "010", "111"),
-    "2": ("111", "001", "111", "100", "111"),
-    "3": ("111", "001", "111", "001", "111"),
-    "4": ("101", "101", "111", "001", "001"),
-    "5": ("111", "100", "111", "001", "111"),
-    "6": ("111", "100", "111", "101", "111"),
-    "7": ("111", "001", "010", "010", "010"),
-    "8": ("111", "101", "111", "101", "111"),
-    "9": ("111", "101", "111", "001", "111"),
-    ".": ("000", "000", "000", "000", "010"),
-    "-": ("000", "000", "111", "000", "000"),
-    "+": ("000", "010", "111", "010", "000"),
-    "%": ("101", "001", "010", "100", "101"),
-    "(": ("010", "100", "100", "100", "010"),
-    ")": ("010", "001", "001", "001", "010"),
-    " ": ("000", "000", "000", "000", "000"),
-    "a": ("000", "011", "101", "101", "011"),
-    "c": ("000", "011", "100", "100", "011"),
-    "e": ("000", "010", "111", "100", "011"),
-    "i": ("010", "000", "010", "010", "010"),
-    "k": ("100", "101", "110", "101", "101"),
-    "l": ("110", "010", "010", "010", "111"),
-    "n": ("000", "110", "101", "101", "101"),
-    "o": ("000", "010", "101", "101", "010"),
-    "p": ("000", "110", "101", "110", "100"),
-    "r": ("000", "011", "100", "100", "100"),
-    "s": ("000", "011", "110", "001", "110"),
-    "t": ("010", "111", "010", "010", "011"),
-    "u": ("000", "101", "101", "101", "011"),
-    "v": ("000", "101", "101", "101", "010"),
-    "y": ("000", "101", "111", "001", "110"),
-}
+TRAIN_COLOR = "tab:blue"
+EVAL_COLOR = "tab:orange"
+FIGSIZE = (15.0, 4.5)  # inches; times DPI gives 1500x450 pixels
+DPI = 100
+LOG_SPAN = 10.0  # the loss axis is logarithmic when max/min loss exceeds this
+
+Series = tuple[np.ndarray, np.ndarray]
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    """Encodes an RGB image as PNG bytes.
-
-    Args:
-        image: uint8 array of shape [height, width, 3].
-
-    Returns:
-        The PNG file content.
-    """
-    image = np.ascontiguousarray(image, dtype=np.uint8)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must have shape [height, width, 3], got {image.shape}")
-    height, width, _ = image.shape
-    # Each scanline starts with filter type 0 (no filter).
-    raw = np.concatenate([np.zeros((height, 1), np.uint8), image.reshape(height, -1)], axis=1)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw.tobytes(), 9))
-        + chunk(b"IEND", b"")
-    )
+def _number(text: object) -> float:
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
 
 
-class Canvas:
-    """A white RGB pixel buffer with line, rectangle and text drawing.
-
-    Args:
-        width: pixels.
-        height: pixels.
-    """
-
-    def __init__(self, width: int, height: int) -> None:
-        self.pixels = np.full((height, width, 3), 255, np.uint8)
-
-    @property
-    def height(self) -> int:
-        return self.pixels.shape[0]
-
-    @property
-    def width(self) -> int:
-        return self.pixels.shape[1]
-
-    def _put(self, xs: np.ndarray, ys: np.ndarray, color: Sequence[int]) -> None:
-        keep = (xs >= 0) & (xs < self.width) & (ys >= 0) & (ys < self.height)
-        self.pixels[ys[keep], xs[keep]] = color
-
-    def line(
-        self, x0: float, y0: float, x1: float, y1: float, color: Sequence[int], width: int = 1
-    ) -> None:
-        """Draws a straight segment `width` pixels thick."""
-        count = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
-        xs = np.rint(np.linspace(x0, x1, count)).astype(int)
-        ys = np.rint(np.linspace(y0, y1, count)).astype(int)
-        for dx in range(width):
-            for dy in range(width):
-                self._put(xs + dx, ys + dy, color)
-
-    def polyline(self, points: Sequence[tuple[float, float]], color: Sequence[int]) -> None:
-        """Joins consecutive points with 2-pixel lines (a single point becomes a dot)."""
-        if len(points) == 1:
-            x, y = points[0]
-            self.rect(x - 1, y - 1, x + 1, y + 1, color, fill=True)
-        for (x0, y0), (x1, y1) in itertools.pairwise(points):
-            self.line(x0, y0, x1, y1, color, width=2)
-
-    def rect(
-        self, x0: float, y0: float, x1: float, y1: float, color: Sequence[int], fill: bool = False
-    ) -> None:
-        """Draws a rectangle outline (or a filled rectangle)."""
-        if fill:
-            x0, x1 = sorted((int(x0), int(x1)))
-            y0, y1 = sorted((int(y0), int(y1)))
-            self.pixels[max(y0, 0) : y1 + 1, max(x0, 0) : x1 + 1] = color
-            return
-        for a, b in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1))):
-            self.line(*a, *b, color)
-        self.line(x0, y1, x0, y0, color)
-
-    def text(
-        self, x: int, y: int, text: str, color: Sequence[int] = TEXT_COLOR, scale: int = 2
-    ) -> None:
-        """Writes `text` with its top-left corner at (x, y); unknown characters are blanks."""
-        for i, char in enumerate(text.lower()):
-            glyph = _GLYPHS.get(char, _GLYPHS[" "])
-            for row, bits in enumerate(glyph):
-                for col, bit in enumerate(bits):
-                    if bit == "1":
-                        left = x + (4 * i + col) * scale
-                        top = y + row * scale
-                        self.rect(left, top, left + scale - 1, top + scale - 1, color, fill=True)
-
-    @staticmethod
-    def text_width(text: str, scale: int = 2) -> int:
-        """Width in pixels of `text` as `text()` draws it."""
-        return max(0, 4 * len(text) - 1) * scale
-
-
-def _format_tick(value: float) -> str:
-    if value == 0:
-        return "0"
-    if abs(value) >= 1000 or abs(value) < 0.01:
-        return f"{value:.1e}".replace("e+0", "e").replace("e-0", "e-")
-    return f"{value:.3g}"
-
-
-def _panel(
-    canvas: Canvas,
-    box: tuple[int, int, int, int],
-    title: str,
-    series: Sequence[tuple[Sequence[tuple[float, float]], tuple[int, int, int]]],
-    x_range: tuple[float, float],
-) -> None:
-    left, top, right, bottom = box
-    values = [y for points, _ in series for _, y in points if math.isfinite(y)]
-    y_low, y_high = (min(values), max(values)) if values else (0.0, 1.0)
-    if y_high - y_low < 1e-12:
-        y_low, y_high = y_low - 0.5, y_high + 0.5
-    x_low, x_high = x_range
-    x_span = max(x_high - x_low, 1e-12)
-
-    def to_pixel(x: float, y: float) -> tuple[float, float]:
-        px = left + (x - x_low) / x_span * (right - left)
-        py = bottom - (y - y_low) / (y_high - y_low) * (bottom - top)
-        return px, py
-
-    for i in range(5):
-        y_value = y_low + (y_high - y_low) * i / 4
-        _, py = to_pixel(x_low, y_value)
-        canvas.line(left, py, right, py, GRID_COLOR)
-        label = _format_tick(y_value)
-        canvas.text(left - 6 - Canvas.text_width(label), int(py) - 5, label)
-    for x_value in (x_low, (x_low + x_high) / 2, x_high):
-        px, _ = to_pixel(x_value, y_low)
-        label = _format_tick(round(x_value))
-        canvas.text(int(px) - Canvas.text_width(label) // 2, bottom + 8, label)
-    canvas.rect(left, top, right, bottom, AXIS_COLOR)
-    canvas.text(left, top - 20, title)
-    for points, color in series:
-        finite = [to_pixel(x, y) for x, y in points if math.isfinite(y)]
-        if finite:
-            canvas.polyline(finite, color)
-
-
-def curves_image(rows: Iterable[Mapping[str, str]], width: int = 960, height: int = 400):
-    """Draws the loss and top-1 panels from metrics.csv rows.
-
-    Args:
-        rows: dicts with "step", "split" ("train"/"eval"), "loss" and "top1".
-        width: image width in pixels.
-        height: image height in pixels.
-
-    Returns:
-        A uint8 [height, width, 3] array.
-    """
-    series: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    steps = []
+def _series(rows: list[Mapping[str, str]], split: str, name: str, scale: float = 1.0) -> Series:
+    # (steps, values) sorted by step; non-finite values are skipped and a step written twice
+    # (a resumed run) keeps its last row.
+    points: dict[float, float] = {}
     for row in rows:
-        step = float(row["step"])
-        steps.append(step)
-        for name, scale in (("loss", 1.0), ("top1", 100.0)):
-            try:
-                value = float(row[name]) * scale
-            except (KeyError, TypeError, ValueError):
-                continue
-            series.setdefault((row["split"], name), []).append((step, value))
-    x_range = (0.0, max(steps) if steps else 1.0)
-    canvas = Canvas(width, height)
-    half = width // 2
-    for index, (name, title) in enumerate((("loss", "loss"), ("top1", "top-1 accuracy (%)"))):
-        box = (half * index + 80, 40, half * (index + 1) - 20, height - 60)
-        lines = [
-            (series.get(("train", name), []), TRAIN_COLOR),
-            (series.get(("eval", name), []), EVAL_COLOR),
-        ]
-        _panel(canvas, box, title, lines, x_range)
-    legend_y = height - 24
-    for offset, (label, color) in enumerate((("train", TRAIN_COLOR), ("eval", EVAL_COLOR))):
-        x = 80 + offset * 120
-        canvas.rect(x, legend_y + 2, x + 20, legend_y + 7, color, fill=True)
-        canvas.text(x + 28, legend_y, label)
-    canvas.text(width - 80 - Canvas.text_width("step"), legend_y, "step")
-    return canvas.pixels
+        step, value = _number(row.get("step")), _number(row.get(name)) * scale
+        if row.get("split") == split and math.isfinite(step) and math.isfinite(value):
+            points[step] = value
+    steps = np.array(sorted(points), dtype=float)
+    return steps, np.array([points[s] for s in steps], dtype=float)
+
+
+def _steps_per_epoch(rows: list[Mapping[str, str]]) -> float | None:
+    ratios = [
+        _number(row.get("step")) / _number(row.get("epoch"))
+        for row in rows
+        if _number(row.get("epoch")) > 0 and _number(row.get("step")) > 0
+    ]
+    if not ratios:
+        return None
+    ratio = float(np.median(ratios))
+    return float(round(ratio)) if abs(ratio - round(ratio)) < 1e-3 * ratio else ratio
+
+
+def _plot(ax: Axes, series: Series, label: str, color: str, sparse: bool, **style) -> None:
+    # The legend shows the last value: "eval top-1: 87.2%".
+    steps, values = series
+    if len(steps):
+        marker = "o" if sparse or len(steps) == 1 else None
+        last = f"{values[-1]:.1f}%" if "top-" in label else f"{values[-1]:.3g}"
+        style = {"color": color, "marker": marker, "markersize": 4, **style}
+        ax.plot(steps, values, label=f"{label}: {last}", **style)
+
+
+def _decorate(ax: Axes, title: str, ylabel: str, steps_per_epoch: float | None) -> None:
+    ax.set_title(title, fontweight="bold")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    if not ax.lines:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+    elif len(ax.lines) > 1:
+        ax.legend(loc="best", frameon=False)
+    if steps_per_epoch:
+        top = ax.secondary_xaxis(
+            "top", functions=(lambda s: s / steps_per_epoch, lambda e: e * steps_per_epoch)
+        )
+        top.set_xlabel("epoch")
+        top.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True, min_n_ticks=2))
+
+
+def _loss_scale(ax: Axes, values: np.ndarray) -> None:
+    if len(values) and values.min() > 0 and values.max() / values.min() > LOG_SPAN:
+        ax.set_yscale("log")
+        decades = math.log10(values.max() / values.min())
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if decades < 3 else (1.0,)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def curves_figure(rows: Iterable[Mapping[str, str]]) -> Figure:
+    """Draws the loss, accuracy and learning-rate panels from metrics.csv rows.
+
+    Args:
+        rows: dicts of strings as `reporting.read_metrics_csv` returns them, with "step",
+            "split" ("train"/"eval"), "loss", "top1", "top5" (fractions), "learning_rate" and
+            "epoch". Missing, empty or non-finite values are skipped; rows need not be sorted.
+
+    Returns:
+        A 1500x450 pixel figure on an Agg canvas with axes [loss, accuracy, learning rate]. Line
+        labels are "train", "eval" (loss), "train top-1", "eval top-1", "eval top-5" and
+        "learning rate", each followed by ": <last value>".
+    """
+    rows = list(rows)
+    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    loss_ax, acc_ax, lr_ax = fig.subplots(1, 3, sharex=True)
+    spe = _steps_per_epoch(rows)
+
+    train_loss, eval_loss = _series(rows, "train", "loss"), _series(rows, "eval", "loss")
+    _plot(loss_ax, train_loss, "train", TRAIN_COLOR, sparse=False)
+    _plot(loss_ax, eval_loss, "eval", EVAL_COLOR, sparse=True)
+    _loss_scale(loss_ax, np.concatenate([train_loss[1], eval_loss[1]]))
+    _decorate(loss_ax, "Loss", "cross-entropy loss", spe)
+
+    _plot(acc_ax, _series(rows, "train", "top1", 100.0), "train top-1", TRAIN_COLOR, False)
+    _plot(acc_ax, _series(rows, "eval", "top1", 100.0), "eval top-1", EVAL_COLOR, True)
+    top5 = _series(rows, "eval", "top5", 100.0)
+    _plot(acc_ax, top5, "eval top-5", EVAL_COLOR, True, linestyle="--", alpha=0.45)
+    # Whole percents on ticks 1% or more apart (default PercentFormatter shows "95.0%").
+    values = np.concatenate([line.get_ydata() for line in acc_ax.lines] or [[]])
+    wide = len(values) and values.max() - values.min() >= 5.0
+    acc_ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+    acc_ax.yaxis.set_major_formatter(PercentFormatter(xmax=100.0, decimals=0 if wide else None))
+    _decorate(acc_ax, "Accuracy", "accuracy (%)", spe)
+
+    _plot(lr_ax, _series(rows, "train", "learning_rate"), "learning rate", "tab:green", False)
+    formatter = ScalarFormatter(useMathText=True)
+    formatter.set_powerlimits((-3, 4))
+    lr_ax.yaxis.set_major_formatter(formatter)
+    _decorate(lr_ax, "Learning rate", "learning rate", spe)
+    steps = {s for ax in (loss_ax, acc_ax, lr_ax) for line in ax.lines for s in line.get_xdata()}
+    if len(steps) == 1:  # a single step: show 0..2*step rather than a 0.01-wide range
+        (step,) = steps
+        loss_ax.set_xlim(*((0, 2 * step) if step > 0 else (step - 1, step + 1)))
+    return fig
 
 
 def write_curves_png(rows: Iterable[Mapping[str, str]], path: str) -> str:
-    """Draws the training curves and writes them as a PNG file.
+    """Draws the training curves and writes them as a PNG file, atomically.
+
+    The PNG is written to a temporary file next to `path` and then renamed over it, so a reader
+    (or a kill mid-write) never sees half a file.
 
     Args:
-        rows: metrics.csv rows (see `curves_image`).
+        rows: metrics.csv rows (see `curves_figure`).
         path: where to write the PNG.
 
     Returns:
         `path`.
     """
-    data = encode_png(curves_image(rows))
-    with open(path, "wb") as f:
-        f.write(data)
+    fig = curves_figure(rows)
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, format="png", dpi=DPI)
     return path

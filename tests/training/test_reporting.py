@@ -1,12 +1,13 @@
-"""What a user sees: progress lines, metrics.csv on resume, TensorBoard events, curves.png."""
+"""What a user sees: progress lines, metrics.csv on resume, TensorBoard events.
+
+curves.png is tested in test_plotting.py.
+"""
 
 import glob
 import os
 
-import numpy as np
 import tensorflow as tf
 
-from deepnets.training.plotting import EVAL_COLOR, TRAIN_COLOR, encode_png, write_curves_png
 from deepnets.training.reporting import (
     MetricsCsv,
     TensorBoardLogger,
@@ -75,26 +76,3 @@ def test_tensorboard_events_hold_scalars(tmp_path):
             found[value.tag] = (event.step, float(tf.make_ndarray(value.tensor)))
             assert value.metadata.plugin_data.plugin_name == "scalars"
     assert found == {"train/loss": (7, 2.5), "train/top1": (7, 0.25)}
-
-
-def test_png_encoder_round_trips_through_tensorflow_decoder():
-    image = np.random.default_rng(0).integers(0, 256, (13, 17, 3), dtype=np.uint8)
-    decoded = tf.io.decode_png(encode_png(image)).numpy()
-    np.testing.assert_array_equal(decoded, image)
-
-
-def test_curves_png_draws_train_and_eval_lines(tmp_path):
-    rows = [
-        {"step": str(s), "split": "train", "loss": str(2.0 / s), "top1": str(s / 100)}
-        for s in range(10, 101, 10)
-    ]
-    rows += [{"step": "50", "split": "eval", "loss": "0.1", "top1": "0.4"}]
-    rows += [{"step": "100", "split": "eval", "loss": "0.05", "top1": "0.9"}]
-    path = write_curves_png(rows, str(tmp_path / "curves.png"))
-    image = tf.io.decode_png(tf.io.read_file(path)).numpy()
-    assert image.shape == (400, 960, 3)
-    for color in (TRAIN_COLOR, EVAL_COLOR):
-        # Inside both plot areas (left: loss, right: accuracy; the legend is below them)
-        # there are pixels of each line's color.
-        mask = np.all(image == np.array(color, np.uint8), axis=-1)[40:341]
-        assert mask[:, :480].sum() > 100 and mask[:, 480:].sum() > 100
