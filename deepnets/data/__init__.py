@@ -12,22 +12,34 @@ image-classification dataset works where it is downloadable or already prepared 
 """
 
 from deepnets.data.datasets import DatasetInfo, DatasetUnavailableError, load_split
+from deepnets.data.facts import DatasetFacts, describe_dataset
 from deepnets.data.offline import (
     OFFLINE_DATASETS,
     SHAPES10_CLASS_NAMES,
     generate_shapes10,
     shapes10_arrays,
 )
-from deepnets.data.pipeline import make_eval_dataset, make_train_dataset
+from deepnets.data.pipeline import (
+    augment_image,
+    make_eval_dataset,
+    make_train_dataset,
+    preprocessing_for,
+)
+from deepnets.data.preprocessing import Preprocessing
 
 __all__ = [
     "OFFLINE_DATASETS",
     "SHAPES10_CLASS_NAMES",
+    "DatasetFacts",
     "DatasetInfo",
     "DatasetUnavailableError",
+    "Preprocessing",
+    "augment_image",
+    "describe_dataset",
     "generate_shapes10",
     "load_split",
     "make_eval_dataset",
     "make_train_dataset",
+    "preprocessing_for",
     "shapes10_arrays",
 ]

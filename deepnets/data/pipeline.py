@@ -23,12 +23,14 @@ yields `(image, label, weight)`: the split is padded with weight-0 examples so t
 full and every replica and worker runs the same number of steps; summing `weight * correct`
 over all replicas then gives exact top-k accuracy over the whole split.
 
-Augmentation (train): images of at most 64x64 (CIFAR-like) are padded by 4 pixels (reflect),
-randomly cropped back to their size and randomly flipped; larger or variable-size images get an
-Inception-style random resized crop (8-100% of the area, aspect 3/4..4/3) and a flip. Images are
-then resized to `image_size` when it differs. Evaluation resizes small images to `image_size`
-and takes the central 87.5% square of larger ones before resizing. Normalization uses the
-dataset's per-channel mean and std (`DatasetInfo`), so the output is about zero-mean, unit-std.
+Preprocessing (`deepnets.data.Preprocessing`, recorded in every run folder): evaluation takes
+the whole image of small fixed-size datasets (CIFAR-like, at most 64x64) and the central 87.5%
+square of larger ones, resizes to `image_size` when the size differs, and normalizes with the
+dataset's per-channel mean and std, so the output is about zero-mean, unit-std. Training
+augments in front of the same resize and normalization: small images are padded by 4 pixels
+(reflect), randomly cropped back to their size and randomly flipped; larger or variable-size
+images get an Inception-style random resized crop (8-100% of the area, aspect 3/4..4/3) and a
+flip. `preprocessing_for(info, image_size)` derives the record from a dataset's metadata.
 
 Determinism: with a `seed`, shuffling and augmentation are reproducible: two pipelines built
 with the same seed yield identical batches (augmentation uses stateless random ops seeded by
@@ -43,13 +45,44 @@ import random
 import tensorflow as tf
 
 from deepnets.data.datasets import DatasetInfo, load_split
+from deepnets.data.preprocessing import Preprocessing
 
 # Training resolution of variable-size datasets (imagenette, imagenet2012) when none is given.
 DEFAULT_LARGE_IMAGE_SIZE = 224
 # Images up to this size get CIFAR-style pad-and-crop; larger ones a random resized crop.
 _SMALL_IMAGE_MAX_SIZE = 64
 _CROP_PADDING = 4
-_EVAL_CENTRAL_FRACTION = 0.875
+
+
+def preprocessing_for(info: DatasetInfo, image_size: int | None = None) -> Preprocessing:
+    """The preprocessing this package uses for a dataset.
+
+    Args:
+        info: the dataset's metadata (its image shape, mean and std).
+        image_size: side of the square model input; None keeps the dataset's own size (224 for
+            datasets whose images vary in size).
+
+    Returns:
+        A `Preprocessing`: the whole image and pad-crop-flip training for small fixed-size
+        images, the central crop and random resized crops for the others.
+    """
+    height, width, _ = info.image_shape
+    small = height is not None and width is not None and max(height, width) <= _SMALL_IMAGE_MAX_SIZE
+    if image_size is not None:
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+            raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+        size = (image_size, image_size)
+    elif height is None or width is None:
+        size = (DEFAULT_LARGE_IMAGE_SIZE, DEFAULT_LARGE_IMAGE_SIZE)
+    else:
+        size = (height, width)
+    return Preprocessing(
+        image_size=size,
+        mean=info.mean,
+        std=info.std,
+        crop="none" if small else "central",
+        train_augmentation="pad_crop_flip" if small else "random_resized_crop_flip",
+    )
 
 
 def make_train_dataset(
@@ -65,6 +98,7 @@ def make_train_dataset(
     cache: bool = True,
     augment: bool = True,
     split: str = "train",
+    preprocessing: Preprocessing | None = None,
 ) -> tf.data.Dataset:
     """Builds the infinite, shuffled, augmented training dataset of one input pipeline.
 
@@ -82,6 +116,8 @@ def make_train_dataset(
         cache: Keep the decoded uint8 examples of this shard in memory after the first epoch.
         augment: Random crop and flip; False only resizes (like evaluation) and normalizes.
         split: The split to train on.
+        preprocessing: Resize and normalization to use (a run's recorded one); None derives it
+            from the dataset and `image_size` (`preprocessing_for`).
 
     Returns:
         An infinite dataset of `(image float32 [b, S, S, 3], label int32 [b])` batches with
@@ -103,7 +139,7 @@ def make_train_dataset(
     dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.repeat().enumerate()
 
-    output_size = _output_size(info, image_size)
+    preprocessing = preprocessing or preprocessing_for(info, image_size)
     pipeline_id, num_pipelines = _pipeline_position(input_context)
 
     def preprocess(index: tf.Tensor, example: tuple[tf.Tensor, tf.Tensor]):
@@ -113,10 +149,10 @@ def make_train_dataset(
             example_seed = tf.stack(
                 [tf.constant(seed, tf.int64), index * num_pipelines + pipeline_id]
             )
-            image = _augment(image, example_seed, info, output_size)
+            image = augment_image(image, example_seed, preprocessing)
         else:
-            image = _central_view(image, info, output_size)
-        return _normalize(image, info, output_size), tf.cast(label, tf.int32)
+            image = preprocessing.view(image)
+        return preprocessing.normalize(image), tf.cast(label, tf.int32)
 
     dataset = dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
@@ -133,6 +169,7 @@ def make_eval_dataset(
     download: bool = True,
     split: str = "test",
     pad_to_full_batches: bool = False,
+    preprocessing: Preprocessing | None = None,
 ) -> tf.data.Dataset:
     """Builds the one-pass evaluation dataset of one input pipeline; no example is dropped.
 
@@ -148,6 +185,8 @@ def make_eval_dataset(
         split: The split to evaluate on ("test" is "validation" where there is no test split).
         pad_to_full_batches: Pad with weight-0 examples so that all batches are full and every
             replica of every pipeline gets the same number of batches; adds a weight output.
+        preprocessing: Resize and normalization to use (a run's recorded one); None derives it
+            from the dataset and `image_size` (`preprocessing_for`).
 
     Returns:
         A finite dataset of `(image float32 [b, S, S, 3], label int32 [b])` batches of the
@@ -162,11 +201,10 @@ def make_eval_dataset(
     batch_size = _per_replica_batch_size(global_batch_size, input_context)
     dataset, info = load_split(name, split, data_dir=data_dir, download=download)
     dataset = _shard(dataset, input_context)
-    output_size = _output_size(info, image_size)
+    preprocessing = preprocessing or preprocessing_for(info, image_size)
 
     def preprocess(image: tf.Tensor, label: tf.Tensor):
-        image = _normalize(_central_view(image, info, output_size), info, output_size)
-        return image, tf.cast(label, tf.int32)
+        return preprocessing(image), tf.cast(label, tf.int32)
 
     dataset = dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
     if not pad_to_full_batches:
@@ -181,7 +219,7 @@ def make_eval_dataset(
     padded_size = math.ceil(largest_shard / pipeline_batch_size) * pipeline_batch_size
     padding = tf.data.Dataset.from_tensors(
         (
-            tf.zeros((*output_size, 3), tf.float32),
+            tf.zeros(preprocessing.input_shape, tf.float32),
             tf.constant(0, tf.int32),
             tf.constant(0.0, tf.float32),
         )
@@ -223,35 +261,26 @@ def _shard(
     return dataset
 
 
-def _output_size(info: DatasetInfo, image_size: int | None) -> tuple[int, int]:
-    """(height, width) of the pipeline's output images."""
-    if image_size is not None:
-        if image_size < 1:
-            raise ValueError(f"image_size must be positive, got {image_size}")
-        return image_size, image_size
-    height, width, _ = info.image_shape
-    if height is None or width is None:
-        return DEFAULT_LARGE_IMAGE_SIZE, DEFAULT_LARGE_IMAGE_SIZE
-    return height, width
+def augment_image(image: tf.Tensor, seed: tf.Tensor, preprocessing: Preprocessing) -> tf.Tensor:
+    """A random crop and horizontal flip of one uint8 image, resized as `preprocessing` says.
 
+    Args:
+        image: uint8 [h, w, 3].
+        seed: a stateless seed, int64 [2].
+        preprocessing: says which augmentation ("pad_crop_flip" keeps the image's size,
+            "random_resized_crop_flip" samples a box) and the output size.
 
-def _is_small(info: DatasetInfo) -> bool:
-    """Whether the dataset's images are small and fixed-size, like CIFAR's."""
-    height, width, _ = info.image_shape
-    return height is not None and width is not None and max(height, width) <= _SMALL_IMAGE_MAX_SIZE
-
-
-def _augment(
-    image: tf.Tensor, seed: tf.Tensor, info: DatasetInfo, output_size: tuple[int, int]
-) -> tf.Tensor:
-    """Random crop and horizontal flip of one uint8 image, resized to `output_size`."""
+    Returns:
+        float32 [H, W, 3] in 0..255, not normalized.
+    """
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
-    if _is_small(info):
-        height, width, channels = info.image_shape
+    if preprocessing.train_augmentation == "pad_crop_flip":
         pad = _CROP_PADDING
-        image = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-        image = tf.image.stateless_random_crop(image, [height, width, channels], seed=crop_seed)
-    else:
+        padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+        cropped = tf.image.stateless_random_crop(padded, tf.shape(image), seed=crop_seed)
+        cropped.set_shape(image.shape)  # a window of the image's own size
+        image = cropped
+    elif preprocessing.train_augmentation == "random_resized_crop_flip":
         begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
             tf.shape(image),
             bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
@@ -263,33 +292,6 @@ def _augment(
             use_image_if_no_bounding_boxes=True,
         )
         image = tf.slice(image, begin, size)
-    image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
-    return _resize(image, info, output_size)
-
-
-def _central_view(image: tf.Tensor, info: DatasetInfo, output_size: tuple[int, int]) -> tf.Tensor:
-    """The evaluation view: the whole small image, or the central square of a large one."""
-    if not _is_small(info):
-        shape = tf.shape(image)
-        side = tf.cast(
-            _EVAL_CENTRAL_FRACTION * tf.cast(tf.minimum(shape[0], shape[1]), tf.float32), tf.int32
-        )
-        image = tf.image.crop_to_bounding_box(
-            image, (shape[0] - side) // 2, (shape[1] - side) // 2, side, side
-        )
-    return _resize(image, info, output_size)
-
-
-def _resize(image: tf.Tensor, info: DatasetInfo, output_size: tuple[int, int]) -> tf.Tensor:
-    """float32 image in 0..255 of `output_size`; resampled only when the size differs."""
-    if _is_small(info) and tuple(info.image_shape[:2]) == output_size:
-        return tf.cast(image, tf.float32)
-    return tf.image.resize(image, output_size, method="bilinear", antialias=True)
-
-
-def _normalize(image: tf.Tensor, info: DatasetInfo, output_size: tuple[int, int]) -> tf.Tensor:
-    """(image / 255 - mean) / std per channel, with a static [H, W, 3] shape."""
-    mean = tf.constant(info.mean, tf.float32)
-    std = tf.constant(info.std, tf.float32)
-    image = (image / 255.0 - mean) / std
-    return tf.ensure_shape(image, (*output_size, 3))
+    if preprocessing.train_augmentation != "none":
+        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    return preprocessing.resize(image)

@@ -5,7 +5,13 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from deepnets.data import make_eval_dataset, make_train_dataset, shapes10_arrays
+from deepnets.data import (
+    Preprocessing,
+    augment_image,
+    make_eval_dataset,
+    make_train_dataset,
+    shapes10_arrays,
+)
 
 
 def _context(num_pipelines: int, pipeline_id: int, num_replicas: int) -> tf.distribute.InputContext:
@@ -37,13 +43,67 @@ def test_same_seed_gives_identical_batches_and_another_seed_does_not():
     assert not np.array_equal(first[0][0], other[0][0])
 
 
-def test_augmentation_changes_images_but_keeps_their_statistics():
+def _pad_crop(size=32):
+    return Preprocessing((size, size), (0.5,) * 3, (0.25,) * 3, train_augmentation="pad_crop_flip")
+
+
+def _find_window(padded, crop):
+    """The (dy, dx, flipped) for which `crop` is a window of `padded` (or its mirror), or None."""
+    size = crop.shape[0]
+    for flipped in (False, True):
+        target = crop[:, ::-1] if flipped else crop
+        for dy in range(padded.shape[0] - size + 1):
+            for dx in range(padded.shape[1] - size + 1):
+                if np.array_equal(padded[dy : dy + size, dx : dx + size], target):
+                    return dy, dx, flipped
+    return None
+
+
+def test_pad_crop_flip_is_a_window_of_the_reflect_padded_image_or_its_mirror():
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    padded = np.pad(image, ((4, 4), (4, 4), (0, 0)), mode="reflect")
+    found = []
+    for seed in range(24):
+        out = augment_image(tf.constant(image), tf.constant([seed, 7], tf.int64), _pad_crop())
+        assert out.shape == (32, 32, 3) and out.dtype == tf.float32
+        window = _find_window(padded, out.numpy().astype(np.uint8))
+        assert window is not None, f"seed {seed}: not a window of the padded image"
+        found.append(window)
+    offsets = {(dy, dx) for dy, dx, _ in found}
+    flips = [flipped for _, _, flipped in found]
+    assert all(0 <= dy <= 8 and 0 <= dx <= 8 for dy, dx in offsets)
+    assert len(offsets) > 10  # the offsets vary over the 9 x 9 possible ones
+    assert 4 <= sum(flips) <= 20  # about half the crops are mirrored
+
+
+def test_random_resized_crop_takes_a_box_of_the_image_and_may_mirror_it():
+    # Channel 0 holds the column, channel 1 the row: a crop keeps both ordered.
+    columns, rows = np.meshgrid(np.arange(200), np.arange(160))
+    image = np.stack([columns, rows, np.zeros_like(rows)], axis=-1).astype(np.float32)
+    image = tf.constant(np.round(image * 255 / 199).astype(np.uint8))
+    recipe = Preprocessing(
+        (48, 48), (0.5,) * 3, (0.25,) * 3, "central", train_augmentation="random_resized_crop_flip"
+    )
+    directions = []
+    for seed in range(12):
+        out = augment_image(image, tf.constant([seed, 1], tf.int64), recipe).numpy()
+        assert out.shape == (48, 48, 3)
+        along_x = np.diff(out[24, :, 0])
+        down_y = np.diff(out[:, 24, 1])
+        assert (down_y >= -1).all() and out[-1, 24, 1] > out[0, 24, 1]  # rows stay in order
+        increasing, decreasing = (along_x >= -1).all(), (along_x <= 1).all()
+        assert increasing or decreasing
+        directions.append(bool(increasing and out[24, -1, 0] > out[24, 0, 0]))
+        # A box of at least 8% of the area: it spans a good part of the image's columns.
+        assert abs(out[24, -1, 0] - out[24, 0, 0]) > 255 * 0.08
+    assert 2 <= sum(directions) <= 10  # some crops are mirrored, some not
+
+
+def test_same_order_with_and_without_augmentation():
     plain = _batches(make_train_dataset("shapes10", 256, seed=5, augment=False), 1)[0]
     augmented = _batches(make_train_dataset("shapes10", 256, seed=5), 1)[0]
-    # Same shuffle order (same seed), different pixels.
-    np.testing.assert_array_equal(plain[1], augmented[1])
+    np.testing.assert_array_equal(plain[1], augmented[1])  # the seed fixes the order
     assert not np.allclose(plain[0], augmented[0])
-    assert abs(augmented[0].mean() - plain[0].mean()) < 0.1
 
 
 def test_normalization_gives_zero_mean_unit_std_per_channel_on_the_train_split():

@@ -1,0 +1,121 @@
+"""How pixels become model inputs: one `Preprocessing` record, used by every consumer.
+
+The evaluation pipeline, the run folder (which records it, so prediction and export need no
+data) and anything that classifies new images all call the same `Preprocessing`, so an image is
+turned into model input the same way everywhere:
+
+    view:      the whole image ("none"), or its central square of `central_fraction` of the
+               shorter side ("central"); then resized to `image_size` (bilinear, antialiased)
+               when its size differs
+    normalize: (pixels / 255 - mean) / std per channel, float32 [H, W, 3]
+
+Training adds augmentation in front of the same resize and normalization (see
+`deepnets.data.pipeline`); `train_augmentation` names which.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import tensorflow as tf
+
+from deepnets.checks import ArgumentError, check_choice
+
+CROPS = ("none", "central")
+TRAIN_AUGMENTATIONS = ("pad_crop_flip", "random_resized_crop_flip", "none")
+
+ChannelStats = tuple[float, float, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """The image-to-input recipe of a model.
+
+    Attributes:
+        image_size: (height, width) the model sees.
+        mean: per-channel mean subtracted, in 0..1 pixel scale.
+        std: per-channel standard deviation divided by, in 0..1 pixel scale.
+        crop: evaluation view: "none" (the whole image, for small fixed-size datasets like
+            CIFAR) or "central" (the central square, for photographs of any size).
+        central_fraction: side of the central square as a fraction of the shorter side.
+        train_augmentation: what training did in front of resize and normalization:
+            "pad_crop_flip" (4-pixel reflect padding, random crop, flip), or
+            "random_resized_crop_flip" (Inception-style crop of 8-100% of the area, flip).
+    """
+
+    image_size: tuple[int, int]
+    mean: ChannelStats
+    std: ChannelStats
+    crop: str = "none"
+    central_fraction: float = 0.875
+    train_augmentation: str = "pad_crop_flip"
+
+    def __post_init__(self) -> None:
+        check_choice("crop", self.crop, CROPS)
+        check_choice("train_augmentation", self.train_augmentation, TRAIN_AUGMENTATIONS)
+        size = tuple(self.image_size)
+        if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
+            raise ArgumentError("image_size", self.image_size, "(height, width), positive ints")
+        if not 0.0 < self.central_fraction <= 1.0:
+            raise ArgumentError("central_fraction", self.central_fraction, "a number in (0, 1]")
+        object.__setattr__(self, "image_size", size)
+        object.__setattr__(self, "mean", tuple(float(m) for m in self.mean))
+        object.__setattr__(self, "std", tuple(float(s) for s in self.std))
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(height, width, 3): the shape of one model input."""
+        return (*self.image_size, 3)
+
+    def view(self, image: tf.Tensor) -> tf.Tensor:
+        """The evaluation view of one uint8 [h, w, 3] image: float32 0..255 of `image_size`."""
+        if self.crop == "central":
+            shape = tf.shape(image)
+            shorter = tf.cast(tf.minimum(shape[0], shape[1]), tf.float32)
+            side = tf.cast(self.central_fraction * shorter, tf.int32)
+            image = tf.image.crop_to_bounding_box(
+                image, (shape[0] - side) // 2, (shape[1] - side) // 2, side, side
+            )
+        return self.resize(image)
+
+    def resize(self, image: tf.Tensor) -> tf.Tensor:
+        """float32 0..255 of `image_size`; resampled only when the size differs."""
+        size = self.image_size
+        static = tuple(image.shape[:2])
+        if None not in static:
+            if static == size:
+                return tf.cast(image, tf.float32)
+            return _bilinear(image, size)
+        same = tf.reduce_all(tf.equal(tf.shape(image)[:2], size))
+        return tf.cond(same, lambda: tf.cast(image, tf.float32), lambda: _bilinear(image, size))
+
+    def normalize(self, image: tf.Tensor) -> tf.Tensor:
+        """(image / 255 - mean) / std per channel, with the static shape [H, W, 3]."""
+        mean = tf.constant(self.mean, tf.float32)
+        std = tf.constant(self.std, tf.float32)
+        return tf.ensure_shape((image / 255.0 - mean) / std, self.input_shape)
+
+    def __call__(self, image: tf.Tensor) -> tf.Tensor:
+        """Model input of one uint8 [h, w, 3] image: `normalize(view(image))`."""
+        return self.normalize(self.view(image))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values, with a formula a person can read."""
+        values = dataclasses.asdict(self)
+        values["image_size"] = list(self.image_size)
+        values["mean"], values["std"] = list(self.mean), list(self.std)
+        values["formula"] = "(view(image) / 255 - mean) / std"
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Preprocessing:
+        """The inverse of `to_dict` (extra keys such as "formula" are ignored)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in values.items() if k in fields}
+        kwargs["image_size"] = tuple(kwargs["image_size"])
+        return cls(**kwargs)
+
+
+def _bilinear(image: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+    return tf.image.resize(image, size, method="bilinear", antialias=True)
