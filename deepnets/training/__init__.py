@@ -1,18 +1,30 @@
-"""The training loop as a library: config, strategy, schedules, optimizer, loop, checkpoints.
+"""The training loop as a library: config, run plan, step runner, controller, actions.
 
-from deepnets.training import TrainConfig, train
-result = train(TrainConfig(model="resnet18", dataset="shapes10", epochs=5, model_dir="runs/r18"))
+    from deepnets.training import TrainConfig, train
+    result = train(TrainConfig(model="resnet18", dataset="shapes10", epochs=5, model_dir="runs/r"))
+
+The pieces, for programs of their own: `plan_run(cfg)` resolves a config once (dataset facts,
+model, schedule, strategy); a `StepRunner` runs training steps and evaluations of any model on
+any data; a `Controller` decides when to evaluate, checkpoint, report and stop; `run_loop` puts
+a runner, a controller, checkpoints and the standard reports together.
 """
 
-from deepnets.training.api import build_model_from_config, epoch_seed, train
+from deepnets.training.actions import Action, LoopReport
+from deepnets.training.api import epoch_seed, make_runner, train
 from deepnets.training.checkpointing import CheckpointKeeper
-from deepnets.training.config import TrainConfig
+from deepnets.training.config import ConfigError, TrainConfig
+from deepnets.training.controller import Controller, LoopSettings
 from deepnets.training.errors import NonFiniteLossError
-from deepnets.training.evaluation import Evaluator, evaluate
-from deepnets.training.loop import Trainer
+from deepnets.training.evaluation import Evaluator, evaluate, outputs_probabilities
+from deepnets.training.export import save_final_model, save_model_files, with_softmax
+from deepnets.training.loop import run_loop
 from deepnets.training.metrics import ClassificationMetrics
 from deepnets.training.optim import classification_loss, l2_weight_decay_loss, make_optimizer
+from deepnets.training.plan import ModelRecipe, RunPlan, plan_run
+from deepnets.training.restore import restore_model
 from deepnets.training.results import TrainResult
+from deepnets.training.run_record import RunRecord
+from deepnets.training.runner import StepRunner
 from deepnets.training.schedules import (
     ConstantWithWarmup,
     CosineWithWarmup,
@@ -22,17 +34,24 @@ from deepnets.training.schedules import (
 from deepnets.training.strategy import configure_cpu_replicas, is_chief, make_strategy
 
 __all__ = [
+    "Action",
     "CheckpointKeeper",
     "ClassificationMetrics",
+    "ConfigError",
     "ConstantWithWarmup",
+    "Controller",
     "CosineWithWarmup",
     "Evaluator",
+    "LoopReport",
+    "LoopSettings",
+    "ModelRecipe",
     "NonFiniteLossError",
+    "RunPlan",
+    "RunRecord",
     "StepDecayWithWarmup",
+    "StepRunner",
     "TrainConfig",
     "TrainResult",
-    "Trainer",
-    "build_model_from_config",
     "classification_loss",
     "configure_cpu_replicas",
     "epoch_seed",
@@ -40,7 +59,15 @@ __all__ = [
     "is_chief",
     "l2_weight_decay_loss",
     "make_optimizer",
+    "make_runner",
     "make_schedule",
     "make_strategy",
+    "outputs_probabilities",
+    "plan_run",
+    "restore_model",
+    "run_loop",
+    "save_final_model",
+    "save_model_files",
     "train",
+    "with_softmax",
 ]

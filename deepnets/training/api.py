@@ -1,21 +1,23 @@
 """`train(cfg)`: one call from a `TrainConfig` to a trained, checkpointed, exported model.
 
-It wires the pieces: strategy, the deepnets model registry, the deepnets input pipelines and the
-`Trainer`. The loop itself never imports a model or a dataset; this module is the one place that
-does.
+It plans the run once (`plan_run`), makes the step runner from the plan (the deepnets model,
+optimizer, schedule and input pipelines), writes the run record, runs the loop and saves the
+final model. This module is the one place that joins the registry, the data package and the loop.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 import tensorflow as tf
 
 from deepnets.training.config import TrainConfig
-from deepnets.training.loop import Trainer
+from deepnets.training.export import save_final_model
+from deepnets.training.loop import run_loop
+from deepnets.training.optim import make_optimizer
+from deepnets.training.plan import RunPlan, plan_run
 from deepnets.training.results import TrainResult
-from deepnets.training.strategy import is_chief, make_strategy
+from deepnets.training.run_record import RunRecord
+from deepnets.training.runner import StepRunner
+from deepnets.training.schedules import make_schedule
 
 keras = tf.keras
 
@@ -35,123 +37,99 @@ def epoch_seed(seed: int | None, epoch: int) -> int | None:
     return (seed * 1_000_003 + epoch * 7_919 + 1) % (2**31 - 1)
 
 
-def build_model_from_config(cfg: TrainConfig, num_classes: int) -> keras.Model:
-    """Builds `cfg.model` from the deepnets registry with a logits output.
+def make_runner(
+    plan: RunPlan, schedule: keras.optimizers.schedules.LearningRateSchedule
+) -> StepRunner:
+    """The step runner of a planned run: its model, optimizer and input pipelines.
 
-    Args:
-        cfg: reads `model` and `model_overrides`.
-        num_classes: size of the classifier.
-
-    Returns:
-        An unbuilt Keras model whose call returns logits.
-
-    Raises:
-        ValueError: if `model_overrides` asks for another class count or a final activation.
+    Creating it sets Keras' global random seed (Python, NumPy and TensorFlow) when the config
+    has a seed, and enables op determinism process-wide when `deterministic` is set.
     """
-    import deepnets  # deferred: the models package imports this package's siblings
+    from deepnets import data  # deferred: the training library imports without the data package
 
-    overrides: dict[str, Any] = dict(cfg.model_overrides)
-    if overrides.pop("classifier_activation", None) is not None:
-        raise ValueError(
-            "TrainConfig.model_overrides['classifier_activation'] must be None (or absent): "
-            "the training loss is computed from logits."
+    cfg, facts = plan.config, plan.dataset
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if cfg.seed is not None:
+        keras.utils.set_random_seed(cfg.seed)
+    eval_batch_size = cfg.eval_batch_size or cfg.global_batch_size
+    common = {"data_dir": cfg.data_dir, "download": False, "preprocessing": facts.preprocessing}
+
+    def train_input_fn(ctx: tf.distribute.InputContext, epoch: int) -> tf.data.Dataset:
+        return data.make_train_dataset(
+            facts.name,
+            cfg.global_batch_size,
+            input_context=ctx,
+            seed=epoch_seed(cfg.seed, epoch),
+            split=facts.train_split,
+            **common,
         )
-    requested = overrides.pop("num_classes", num_classes)
-    if requested != num_classes:
-        raise ValueError(
-            f"TrainConfig.model_overrides['num_classes']={requested!r} does not match the "
-            f"{num_classes} classes of dataset {cfg.dataset!r}."
+
+    def eval_input_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+        return data.make_eval_dataset(
+            facts.name,
+            eval_batch_size,
+            input_context=ctx,
+            split=facts.eval_split,
+            pad_to_full_batches=True,
+            **common,
         )
-    return deepnets.build_model(
-        cfg.model, num_classes=num_classes, classifier_activation=None, **overrides
+
+    l2 = cfg.weight_decay if cfg.resolved_weight_decay_mode == "l2" else 0.0
+    runner = StepRunner(
+        plan.strategy,
+        plan.model.build,
+        lambda variables: make_optimizer(cfg, schedule, variables),
+        train_input_fn,
+        steps_per_epoch=plan.loop.steps_per_epoch,
+        global_batch_size=cfg.global_batch_size,
+        num_classes=facts.num_classes,
+        eval_input_fn=eval_input_fn,
+        label_smoothing=cfg.label_smoothing,
+        l2_decay=l2,
+        mixed_precision=cfg.mixed_precision,
+        jit_compile=plan.jit_compile,
     )
+    return runner
 
 
-def model_input_shape(cfg: TrainConfig) -> tuple[int, int, int]:
-    """The (height, width, channels) the model of `cfg` sees: what the eval pipeline yields.
-
-    The pipeline decides: the dataset's own size, `cfg.image_size`, or a default for datasets
-    whose images vary in size.
-    """
-    from deepnets import data
-
-    dataset = data.make_eval_dataset(
-        cfg.dataset, 1, image_size=cfg.image_size, data_dir=cfg.data_dir, download=cfg.download
-    )
-    return tuple(int(d) for d in dataset.element_spec[0].shape[1:])
-
-
-def train(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> TrainResult:
+def train(
+    cfg: TrainConfig | RunPlan, strategy: tf.distribute.Strategy | None = None
+) -> TrainResult:
     """Trains `cfg.model` on `cfg.dataset` as the config says, resuming from `cfg.model_dir`.
 
-    Writes into `cfg.model_dir`: config.json, checkpoints/, tensorboard/, metrics.csv,
-    curves.png and, when the run completes, final.keras and saved_model/.
+    Writes into `cfg.model_dir`: run.json (the run record), checkpoints/, tensorboard/,
+    metrics.csv, curves.png and, when the run completes, final.keras and saved_model/.
 
     Args:
-        cfg: the run's config (validated here).
-        strategy: a strategy to use instead of `make_strategy(cfg)`.
+        cfg: the run's config, or a plan already made from it (`plan_run`).
+        strategy: a strategy to use instead of the config's (ignored with a plan).
 
     Returns:
         A `TrainResult`; `preempted` is True when SIGTERM stopped the run after a checkpoint.
 
     Raises:
-        ValueError: for an invalid config, or a dataset too small for one global batch.
+        ConfigError: a setting that cannot be used, naming the field (see `plan_run`).
         NonFiniteLossError: when the loss becomes NaN/Inf (the last good checkpoint is kept).
     """
-    from deepnets import data  # deferred so the library imports without the data package
-
-    cfg.validate()
-    strategy = strategy or make_strategy(cfg)
-    _, info = data.load_split(cfg.dataset, "train", data_dir=cfg.data_dir, download=cfg.download)
-    steps_per_epoch = int(info.num_examples) // cfg.global_batch_size
-    if steps_per_epoch < 1:
-        raise ValueError(
-            f"TrainConfig.global_batch_size={cfg.global_batch_size} is larger than the "
-            f"{info.num_examples} training examples of {cfg.dataset!r}."
-        )
-    eval_batch_size = cfg.eval_batch_size or cfg.global_batch_size
-
-    def train_input_fn(ctx: tf.distribute.InputContext, epoch: int) -> tf.data.Dataset:
-        return data.make_train_dataset(
-            cfg.dataset,
-            cfg.global_batch_size,
-            input_context=ctx,
-            image_size=cfg.image_size,
-            data_dir=cfg.data_dir,
-            download=cfg.download,
-            seed=epoch_seed(cfg.seed, epoch),
-        )
-
-    def eval_input_fn(ctx: tf.distribute.InputContext | None) -> tf.data.Dataset:
-        return data.make_eval_dataset(
-            cfg.dataset,
-            eval_batch_size,
-            input_context=ctx,
-            image_size=cfg.image_size,
-            data_dir=cfg.data_dir,
-            download=cfg.download,
-            pad_to_full_batches=True,
-        )
-
-    input_shape = model_input_shape(cfg)
-
-    if is_chief(strategy):
-        os.makedirs(cfg.model_dir, exist_ok=True)
-        with open(os.path.join(cfg.model_dir, "config.json"), "w") as f:
-            f.write(cfg.to_json() + "\n")
-    trainer = Trainer(
-        cfg,
-        strategy,
-        lambda: build_model_from_config(cfg, info.num_classes),
-        train_input_fn,
-        steps_per_epoch=steps_per_epoch,
-        input_shape=input_shape,
-        num_classes=info.num_classes,
-        eval_input_fn=eval_input_fn,
+    plan = cfg if isinstance(cfg, RunPlan) else plan_run(cfg, strategy)
+    cfg = plan.config
+    schedule = make_schedule(cfg, plan.loop.steps_per_epoch, plan.loop.total_steps)
+    runner = make_runner(plan, schedule)
+    if plan.chief:
+        RunRecord.from_plan(plan, runner.model).write(plan.model_dir)
+    result = run_loop(
+        runner,
+        plan.loop,
+        model_dir=plan.model_dir,
+        keep_checkpoints=cfg.keep_checkpoints,
+        learning_rate=lambda step: float(schedule(step)),
     )
-    result = trainer.fit()
     if not result.preempted:
-        result.final_model_path, result.saved_model_path = trainer.save_final_model()
-        if trainer.chief:
+        runner.sync_state()
+        result.final_model_path, result.saved_model_path = save_final_model(
+            runner.model, plan.model_dir, plan.strategy, saved_model=cfg.export_saved_model
+        )
+        if plan.chief:
             print(f"Saved {result.final_model_path}", flush=True)
     return result

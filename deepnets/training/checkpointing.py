@@ -1,4 +1,4 @@
-"""Checkpoints: model, optimizer (with its slots), step and epoch, kept by a CheckpointManager.
+"""Checkpoints: model, optimizer (with its slots) and step, kept by a CheckpointManager.
 
 Layout: `model_dir/checkpoints/ckpt-<step>`. Every process of a multi-worker run must take part in
 a save (variables may be reduced across workers), but only the chief writes into `model_dir`;
@@ -22,20 +22,22 @@ CHECKPOINT_SUBDIR = "checkpoints"
 
 
 class CheckpointKeeper:
-    """Saves and restores a run's state.
+    """Saves and restores a run's state: the trackables given and the global step.
 
     Args:
         strategy: the run's strategy (decides who writes where).
         model_dir: the run folder; checkpoints go to `model_dir/checkpoints`.
         max_to_keep: number of checkpoints kept.
-        **trackables: what to save, e.g. model=, optimizer=, step=, epoch=.
+        **trackables: what to save besides the step, e.g. model=, optimizer=.
     """
 
     def __init__(
         self, strategy: tf.distribute.Strategy, model_dir: str, max_to_keep: int, **trackables: Any
     ) -> None:
         self.directory = os.path.join(model_dir, CHECKPOINT_SUBDIR)
-        self.checkpoint = tf.train.Checkpoint(**trackables)
+        with strategy.scope():
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.checkpoint = tf.train.Checkpoint(step=self.step, **trackables)
         self._chief = is_chief(strategy)
         if self._chief:
             self._write_dir = self.directory
@@ -45,42 +47,38 @@ class CheckpointKeeper:
         self._manager = tf.train.CheckpointManager(
             self.checkpoint, self._write_dir, max_to_keep=max_to_keep, checkpoint_name="ckpt"
         )
-        self._last_saved_step: int | None = None
 
     @property
     def latest(self) -> str | None:
         """Path of the newest checkpoint in `model_dir/checkpoints`, or None."""
         return tf.train.latest_checkpoint(self.directory)
 
-    def restore_latest(self) -> str | None:
+    def restore_latest(self) -> tuple[str | None, int]:
         """Restores the newest checkpoint, if there is one.
 
         The optimizer must already be built, so that its slot variables exist and are restored.
 
         Returns:
-            The restored path, or None when the folder holds no checkpoint.
+            (the restored path, its step), or (None, 0) when the folder holds no checkpoint.
         """
         path = self.latest
         if path is None:
-            return None
+            return None, 0
         self.checkpoint.restore(path).assert_existing_objects_matched()
-        self._last_saved_step = checkpoint_step(path)
-        return path
+        return path, int(self.step.numpy())
 
     def save(self, step: int) -> str | None:
-        """Writes a checkpoint numbered `step` (no-op if that step was just saved).
+        """Writes a checkpoint of the current state numbered `step`.
 
         Returns:
             The path written by the chief (the chief's latest path on other workers).
         """
-        if self._last_saved_step == step:
-            return self.latest
+        self.step.assign(step)
         path = self._manager.save(checkpoint_number=step)
         if not self._chief:
             shutil.rmtree(self._write_dir, ignore_errors=True)
             os.makedirs(self._write_dir, exist_ok=True)
             path = None
-        self._last_saved_step = step
         return path if path is not None else self.latest
 
     def close(self) -> None:

@@ -83,18 +83,23 @@ def evaluate(
     data_dir: str | None = None,
     image_size: int | None = None,
     download: bool = True,
+    split: str = "test",
+    preprocessing: Any = None,
     strategy: tf.distribute.Strategy | None = None,
 ) -> dict[str, float]:
-    """Evaluates a trained classifier on a dataset's evaluation split.
+    """Evaluates a trained classifier on a split of a dataset.
 
     Args:
-        model: a Keras model (e.g. `tf.keras.models.load_model(".../final.keras")`) returning
-            logits; a deepnets model with `classifier_activation="softmax"` is handled too.
+        model: a Keras model returning logits or probabilities (a last softmax layer, or a
+            deepnets model with `classifier_activation="softmax"`, is recognized).
         dataset_name: name understood by `deepnets.data` (e.g. "shapes10", "cifar10").
         global_batch_size: examples per evaluation batch over all replicas.
         data_dir: tfds data directory.
         image_size: input size the model expects (None: the dataset's own).
         download: allow tfds to download the dataset.
+        split: the split to evaluate ("test" means "validation" where there is none).
+        preprocessing: a `deepnets.data.Preprocessing` (a run's recorded one); None derives it
+            from the dataset and `image_size`.
         strategy: the strategy the model was built under (None: the default strategy).
 
     Returns:
@@ -104,7 +109,7 @@ def evaluate(
     from deepnets import data  # deferred: the training library does not need data at import
 
     strategy = strategy or tf.distribute.get_strategy()
-    _, info = data.load_split(dataset_name, "train", data_dir=data_dir, download=download)
+    _, info = data.load_split(dataset_name, split, data_dir=data_dir, download=download)
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
         return data.make_eval_dataset(
@@ -113,19 +118,40 @@ def evaluate(
             input_context=ctx,
             image_size=image_size,
             data_dir=data_dir,
-            download=download,
+            download=False,
+            split=split,
             pad_to_full_batches=True,
+            preprocessing=preprocessing,
         )
 
     dataset = strategy.distribute_datasets_from_function(dataset_fn)
     evaluator = Evaluator(
-        strategy, model, info.num_classes, from_probabilities=_ends_with_softmax(model)
+        strategy, model, info.num_classes, from_probabilities=outputs_probabilities(model)
     )
     return evaluator.evaluate(dataset)
 
 
-def _ends_with_softmax(model: keras.Model) -> bool:
+def outputs_probabilities(model: keras.Model) -> bool:
+    """Whether `model` ends in a softmax (its outputs are probabilities, not logits).
+
+    Reads the model's structure: a `classifier_activation` attribute (deepnets models), else
+    the layer that produces the output: a `Softmax` layer, or a layer whose `activation` is
+    softmax (e.g. `Dense(..., activation="softmax")` or `Activation("softmax")`).
+    """
     activation = getattr(model, "classifier_activation", None)
+    if activation is not None:
+        return _is_softmax(activation)
+    if hasattr(model, "classifier_activation") or not model.layers:
+        return False
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return True
+    if isinstance(last, keras.Model):
+        return outputs_probabilities(last)
+    return _is_softmax(getattr(last, "activation", None))
+
+
+def _is_softmax(activation: Any) -> bool:
     if activation is None:
         return False
     name = getattr(activation, "__name__", activation)

@@ -110,19 +110,6 @@ def make_optimizer(
     return optimizer
 
 
-def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
-    """The learning rate the optimizer's next step will use.
-
-    Args:
-        optimizer: a Keras optimizer (possibly a `LossScaleOptimizer`).
-
-    Returns:
-        The rate as a Python float.
-    """
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    return float(tf.convert_to_tensor(inner.learning_rate).numpy())
-
-
 def classification_loss(
     labels: tf.Tensor, logits: tf.Tensor, label_smoothing: float = 0.0
 ) -> tf.Tensor:

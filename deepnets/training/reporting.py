@@ -49,7 +49,7 @@ def format_train_line(
     epoch: int,
     total_epochs: int,
     metrics: Mapping[str, float],
-    learning_rate: float,
+    learning_rate: float | None,
     images_per_sec: float,
     eta_seconds: float,
 ) -> str:
@@ -61,17 +61,18 @@ def format_train_line(
         epoch: current epoch, 1-based.
         total_epochs: epochs in the whole run.
         metrics: the loop's {"loss", "top1", ...} (accuracy as a fraction).
-        learning_rate: the rate of the next step.
+        learning_rate: the rate of the loop's last step (None: not shown).
         images_per_sec: throughput of the loop.
         eta_seconds: estimated time to the end of the run.
 
     Returns:
         e.g. "step 120/1000 (12.0%) | epoch 2/8 | loss 1.2345 | top-1 56.25% | lr 0.0950 | ...".
     """
+    rate = "" if learning_rate is None else f"lr {learning_rate:.4g} | "
     return (
         f"step {step}/{total_steps} ({100.0 * step / total_steps:.1f}%) | "
         f"epoch {epoch}/{total_epochs} | loss {metrics['loss']:.4f} | "
-        f"top-1 {100.0 * metrics['top1']:.2f}% | lr {learning_rate:.4g} | "
+        f"top-1 {100.0 * metrics['top1']:.2f}% | {rate}"
         f"{images_per_sec:,.0f} img/s | ETA {format_duration(eta_seconds)}"
     )
 

@@ -16,8 +16,8 @@ class TrainResult:
         eval_metrics: metrics of the last evaluation ({} without an eval set).
         model_dir: the run folder.
         checkpoint_path: newest checkpoint.
-        metrics_csv: path of metrics.csv.
-        curves_png: path of curves.png (None on non-chief workers).
+        metrics_csv: path of metrics.csv (None where no CSV was written).
+        curves_png: path of curves.png (None where no picture was drawn).
         final_model_path: path of final.keras (set by `train`, None when preempted).
         saved_model_path: path of the exported SavedModel (set by `train`, None when preempted).
         preempted: the run stopped early on SIGTERM after checkpointing.
@@ -30,7 +30,7 @@ class TrainResult:
     eval_metrics: dict[str, float]
     model_dir: str
     checkpoint_path: str | None
-    metrics_csv: str
+    metrics_csv: str | None = None
     curves_png: str | None = None
     final_model_path: str | None = None
     saved_model_path: str | None = None

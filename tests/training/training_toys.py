@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from deepnets.training import epoch_seed
+from deepnets.training import StepRunner, TrainConfig, epoch_seed, make_optimizer
 
 keras = tf.keras
 
@@ -106,3 +106,42 @@ def make_eval_input_fn(global_batch_size: int, num_examples: int = 100, seed: in
         return ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
 
     return input_fn
+
+
+def toy_runner(
+    strategy: tf.distribute.Strategy | None = None,
+    *,
+    global_batch_size: int = 32,
+    num_examples: int = 256,
+    model_fn=None,
+    with_eval: bool = True,
+    seed: int | None = 0,
+    delay_seconds: float = 0.0,
+    shuffle: bool = True,
+    optimizer: TrainConfig | None = None,
+    learning_rate=0.05,
+    **runner_options,
+) -> StepRunner:
+    """A `StepRunner` of the toy model on the toy data (no config, no dataset name).
+
+    `optimizer` is a `TrainConfig` whose optimizer fields are used (default: SGD, momentum 0.9).
+    """
+    cfg = optimizer or TrainConfig()
+    return StepRunner(
+        strategy or tf.distribute.OneDeviceStrategy("/cpu:0"),
+        model_fn or toy_model,
+        lambda variables: make_optimizer(cfg, learning_rate, variables),
+        make_train_input_fn(
+            global_batch_size,
+            num_examples=num_examples,
+            seed=seed,
+            shuffle=shuffle,
+            delay_seconds=delay_seconds,
+        ),
+        steps_per_epoch=num_examples // global_batch_size,
+        global_batch_size=global_batch_size,
+        num_classes=NUM_CLASSES,
+        eval_input_fn=make_eval_input_fn(global_batch_size) if with_eval else None,
+        mixed_precision=cfg.mixed_precision,
+        **runner_options,
+    )

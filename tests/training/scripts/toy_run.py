@@ -1,6 +1,7 @@
-"""Trains a tiny model on in-memory data with the real Trainer; prints `RESULT {json}`.
+"""Trains a tiny model on in-memory data with the real loop; prints `RESULT {json}`.
 
 Usage: toy_run.py '{"config": {...TrainConfig fields...}, "num_examples": 256, ...}'
+The config's loop, optimizer, strategy and seed fields are used; the model and data are toys.
 Exit codes: 0 done or preempted, 3 NonFiniteLossError (details in the RESULT line).
 """
 
@@ -14,7 +15,16 @@ import numpy as np
 import tensorflow as tf
 import training_toys as toys
 
-from deepnets.training import NonFiniteLossError, TrainConfig, Trainer, make_strategy
+from deepnets.training import (
+    LoopSettings,
+    NonFiniteLossError,
+    TrainConfig,
+    is_chief,
+    make_schedule,
+    make_strategy,
+    run_loop,
+    save_final_model,
+)
 
 
 def weights_digest(model: tf.keras.Model) -> str:
@@ -26,29 +36,38 @@ def weights_digest(model: tf.keras.Model) -> str:
 
 def main() -> int:
     spec = json.loads(sys.argv[1])
-    cfg = TrainConfig(model="toy", dataset="toy", **spec["config"])
+    cfg = TrainConfig(**spec["config"]).validate()
     strategy = make_strategy(cfg)
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if cfg.seed is not None:
+        tf.keras.utils.set_random_seed(cfg.seed)
     num_examples = spec.get("num_examples", 256)
-    trainer = Trainer(
-        cfg,
+    steps_per_epoch = num_examples // cfg.global_batch_size
+    runner = toys.toy_runner(
         strategy,
-        lambda: toys.toy_model(
+        global_batch_size=cfg.global_batch_size,
+        num_examples=num_examples,
+        model_fn=lambda: toys.toy_model(
             batch_norm=spec.get("batch_norm", True),
             seed=0 if spec.get("seeded_init", True) else None,
         ),
-        toys.make_train_input_fn(
-            cfg.global_batch_size,
-            num_examples=num_examples,
-            seed=cfg.seed,
-            delay_seconds=spec.get("delay_seconds", 0.0),
-        ),
-        steps_per_epoch=num_examples // cfg.global_batch_size,
-        input_shape=toys.IMAGE_SHAPE,
-        num_classes=toys.NUM_CLASSES,
-        eval_input_fn=toys.make_eval_input_fn(cfg.global_batch_size) if spec.get("eval") else None,
+        with_eval=spec.get("eval", False),
+        seed=cfg.seed,
+        delay_seconds=spec.get("delay_seconds", 0.0),
+        optimizer=cfg,
+        learning_rate=make_schedule(cfg, steps_per_epoch, cfg.train_steps),
+    )
+    settings = LoopSettings(
+        total_steps=cfg.train_steps,
+        steps_per_epoch=steps_per_epoch,
+        steps_per_loop=cfg.steps_per_loop,
+        checkpoint_every_steps=cfg.checkpoint_every_steps,
     )
     try:
-        result = trainer.fit()
+        result = run_loop(
+            runner, settings, model_dir=cfg.model_dir, keep_checkpoints=cfg.keep_checkpoints
+        )
     except NonFiniteLossError as err:
         info = {
             "message": str(err),
@@ -59,7 +78,9 @@ def main() -> int:
         print("RESULT " + json.dumps(info), flush=True)
         return 3
     if spec.get("save_final") and not result.preempted:
-        result.final_model_path, result.saved_model_path = trainer.save_final_model()
+        result.final_model_path, result.saved_model_path = save_final_model(
+            runner.model, cfg.model_dir, strategy
+        )
     info = {
         "final_step": result.final_step,
         "preempted": result.preempted,
@@ -68,9 +89,9 @@ def main() -> int:
         "train_loss": result.train_metrics.get("loss"),
         "eval": result.eval_metrics,
         "final_model": result.final_model_path,
-        "chief": trainer.chief,
+        "chief": is_chief(strategy),
         "replicas": strategy.num_replicas_in_sync,
-        "weights": weights_digest(trainer.model),
+        "weights": weights_digest(runner.model),
     }
     print("RESULT " + json.dumps(info), flush=True)
     return 0

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 import training_toys as toys
 
-from deepnets.training import TrainConfig, Trainer, configure_cpu_replicas
+from deepnets.training import LoopSettings, TrainConfig, configure_cpu_replicas, run_loop
 from deepnets.training.reporting import read_metrics_csv
 
 GLOBAL_BATCH = 32
@@ -30,41 +30,27 @@ def checkpoint_weights(path: str, batch_norm: bool) -> list[list]:
 
 def run(strategy: tf.distribute.Strategy, initial: list, *, batch_norm: bool, jit: bool) -> dict:
     model_dir = tempfile.mkdtemp(prefix="two_replicas_")
-    cfg = TrainConfig(
-        model="toy",
-        dataset="toy",
-        model_dir=model_dir,
-        epochs=None,
-        train_steps=STEPS,
-        global_batch_size=GLOBAL_BATCH,
-        optimizer="sgd",
-        learning_rate=0.1,
-        momentum=0.9,
-        schedule="constant",
-        weight_decay=5e-4,
-        weight_decay_mode="l2",
-        steps_per_loop=1,
-        checkpoint_every_steps=1,
-        keep_checkpoints=STEPS,
-        jit_compile=jit,
-    )
+    cfg = TrainConfig(optimizer="sgd", momentum=0.9, weight_decay=0.0)
 
     def model_fn() -> tf.keras.Model:
         model = toys.toy_model(batch_norm=batch_norm)
         model.set_weights(initial)
         return model
 
-    trainer = Trainer(
-        cfg,
+    runner = toys.toy_runner(
         strategy,
-        model_fn,
-        toys.make_train_input_fn(GLOBAL_BATCH, shuffle=False),
-        steps_per_epoch=8,
-        input_shape=toys.IMAGE_SHAPE,
-        num_classes=toys.NUM_CLASSES,
-        eval_input_fn=toys.make_eval_input_fn(GLOBAL_BATCH),
+        global_batch_size=GLOBAL_BATCH,
+        model_fn=model_fn,
+        shuffle=False,
+        optimizer=cfg,
+        learning_rate=0.1,
+        l2_decay=5e-4,
+        jit_compile=jit,
     )
-    result = trainer.fit()
+    settings = LoopSettings(
+        total_steps=STEPS, steps_per_epoch=8, steps_per_loop=1, checkpoint_every_steps=1
+    )
+    result = run_loop(runner, settings, model_dir=model_dir, keep_checkpoints=STEPS)
     rows = read_metrics_csv(os.path.join(model_dir, "metrics.csv"))
     out = {
         "losses": [float(r["loss"]) for r in rows if r["split"] == "train"],
@@ -75,7 +61,7 @@ def run(strategy: tf.distribute.Strategy, initial: list, *, batch_norm: bool, ji
         "eval": result.eval_metrics,
     }
     if batch_norm:
-        moving_mean = trainer.model.layers[1].moving_mean.value
+        moving_mean = runner.model.layers[1].moving_mean.value
         copies = getattr(moving_mean, "values", (moving_mean,))
         out["moving_mean_copies"] = [np.asarray(c).tolist() for c in copies]
     return out

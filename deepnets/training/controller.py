@@ -1,0 +1,216 @@
+"""The controller: decides when to train, evaluate, checkpoint, report and stop.
+
+Orbit's split: a runner runs steps (`StepRunner`, or anything with its `train`/`evaluate`
+methods) and the `Controller` drives it. It resumes from the newest checkpoint, runs loops that
+never cross an epoch, evaluation or checkpoint boundary, evaluates and checkpoints when due,
+stops on a NaN/Inf loss (before saving that state) or when `stop_requested()` says so (SIGTERM),
+and tells its actions (progress line, CSV, TensorBoard, plots) what happened. It never touches a
+model or a tensor, so its schedule is tested with a fake runner in milliseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from deepnets.training.actions import Action, LoopReport
+from deepnets.training.errors import NonFiniteLossError
+from deepnets.training.results import TrainResult
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopSettings:
+    """The schedule of a run, in steps.
+
+    Attributes:
+        total_steps: the step the run ends at.
+        steps_per_epoch: steps per epoch; loops never cross an epoch's end.
+        steps_per_loop: most steps per runner call.
+        eval_every_steps: evaluation period (None: at the end of every epoch).
+        checkpoint_every_steps: checkpoint period (None: at the end of every epoch).
+        log_every_steps: a progress line at most this often (None: after every loop).
+    """
+
+    total_steps: int
+    steps_per_epoch: int
+    steps_per_loop: int = 50
+    eval_every_steps: int | None = None
+    checkpoint_every_steps: int | None = None
+    log_every_steps: int | None = None
+
+    @property
+    def total_epochs(self) -> int:
+        """Epochs begun by the end of the run."""
+        return math.ceil(self.total_steps / self.steps_per_epoch)
+
+    def loop_length(self, step: int) -> int:
+        """Steps of the loop that starts after `step`: up to the next boundary."""
+        limits = [
+            self.steps_per_loop,
+            self.total_steps - step,
+            self.steps_per_epoch - step % self.steps_per_epoch,
+        ]
+        for every in (self.checkpoint_every_steps, self.eval_every_steps):
+            if every:
+                limits.append(every - step % every)
+        return min(limits)
+
+    def due(self, step: int, every: int | None) -> bool:
+        """Whether something with period `every` (None: each epoch) is due at `step`."""
+        if step == self.total_steps:
+            return True
+        if every is None:
+            return step % self.steps_per_epoch == 0
+        return step % every == 0
+
+    def log_due(self, step: int, num_steps: int) -> bool:
+        """Whether the loop that ended at `step` crossed a multiple of `log_every_steps`."""
+        every = self.log_every_steps
+        if every is None or step == self.total_steps:
+            return True
+        return step // every != (step - num_steps) // every
+
+
+class Runner(Protocol):
+    """What the controller needs of a runner."""
+
+    global_batch_size: int
+    has_eval: bool
+
+    def train(self, step: int, num_steps: int) -> dict[str, float]: ...
+
+    def evaluate(self) -> dict[str, float]: ...
+
+    def sync_state(self) -> None: ...
+
+
+class Checkpoints(Protocol):
+    """What the controller needs of a checkpoint keeper."""
+
+    @property
+    def latest(self) -> str | None: ...
+
+    def restore_latest(self) -> tuple[str | None, int]: ...
+
+    def save(self, step: int) -> str | None: ...
+
+
+class Controller:
+    """Runs a training run to its end (or to a requested stop), resuming where it was.
+
+    Args:
+        runner: runs steps and evaluations.
+        settings: the schedule.
+        checkpoints: restores and saves the run's state.
+        actions: told about every loop, evaluation, checkpoint and stop, in order.
+        learning_rate: step -> rate, for the reports (None: not reported).
+        stop_requested: asked after each loop; True checkpoints and stops (SIGTERM).
+        model_dir: the run folder, for the result.
+    """
+
+    def __init__(
+        self,
+        runner: Runner,
+        settings: LoopSettings,
+        checkpoints: Checkpoints,
+        actions: Sequence[Action] = (),
+        *,
+        learning_rate: Callable[[int], float] | None = None,
+        stop_requested: Callable[[], bool] = lambda: False,
+        model_dir: str = "",
+    ) -> None:
+        self.runner = runner
+        self.settings = settings
+        self.checkpoints = checkpoints
+        self.actions = list(actions)
+        self.learning_rate = learning_rate
+        self.stop_requested = stop_requested
+        self.model_dir = model_dir
+        self._saved_step: int | None = None
+
+    def _tell(self, event: str, *args: Any) -> None:
+        for action in self.actions:
+            getattr(action, event)(*args)
+
+    def _save(self, step: int) -> str | None:
+        if self._saved_step == step:
+            return self.checkpoints.latest
+        self.runner.sync_state()
+        path = self.checkpoints.save(step)
+        self._saved_step = step
+        self._tell("on_checkpoint", step, path)
+        return path
+
+    def _evaluate(self, step: int) -> dict[str, float]:
+        metrics = self.runner.evaluate()
+        self._tell("on_eval", step, metrics)
+        return metrics
+
+    def _train_loop(self, step: int) -> tuple[int, dict[str, float]]:
+        settings = self.settings
+        num_steps = settings.loop_length(step)
+        started = time.perf_counter()
+        metrics = self.runner.train(step, num_steps)  # reading the metrics waits for the steps
+        seconds = max(time.perf_counter() - started, 1e-9)
+        end = step + num_steps
+        if not math.isfinite(metrics["loss"]):
+            raise NonFiniteLossError(step + 1, end, metrics["loss"], self.checkpoints.latest)
+        report = LoopReport(
+            step=end,
+            num_steps=num_steps,
+            total_steps=settings.total_steps,
+            steps_per_epoch=settings.steps_per_epoch,
+            metrics=metrics,
+            learning_rate=None if self.learning_rate is None else self.learning_rate(end - 1),
+            images_per_sec=num_steps * self.runner.global_batch_size / seconds,
+            eta_seconds=(settings.total_steps - end) * seconds / num_steps,
+            log=settings.log_due(end, num_steps),
+        )
+        self._tell("on_train_loop", report)
+        return end, metrics
+
+    def run(self) -> TrainResult:
+        """Trains to `settings.total_steps` from the newest checkpoint (or from scratch).
+
+        Returns:
+            A `TrainResult`; `preempted` is True when `stop_requested` ended the run early.
+
+        Raises:
+            NonFiniteLossError: when a loop's loss is NaN/Inf; that state is not saved.
+        """
+        settings = self.settings
+        resumed_from, step = self.checkpoints.restore_latest()
+        self._saved_step = step if resumed_from else None
+        self._tell("on_start", step, settings.total_steps, resumed_from)
+        train_metrics: dict[str, float] = {}
+        eval_metrics: dict[str, float] = {}
+        preempted = False
+        while step < settings.total_steps:
+            step, train_metrics = self._train_loop(step)
+            if self.runner.has_eval and settings.due(step, settings.eval_every_steps):
+                eval_metrics = self._evaluate(step)
+            if settings.due(step, settings.checkpoint_every_steps):
+                self._save(step)
+            if self.stop_requested():
+                preempted = True
+                self._tell("on_stop", step, self._save(step))
+                break
+        if not preempted:
+            self._save(step)  # a no-op when this step was just saved
+            if not eval_metrics and self.runner.has_eval:
+                eval_metrics = self._evaluate(step)
+        result = TrainResult(
+            final_step=step,
+            total_steps=settings.total_steps,
+            train_metrics=train_metrics,
+            eval_metrics=eval_metrics,
+            model_dir=self.model_dir,
+            checkpoint_path=self.checkpoints.latest,
+            preempted=preempted,
+            resumed_from=resumed_from,
+        )
+        self._tell("on_end", result)
+        return result

@@ -1,0 +1,198 @@
+"""The run plan: a config resolved once into everything a training run needs.
+
+`plan_run(cfg)` validates the config, creates the strategy, reads the dataset's facts, resolves
+the model (registry name + arguments for this dataset) and the loop schedule, once. Everything
+downstream takes the plan or the narrow part of it it needs. Every problem surfaces here, before
+any weight exists, as a `ConfigError` that names the field to blame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from typing import Any
+
+import tensorflow as tf
+
+from deepnets.data import DatasetFacts, DatasetUnavailableError, describe_dataset
+from deepnets.training.config import ConfigError, TrainConfig
+from deepnets.training.controller import LoopSettings
+from deepnets.training.strategy import is_chief, make_strategy, resolve_jit_compile
+
+keras = tf.keras
+
+# Set by the run itself; a model override may not change them.
+_RUN_OWNED_ARGUMENTS = ("num_classes", "classifier_activation", "input_shape")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRecipe:
+    """What model a run trains: a registry name and the arguments resolved for the dataset.
+
+    Attributes:
+        name: the registry name, e.g. "resnet18".
+        arguments: keyword arguments of `deepnets.build_model`, with `num_classes`,
+            `input_shape` and `classifier_activation=None` (the loop trains on logits).
+    """
+
+    name: str
+    arguments: dict[str, Any]
+
+    def build(self) -> keras.Model:
+        """A new model; bad argument values raise a `ConfigError` on `model_overrides`."""
+        import deepnets  # deferred: deepnets.models imports this package's siblings
+
+        try:
+            return deepnets.build_model(self.name, **self.arguments)
+        except (ValueError, TypeError) as err:
+            raise ConfigError(
+                "model_overrides", self.arguments, reason=str(err).strip().splitlines()[0]
+            ) from err
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values."""
+        arguments = {k: list(v) if isinstance(v, tuple) else v for k, v in self.arguments.items()}
+        return {"name": self.name, "arguments": arguments}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelRecipe:
+        """The inverse of `to_dict`."""
+        arguments = dict(values["arguments"])
+        if arguments.get("input_shape") is not None:
+            arguments["input_shape"] = tuple(arguments["input_shape"])
+        return cls(values["name"], arguments)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+    """Everything resolved about one training run.
+
+    Attributes:
+        config: the validated config.
+        dataset: the dataset's facts (classes, split sizes, preprocessing).
+        model: the model to build.
+        loop: the schedule in steps.
+        strategy: the distribution strategy.
+        jit_compile: whether the step is compiled with XLA.
+    """
+
+    config: TrainConfig
+    dataset: DatasetFacts
+    model: ModelRecipe
+    loop: LoopSettings
+    strategy: tf.distribute.Strategy
+    jit_compile: bool
+
+    @property
+    def model_dir(self) -> str:
+        """The run folder."""
+        return self.config.model_dir
+
+    @property
+    def chief(self) -> bool:
+        """Whether this process writes the run folder."""
+        return is_chief(self.strategy)
+
+
+def resolve_model(cfg: TrainConfig, dataset: DatasetFacts) -> ModelRecipe:
+    """The model recipe of `cfg` for `dataset`, with override names checked (values are checked
+    when the model is built).
+
+    Raises:
+        ConfigError: unknown model name (field "model"), or an override the model does not
+            take, that its name fixes, or that the run sets itself (field "model_overrides").
+    """
+    from deepnets.models import get_model_spec, list_models
+
+    try:
+        spec = get_model_spec(cfg.model)
+    except ValueError as err:
+        allowed = f"one of {', '.join(list_models())}"
+        raise ConfigError("model", cfg.model, allowed, reason=str(err)) from None
+    overrides = dict(cfg.model_overrides)
+    allowed = spec.allowed_overrides()
+    for key in overrides:
+        if key in spec.fixed:
+            reason = f"{cfg.model} fixes `{key}`={spec.fixed[key]!r}; choose another model name"
+        elif key in _RUN_OWNED_ARGUMENTS:
+            reason = (
+                f"`{key}` is set by the run (the dataset's {dataset.num_classes} classes, its "
+                "input shape, logits for the loss); remove it from the overrides"
+            )
+        elif key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" Did you mean `{close[0]}`?" if close else ""
+            reason = f"{cfg.model} has no argument `{key}`.{hint} It takes: {', '.join(allowed)}"
+        else:
+            continue
+        raise ConfigError("model_overrides", overrides, reason=reason)
+    arguments = {
+        **overrides,
+        "num_classes": dataset.num_classes,
+        "input_shape": dataset.input_shape,
+        "classifier_activation": None,
+    }
+    return ModelRecipe(cfg.model, arguments)
+
+
+def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> RunPlan:
+    """Resolves a training run once: config, strategy, dataset, model and schedule.
+
+    Call it first in a program: with `cfg.cpu_replicas > 1` it splits the CPU, which must
+    happen before TensorFlow runs any op.
+
+    Args:
+        cfg: the run's config.
+        strategy: a strategy to use instead of the one `cfg.strategy` asks for.
+
+    Returns:
+        The `RunPlan`.
+
+    Raises:
+        ConfigError: naming the field to blame (a bad value, an unavailable dataset, a batch
+            that does not divide over the replicas or is larger than the dataset, ...).
+    """
+    cfg.validate()
+    if strategy is None:
+        try:
+            strategy = make_strategy(cfg)
+        except (ValueError, RuntimeError) as err:
+            raise ConfigError("strategy", cfg.strategy, reason=str(err)) from err
+    replicas = strategy.num_replicas_in_sync
+    if cfg.global_batch_size % replicas:
+        raise ConfigError(
+            "global_batch_size",
+            cfg.global_batch_size,
+            reason=f"{cfg.global_batch_size} is not divisible by the {replicas} replicas of the "
+            f"{type(strategy).__name__}; use a multiple of {replicas}",
+        )
+    try:
+        dataset = describe_dataset(
+            cfg.dataset, image_size=cfg.image_size, data_dir=cfg.data_dir, download=cfg.download
+        )
+    except DatasetUnavailableError as err:
+        raise ConfigError("dataset", cfg.dataset, reason=str(err)) from err
+    steps_per_epoch = dataset.train_examples // cfg.global_batch_size
+    if steps_per_epoch < 1:
+        raise ConfigError(
+            "global_batch_size",
+            cfg.global_batch_size,
+            reason=f"{cfg.global_batch_size} is larger than the {dataset.train_examples} "
+            f"training examples of {cfg.dataset!r}",
+        )
+    loop = LoopSettings(
+        total_steps=cfg.train_steps or cfg.epochs * steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
+        steps_per_loop=cfg.steps_per_loop,
+        eval_every_steps=cfg.eval_every_steps,
+        checkpoint_every_steps=cfg.checkpoint_every_steps,
+        log_every_steps=cfg.log_every_steps,
+    )
+    return RunPlan(
+        config=cfg,
+        dataset=dataset,
+        model=resolve_model(cfg, dataset),
+        loop=loop,
+        strategy=strategy,
+        jit_compile=resolve_jit_compile(cfg.jit_compile, strategy),
+    )

@@ -1,0 +1,239 @@
+"""The step runner: runs training steps and evaluations, and never decides when.
+
+`StepRunner` owns what the steps need: the model and optimizer (created inside
+`strategy.scope()`), the loss, the train metrics, the input iterators, and two compiled
+functions: one that runs `num_steps` training steps (`strategy.run` inside a `tf.range` loop, so
+the host is involved once per call) and one that evaluates the whole eval set. When to call them,
+checkpoint, report or stop is the `Controller`'s business (Orbit's runner/controller split).
+
+Input position: distributed iterators cannot be checkpointed in TF 2.21 (`tf.train.Checkpoint`
+rejects a `DistributedIterator`), so the data of epoch `e` comes from a fresh pipeline built by
+`train_input_fn(ctx, e)` (seeded from (seed, e)), and a run resumed mid-epoch skips the batches
+that epoch had already used. A resumed run therefore sees the same batches as an uninterrupted
+one whenever the pipeline is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import tensorflow as tf
+
+from deepnets.training.evaluation import EvalInputFn, Evaluator
+from deepnets.training.metrics import ClassificationMetrics
+from deepnets.training.optim import classification_loss, l2_weight_decay_loss
+
+keras = tf.keras
+
+TrainInputFn = Callable[[tf.distribute.InputContext, int], tf.data.Dataset]
+OptimizerFn = Callable[[Sequence[Any]], keras.optimizers.Optimizer]
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str | None) -> Iterator[None]:
+    """Sets the global Keras dtype policy (if `name`) for the block, then restores the old one."""
+    previous = keras.mixed_precision.global_policy()
+    if name:
+        keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+class StepRunner:
+    """Trains and evaluates a classifier under a distribution strategy, a loop at a time.
+
+    Args:
+        strategy: the run's strategy.
+        model_fn: builds the model (called inside `strategy.scope()` under the dtype policy of
+            `mixed_precision`); the model must return logits and be built (a deepnets model
+            built from its `input_shape`, or any model called or built once).
+        optimizer_fn: `variables -> optimizer`, called inside the scope; the runner builds the
+            optimizer on the model's trainable variables if it is not built yet.
+        train_input_fn: `(input_context, epoch) -> dataset` of `(image, label)` batches of the
+            per-replica size, at least `steps_per_epoch` batches per replica long.
+        steps_per_epoch: optimizer steps per epoch.
+        global_batch_size: examples per step over all replicas (the loss averages over it).
+        num_classes: number of classes (top-5 becomes top-k for fewer classes).
+        eval_input_fn: `input_context -> dataset` of `(image, label, weight)`, finite, or None.
+        label_smoothing: of the cross-entropy.
+        l2_decay: coefficient of `l2 * sum(||w||^2) / 2` over conv/dense kernels in the loss.
+        mixed_precision: a Keras dtype policy name for the model, or None for float32.
+        jit_compile: compile the forward/backward pass with XLA.
+    """
+
+    def __init__(
+        self,
+        strategy: tf.distribute.Strategy,
+        model_fn: Callable[[], keras.Model],
+        optimizer_fn: OptimizerFn,
+        train_input_fn: TrainInputFn,
+        *,
+        steps_per_epoch: int,
+        global_batch_size: int,
+        num_classes: int,
+        eval_input_fn: EvalInputFn | None = None,
+        label_smoothing: float = 0.0,
+        l2_decay: float = 0.0,
+        mixed_precision: str | None = None,
+        jit_compile: bool = False,
+    ) -> None:
+        if steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+        self.strategy = strategy
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.global_batch_size = int(global_batch_size)
+        self.label_smoothing = float(label_smoothing)
+        self.l2_decay = float(l2_decay)
+        self.jit_compile = bool(jit_compile)
+        with strategy.scope():
+            with dtype_policy(mixed_precision):
+                self.model = model_fn()
+            if not self.model.built:
+                raise ValueError(
+                    "model_fn returned an unbuilt model: build it (model.build(input_shape)) "
+                    "or give it its input shape, so its weights exist before the first step."
+                )
+            if not self.model.trainable_variables:
+                raise ValueError("model_fn returned a model without trainable variables.")
+            self.optimizer = optimizer_fn(self.model.trainable_variables)
+            if not self.optimizer.built:
+                self.optimizer.build(self.model.trainable_variables)
+            self.train_metrics = ClassificationMetrics(num_classes, prefix="train")
+        self.evaluator = Evaluator(strategy, self.model, num_classes) if eval_input_fn else None
+        self._train_input_fn = train_input_fn
+        self._eval_input_fn = eval_input_fn
+        self._eval_dataset: Any = None
+        self._iterator: Any = None
+        self._next_step: int | None = None
+        self._loss_scaling = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
+        # The optimizer update stays outside XLA: its cross-replica all-reduce (a merge_call)
+        # cannot run inside a compiled function.
+        self._gradients = (
+            tf.function(self._compute_gradients, jit_compile=True)
+            if self.jit_compile
+            else self._compute_gradients
+        )
+        self._train_loop = tf.function(self._run_steps)
+        # Non-trainable state (BatchNorm moving statistics) is updated by each replica on its
+        # own batch; averaging it keeps evaluation and saved weights replica-independent.
+        self._replica_local_state = [
+            v
+            for v in self.model.non_trainable_variables
+            if tf.as_dtype(v.dtype).is_floating and strategy.num_replicas_in_sync > 1
+        ]
+        self._average_state = tf.function(self._average_replica_state)
+        self._sum_over_replicas = tf.function(self._sum_replicas)
+
+    @property
+    def has_eval(self) -> bool:
+        """Whether the runner has an eval set."""
+        return self.evaluator is not None
+
+    # ------------------------------------------------------------------------ the traced step
+
+    def _compute_gradients(self, images: tf.Tensor, labels: tf.Tensor) -> tuple[Any, ...]:
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            logits = tf.cast(self.model(images, training=True), tf.float32)
+            per_example = classification_loss(labels, logits, self.label_smoothing)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
+            regularization = [tf.cast(x, tf.float32) for x in self.model.losses]
+            if self.l2_decay:
+                regularization.append(l2_weight_decay_loss(variables, self.l2_decay))
+            if regularization:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(regularization))
+            if self._loss_scaling:
+                loss = self.optimizer.scale_loss(loss)
+        return tape.gradient(loss, variables), per_example, logits
+
+    def _train_step(self, batch: Any) -> None:
+        images, labels = batch[0], batch[1]
+        grads, per_example, logits = self._gradients(images, labels)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
+        self.train_metrics.update(labels, logits, per_example)
+
+    def _run_steps(self, iterator: Any, num_steps: tf.Tensor) -> None:
+        for _ in tf.range(num_steps):
+            self.strategy.run(self._train_step, args=(next(iterator),))
+
+    def _average_replica_state(self) -> None:
+        for variable in self._replica_local_state:
+            local = self.strategy.run(lambda v=variable: tf.identity(v.value))
+            variable.assign(self.strategy.reduce(tf.distribute.ReduceOp.MEAN, local, axis=None))
+
+    def _sum_replicas(self, value: tf.Tensor) -> tf.Tensor:
+        per_replica = self.strategy.run(tf.identity, args=(value,))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    # ---------------------------------------------------------------------- what callers use
+
+    def train_iterator(self, epoch: int = 0, skip_steps: int = 0) -> Any:
+        """A distributed iterator over epoch `epoch`'s batches, after `skip_steps` steps of it."""
+        remaining = self.steps_per_epoch - skip_steps
+
+        def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+            # Replicas of one worker share its pipeline, each taking one batch per step.
+            batches_per_step = ctx.num_replicas_in_sync // ctx.num_input_pipelines
+            dataset = self._train_input_fn(ctx, epoch)
+            if skip_steps:
+                dataset = dataset.skip(skip_steps * batches_per_step)
+            return dataset.take(remaining * batches_per_step)
+
+        return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+
+    def run_steps(self, iterator: Any, num_steps: int) -> dict[str, float]:
+        """Runs `num_steps` steps from `iterator` in one compiled call.
+
+        Args:
+            iterator: from `train_iterator`, with at least `num_steps` batches left.
+            num_steps: steps to run (one traced function serves every value).
+
+        Returns:
+            The training metrics of these steps; reading them waits for the steps to end.
+        """
+        self.train_metrics.reset()
+        self._train_loop(iterator, tf.constant(num_steps, tf.int32))
+        return self.train_metrics.result()
+
+    def train(self, step: int, num_steps: int) -> dict[str, float]:
+        """Trains steps `step + 1 .. step + num_steps`, which must lie within one epoch.
+
+        The runner keeps the epoch's iterator between calls and opens the right one (skipping
+        the steps already done) when a call does not continue the previous one.
+
+        Returns:
+            {"loss", "top1", "top5", "examples"} of these steps.
+        """
+        epoch, done = divmod(step, self.steps_per_epoch)
+        if done + num_steps > self.steps_per_epoch:
+            raise ValueError(
+                f"steps {step + 1}..{step + num_steps} cross the end of epoch {epoch + 1} "
+                f"({self.steps_per_epoch} steps per epoch)"
+            )
+        if self._iterator is None or self._next_step != step or done == 0:
+            self._iterator = self.train_iterator(epoch, done)
+        self._next_step = step + num_steps
+        return self.run_steps(self._iterator, num_steps)
+
+    def evaluate(self) -> dict[str, float]:
+        """Evaluates the current weights on the whole eval set ({} without one)."""
+        if self.evaluator is None:
+            return {}
+        if self._eval_dataset is None:
+            self._eval_dataset = self.strategy.distribute_datasets_from_function(
+                self._eval_input_fn
+            )
+        self.sync_state()
+        return self.evaluator.evaluate(self._eval_dataset)
+
+    def sync_state(self) -> None:
+        """Averages replica-local state (BatchNorm statistics) over replicas; call before saving."""
+        self._average_state()
+
+    def any_replica(self, flag: bool) -> bool:
+        """True if `flag` is True on any replica of any worker (every worker must call it)."""
+        return bool(self._sum_over_replicas(tf.constant(int(flag), tf.int32)).numpy() > 0)

@@ -1,0 +1,108 @@
+"""StepRunner: the compiled steps and the exact evaluation, driven by hand (no controller)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import training_toys as toys
+
+import deepnets
+from deepnets.training import Evaluator, StepRunner, TrainConfig, make_optimizer
+
+GLOBAL_BATCH = 32
+
+
+def test_run_steps_trains_and_reports_only_its_own_steps():
+    runner = toys.toy_runner(with_eval=False)
+    iterator = runner.train_iterator()
+    first = runner.run_steps(iterator, 3)
+    assert first["examples"] == 3 * GLOBAL_BATCH
+    assert int(runner.optimizer.iterations.numpy()) == 3
+    second = runner.run_steps(iterator, 5)
+    assert second["examples"] == 5 * GLOBAL_BATCH  # metrics restart with every call
+    assert int(runner.optimizer.iterations.numpy()) == 8
+    assert 0 <= second["top1"] <= 1 and np.isfinite(second["loss"])
+
+
+def test_train_by_step_numbers_equals_one_iterator_by_hand():
+    """`train(step, n)` opens the right epoch's iterator and skips what the epoch already did."""
+    by_steps = toys.toy_runner(with_eval=False)
+    for step in (0, 3, 8, 11):  # 8 steps per epoch: a new epoch starts at step 8
+        by_steps.train(step, 3 if step in (0, 8) else 5)
+    by_hand = toys.toy_runner(with_eval=False)
+    by_hand.run_steps(by_hand.train_iterator(0), 8)
+    by_hand.run_steps(by_hand.train_iterator(1), 8)
+    for a, b in zip(by_steps.model.weights, by_hand.model.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="cross the end of epoch 1"):
+        by_steps.train(6, 4)
+
+
+def test_resuming_mid_epoch_skips_the_batches_already_used():
+    whole = toys.toy_runner(with_eval=False, seed=3)
+    whole.train(0, 8)
+    split = toys.toy_runner(with_eval=False, seed=3)
+    split.train(0, 5)
+    split._iterator = None  # as after a restart: the runner must reopen epoch 0 at step 5
+    split.train(5, 3)
+    for a, b in zip(whole.model.weights, split.model.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_eval_counts_every_example_once_and_ignores_padding():
+    model = toys.toy_model(batch_norm=False)
+    strategy = tf.distribute.get_strategy()
+    evaluator = Evaluator(strategy, model, toys.NUM_CLASSES)
+    # 100 examples in batches of 32: the last batch holds 4 real examples and 28 of padding.
+    dataset = strategy.distribute_datasets_from_function(toys.make_eval_input_fn(32))
+    got = evaluator.evaluate(dataset)
+    images, labels = toys.toy_arrays(100, seed=7)
+    logits = model(images).numpy()
+    log_probs = tf.nn.log_softmax(logits).numpy()
+    top5 = np.argsort(-logits, axis=1)[:, :4]  # k = min(5, 4 classes)
+    assert got["examples"] == 100
+    assert got["loss"] == pytest.approx(-log_probs[np.arange(100), labels].mean(), rel=1e-5)
+    assert got["top1"] == pytest.approx((logits.argmax(1) == labels).mean())
+    assert got["top5"] == pytest.approx((top5 == labels[:, None]).any(1).mean())
+
+
+def test_a_narrow_deepnets_resnet_trains_with_the_runner():
+    """The runner trains a real deepnets model: the loss falls and every kernel moves."""
+    tf.keras.utils.set_random_seed(0)
+    images, labels = toys.toy_arrays(256)
+    images = np.tile(images, (1, 2, 2, 1))  # 16x16: room for the ResNet's three downsamplings
+    runner = StepRunner(
+        tf.distribute.OneDeviceStrategy("/cpu:0"),
+        lambda: deepnets.build_model(
+            "resnet18",
+            num_classes=toys.NUM_CLASSES,
+            input_shape=(16, 16, 3),
+            stem="cifar",
+            width=4,
+            classifier_activation=None,
+        ),
+        lambda variables: make_optimizer(TrainConfig(), 0.05, variables),
+        lambda ctx, epoch: (
+            tf.data.Dataset.from_tensor_slices((images, labels))
+            .shuffle(256, seed=epoch)
+            .repeat()
+            .batch(32, drop_remainder=True)
+        ),
+        steps_per_epoch=8,
+        global_batch_size=32,
+        num_classes=toys.NUM_CLASSES,
+        l2_decay=5e-4,
+    )
+    before = [v.numpy().copy() for v in runner.model.trainable_variables]
+    losses = [runner.train(8 * epoch, 8)["loss"] for epoch in range(4)]
+    print("narrow resnet18 losses per epoch:", [round(x, 3) for x in losses])
+    assert losses[-1] < 0.7 * losses[0]
+    kernels = [
+        (b, v) for b, v in zip(before, runner.model.trainable_variables, strict=True) if v.ndim == 4
+    ]
+    assert len(kernels) >= 17  # stem + 8 blocks x 2 convs (+ projections)
+    assert all(not np.allclose(b, v.numpy()) for b, v in kernels)
+
+
+def test_runner_refuses_an_unbuilt_model():
+    with pytest.raises(ValueError, match="unbuilt model"):
+        toys.toy_runner(model_fn=lambda: tf.keras.Sequential([tf.keras.layers.Dense(4)]))
