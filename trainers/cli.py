@@ -1,13 +1,13 @@
-"""What the binaries share: one-line errors that name the flag, and quiet TensorFlow logs."""
+"""What the binaries share: running under absl, quiet logs, and one-line errors naming the flag."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 USAGE_EXIT_CODE = 2
 
@@ -38,26 +38,40 @@ def quiet_tensorflow_logs() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-def flag_message(err: BaseException) -> str:
-    """Rewrite a library error so that it names the flag: TrainConfig.x=... -> --x=..."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    text = re.sub(r"TrainConfig\.(\w+)\[", r"--\1[", text)
-    return re.sub(r"TrainConfig\.(\w+)", r"--\1", text)
+def fail(program: str, message: str) -> NoReturn:
+    """Prints "program: error: message" to stderr and exits with the usage status (2)."""
+    print(f"{program}: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(USAGE_EXIT_CODE)
+
+
+def error_message(err: BaseException, flag: str | None = None) -> str:
+    """The line to print for `err`, naming the flag to blame.
+
+    A `ConfigError` names its own field, which is the flag of the same name; another argument
+    error or a plain ValueError/TypeError/OSError is blamed on `flag` when one is given.
+    """
+    from deepnets.checks import ArgumentError
+    from deepnets.training import ConfigError
+
+    if isinstance(err, ConfigError):
+        return err.describe(f"--{err.name}")
+    if isinstance(err, ArgumentError):
+        text = err.describe()
+    else:
+        lines = str(err).strip().splitlines()
+        text = lines[0] if lines else type(err).__name__
+    return f"{flag}: {text}" if flag else text
 
 
 @contextlib.contextmanager
 def cli_errors(program: str, flag: str | None = None) -> Iterator[None]:
-    """Turn ValueError/TypeError inside the block into "program: error: ..." and exit status 2.
+    """Turns a bad-input error inside the block into one line and exit status 2.
 
     Args:
         program: the binary's name, printed first.
-        flag: the flag to blame when the message names none (e.g. "--model").
+        flag: the flag to blame for errors that do not name their own (e.g. "--model_dir").
     """
     try:
         yield
-    except (ValueError, TypeError) as err:
-        message = flag_message(err)
-        if flag and not message.startswith("--") and not re.search(r"--\w+", message):
-            message = f"{flag}: {message}"
-        print(f"{program}: error: {message}", file=sys.stderr, flush=True)
-        sys.exit(USAGE_EXIT_CODE)
+    except (ValueError, TypeError, OSError) as err:
+        fail(program, error_message(err, flag))

@@ -1,8 +1,8 @@
-"""absl flags for `TrainConfig`, generated from its fields so that each option is written once.
+"""absl flags for `TrainConfig`, made from its fields so that each option is written once.
 
-Every field of `deepnets.training.TrainConfig` becomes a flag of the same name, with the help text
-of the field's docstring entry and the field's default. `config_from_flags` turns parsed flags
-back into a `TrainConfig`.
+Every field becomes a flag of the same name, with the help text in the field's metadata, the
+field's default, and a flag type read from the field's type annotation. `config_from_flags`
+turns parsed flags back into a `TrainConfig`.
 """
 
 from __future__ import annotations
@@ -10,33 +10,50 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+import typing
+from collections.abc import Sequence
 from typing import Any
 
 from absl import flags
 
-from deepnets.training import TrainConfig
+from deepnets.training import ConfigError, TrainConfig
 
+# Words that mean None for an optional string flag ("float32" is the default precision).
 _NONE_WORDS = ("", "none", "null", "float32")
+_BOOL_WORDS = {"auto": "auto", "true": True, "false": False}
 
 
-class FlagError(ValueError):
-    """A flag value that cannot be used; the message starts with the flag's name."""
+def flag_kind(annotation: Any) -> str:
+    """The kind of flag for a field's type: bool, int, float, str, str_or_bool, dict or list."""
+    if annotation is bool:
+        return "bool"
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return "dict"
+    if origin in (list, tuple, Sequence):
+        return "list"
+    members = set(typing.get_args(annotation)) if origin else {annotation}
+    members.discard(type(None))
+    kinds = {int: "int", float: "float", str: "str"}
+    if members == {str, bool}:
+        return "str_or_bool"
+    if len(members) == 1 and next(iter(members)) in kinds:
+        return kinds[next(iter(members))]
+    raise TypeError(f"no flag kind for the type {annotation!r}")
 
 
-def _field_help() -> dict[str, str]:
-    """Field name -> help text, read from the "Attributes:" section of TrainConfig's docstring."""
-    doc = TrainConfig.__doc__ or ""
-    section = doc.split("Attributes:", 1)[-1]
-    helps: dict[str, str] = {}
-    current = None
-    for line in section.splitlines():
-        match = re.match(r"^\s{8}(\w+): (.*)$", line)
-        if match:
-            current = match.group(1)
-            helps[current] = match.group(2).strip()
-        elif current and line.strip():
-            helps[current] += " " + line.strip()
-    return helps
+def _fields() -> list[tuple[dataclasses.Field, str]]:
+    hints = typing.get_type_hints(TrainConfig)
+    return [(f, flag_kind(hints[f.name])) for f in dataclasses.fields(TrainConfig)]
+
+
+def _help(field: dataclasses.Field) -> str:
+    text = field.metadata.get("help") or field.name
+    choices = getattr(field.metadata.get("check"), "choices", ())
+    words = ["none" if c is None else str(c).lower() for c in choices]
+    if not all(word in text.lower() for word in words):
+        text += " One of: " + ", ".join(words) + "."
+    return text
 
 
 def parse_overrides(text: str) -> dict[str, Any]:
@@ -44,15 +61,20 @@ def parse_overrides(text: str) -> dict[str, Any]:
 
     Values are read as Python literals where they parse (numbers, True/False/None, tuples in
     parentheses) and as strings otherwise.
+
+    Raises:
+        ConfigError: an item is not KEY=VALUE (on the field "model_overrides").
     """
     result: dict[str, Any] = {}
     if not text.strip():
         return result
     for item in re.split(r",(?![^()\[\]]*[)\]])", text):
         if "=" not in item:
-            raise FlagError(
-                f"--model_overrides: {item!r} is not KEY=VALUE; write e.g. "
-                "--model_overrides=stem=cifar,width=16"
+            raise ConfigError(
+                "model_overrides",
+                text,
+                reason=f"{item!r} is not KEY=VALUE; write e.g. "
+                "--model_overrides=stem=cifar,width=16",
             )
         key, value = (part.strip() for part in item.split("=", 1))
         try:
@@ -63,48 +85,47 @@ def parse_overrides(text: str) -> dict[str, Any]:
 
 
 def define_train_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
-    """Define one flag per TrainConfig field, with its default and help text."""
-    helps = _field_help()
+    """Define one flag per TrainConfig field, with its default, type and help text."""
     defaults = TrainConfig()
-    for field in dataclasses.fields(TrainConfig):
-        name, default, kind = field.name, getattr(defaults, field.name), str(field.type)
-        text = helps.get(name, name)
-        if name == "model_overrides":
-            flags.DEFINE_string(name, "", text + " Format: KEY=VALUE,...", flag_values=flag_values)
-        elif name == "decay_epochs":
-            flags.DEFINE_list(name, [str(v) for v in default], text, flag_values=flag_values)
-        elif name == "jit_compile":
-            flags.DEFINE_enum(
-                name, "auto", ["auto", "true", "false"], text, flag_values=flag_values
-            )
-        elif kind == "bool":
+    for field, kind in _fields():
+        name, default, text = field.name, getattr(defaults, field.name), _help(field)
+        if kind == "bool":
             flags.DEFINE_boolean(name, default, text, flag_values=flag_values)
-        elif kind.startswith("int"):
+        elif kind == "int":
             flags.DEFINE_integer(name, default, text, flag_values=flag_values)
-        elif kind.startswith("float"):
+        elif kind == "float":
             flags.DEFINE_float(name, default, text, flag_values=flag_values)
+        elif kind == "list":
+            flags.DEFINE_list(name, [str(v) for v in default], text, flag_values=flag_values)
+        elif kind == "dict":
+            flags.DEFINE_string(name, "", text + " Format: KEY=VALUE,...", flag_values=flag_values)
+        elif kind == "str_or_bool":
+            flags.DEFINE_enum(name, str(default).lower(), list(_BOOL_WORDS), text, flag_values)
         else:
             flags.DEFINE_string(name, default, text, flag_values=flag_values)
 
 
 def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> TrainConfig:
-    """Build a (not yet validated) TrainConfig from parsed flags."""
+    """Build a (not yet validated) TrainConfig from parsed flags.
+
+    Raises:
+        ConfigError: a flag value that cannot become the field's type.
+    """
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(TrainConfig):
+    for field, kind in _fields():
         value = flag_values[field.name].value
-        if field.name == "model_overrides":
+        if kind == "dict":
             value = parse_overrides(value)
-        elif field.name == "decay_epochs":
+        elif kind == "list":
             try:
                 value = tuple(float(v) for v in value)
-            except ValueError as err:
-                raise FlagError(
-                    f"--decay_epochs={','.join(value)} is invalid: expected comma-separated "
-                    "numbers, e.g. 60,120,160"
-                ) from err
-        elif field.name == "jit_compile":
-            value = {"auto": "auto", "true": True, "false": False}[value]
-        elif field.name in ("mixed_precision", "tpu", "data_dir") and value is not None:
+            except ValueError:
+                raise ConfigError(
+                    field.name, ",".join(value), "comma-separated numbers, e.g. 60,120,160"
+                ) from None
+        elif kind == "str_or_bool":
+            value = _BOOL_WORDS[value]
+        elif kind == "str" and field.default is None and value is not None:
             value = None if value.lower() in _NONE_WORDS else value
         values[field.name] = value
     # `--train_steps` alone means "train for that many steps", without also clearing --epochs.

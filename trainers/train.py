@@ -1,4 +1,4 @@
-"""Train a deepnets model: flags -> TrainConfig -> deepnets.training.train.
+"""Train a deepnets model: flags -> TrainConfig -> plan_run -> deepnets.training.train.
 
     deepnets-train --model=resnet18 --model_overrides=stem=cifar --dataset=shapes10 \
         --epochs=3 --global_batch_size=128 --model_dir=runs/r18
@@ -14,7 +14,7 @@ import sys
 
 from absl import flags
 
-from trainers.cli import cli_errors, quiet_tensorflow_logs, run_binary
+from trainers.cli import cli_errors, fail, quiet_tensorflow_logs, run_binary
 
 quiet_tensorflow_logs()  # before TensorFlow is imported
 
@@ -27,37 +27,17 @@ FLAGS = flags.FLAGS
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
-        with cli_errors(PROGRAM):
-            raise ValueError(f"unexpected positional arguments {argv[1:]}; use --flag=value")
+        fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
     # Imported here so that `--help` and flag errors answer before TensorFlow starts.
-    import deepnets
-    from deepnets import data
-    from deepnets.training import NonFiniteLossError, make_strategy, train
-    from deepnets.training.api import build_model_from_config
+    from deepnets.training import ConfigError, NonFiniteLossError, plan_run, train
 
     with cli_errors(PROGRAM):
-        cfg = config_from_flags(FLAGS).validate()
-    # First, before any TensorFlow op: --cpu_replicas must split the CPU before it is used.
-    with cli_errors(PROGRAM, "--strategy"):
-        strategy = make_strategy(cfg)
-    with cli_errors(PROGRAM, "--model"):
-        deepnets.models.get_model_spec(cfg.model)
-    with cli_errors(PROGRAM, "--dataset"):
-        _, info = data.load_split(
-            cfg.dataset, "train", data_dir=cfg.data_dir, download=cfg.download
-        )
-    with cli_errors(PROGRAM, "--model_overrides"):
-        build_model_from_config(cfg, info.num_classes)
-    replicas = strategy.num_replicas_in_sync
-    if cfg.global_batch_size % replicas:
-        with cli_errors(PROGRAM):
-            raise ValueError(
-                f"--global_batch_size={cfg.global_batch_size} is not divisible by the "
-                f"{replicas} replicas of the {type(strategy).__name__}; "
-                f"use a multiple of {replicas}"
-            )
+        plan = plan_run(config_from_flags(FLAGS))  # first: it may split the CPU into replicas
     try:
-        result = train(cfg, strategy=strategy)
+        result = train(plan)
+    except ConfigError as err:  # a model override whose value the model refuses
+        with cli_errors(PROGRAM):
+            raise err from None
     except NonFiniteLossError as err:
         print(f"{PROGRAM}: {err}", file=sys.stderr, flush=True)
         sys.exit(1)
