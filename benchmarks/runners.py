@@ -4,8 +4,8 @@ Every training contender trains on the same in-memory data: N random float32 ima
 labels in 100 classes, repeated and batched (a `tf.data` pipeline that costs next to nothing),
 so that the figures measure the training step and not the input.
 
-- `library_loop`: the real `deepnets.training.Trainer` (SGD momentum 0.9, L2 weight decay 5e-4
-  in the loss, train metrics), all steps of a call in one `tf.function` (`Trainer.run_steps`).
+- `library_loop`: the real `deepnets.training.StepRunner` (SGD momentum 0.9, L2 weight decay
+  5e-4 in the loss, train metrics), all steps of a call in one `tf.function` (`run_steps`).
 - `keras_fit`: `model.compile(SGD momentum 0.9 with Keras' own weight_decay=5e-4, sparse
   cross-entropy from logits)` and one `model.fit(epochs=1, steps_per_epoch=steps)` per call;
   the per-call overhead of `fit` (callbacks, data adapter, a fresh iterator) is part of it.
@@ -15,74 +15,19 @@ so that the figures measure the training step and not the input.
 
 from __future__ import annotations
 
-import dataclasses
-import tempfile
-from typing import Any
-
 import numpy as np
 import tensorflow as tf
 
-import deepnets
+from benchmarks.cases import IMAGE_SHAPE, MODEL_CASES, NUM_CLASSES, ModelCase
 from benchmarks.timing import Contender, rate
-from deepnets.training import TrainConfig, Trainer, make_strategy
-from deepnets.training.api import build_model_from_config
+from deepnets.training import StepRunner
+from deepnets.training.strategy import resolve_jit_compile
 
 keras = tf.keras
 
-NUM_CLASSES = 100
-IMAGE_SHAPE = (32, 32, 3)
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
 WEIGHT_DECAY = 5e-4
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelCase:
-    """One row of the table: a registry model and its keras.applications twin, if any.
-
-    Attributes:
-        name: the row label (and the value of --models).
-        registry_name: the deepnets registry name.
-        overrides: builder overrides that make the variant (e.g. stem="cifar").
-        keras_application: the `keras.applications` function of the same network, or None.
-    """
-
-    name: str
-    registry_name: str
-    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
-    keras_application: str | None = None
-
-    def build_deepnets(self) -> keras.Model:
-        """The deepnets model, returning logits for `NUM_CLASSES` classes."""
-        return deepnets.build_model(
-            self.registry_name,
-            num_classes=NUM_CLASSES,
-            classifier_activation=None,
-            **self.overrides,
-        )
-
-    def build_keras_application(self) -> keras.Model | None:
-        """The `keras.applications` model (weights=None, logits), or None where there is none."""
-        if self.keras_application is None:
-            return None
-        builder = getattr(keras.applications, self.keras_application)
-        return builder(
-            weights=None,
-            input_shape=IMAGE_SHAPE,
-            classes=NUM_CLASSES,
-            classifier_activation=None,
-        )
-
-
-MODEL_CASES: dict[str, ModelCase] = {
-    case.name: case
-    for case in (
-        ModelCase("vgg16", "vgg16", {}, "VGG16"),
-        ModelCase("resnet18_cifar", "resnet18", {"stem": "cifar"}),
-        ModelCase("resnet50", "resnet50", {}, "ResNet50"),
-        ModelCase("resnet50_cifar", "resnet50", {"stem": "cifar"}),
-    )
-}
 
 
 def random_examples(num_examples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -109,63 +54,43 @@ def in_memory_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int) -
 
 
 def library_loop(
-    case: ModelCase,
-    examples: tuple[np.ndarray, np.ndarray],
-    *,
-    batch_size: int,
-    steps_per_loop: int,
-) -> tuple[Contender, Trainer]:
-    """A contender that runs steps of the deepnets `Trainer` loop on `examples`.
+    case: ModelCase, examples: tuple[np.ndarray, np.ndarray], *, batch_size: int
+) -> tuple[Contender, StepRunner]:
+    """A contender that runs steps of the deepnets `StepRunner` on `examples`.
 
     Args:
         case: the model.
         examples: (images, labels) from `random_examples`.
         batch_size: global batch size.
-        steps_per_loop: the config's loop length (what `Trainer.fit` would run per call).
 
     Returns:
         (a function `(steps) -> images/s` that runs all the steps in one `tf.function` call,
-        the trainer: its model, strategy and `jit_compile`).
+        the runner: its model, strategy and `jit_compile`).
     """
-    endless = 10**9  # the run never ends: every call continues the same iterator
-    cfg = TrainConfig(
-        model=case.registry_name,
-        model_overrides=dict(case.overrides),
-        dataset="in_memory_random",
-        model_dir=tempfile.mkdtemp(prefix="deepnets_benchmark_"),
-        epochs=None,
-        train_steps=endless,
-        global_batch_size=batch_size,
-        optimizer="sgd",
-        learning_rate=LEARNING_RATE,
-        momentum=MOMENTUM,
-        schedule="constant",
-        weight_decay=WEIGHT_DECAY,
-        weight_decay_mode="l2",
-        strategy="one_device",
-        steps_per_loop=steps_per_loop,
-        export_saved_model=False,
-    )
+    endless = 10**9  # one epoch that never ends: every call continues the same iterator
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     images, labels = examples
 
     def train_input_fn(ctx: tf.distribute.InputContext, epoch: int) -> tf.data.Dataset:
         return in_memory_dataset(images, labels, ctx.get_per_replica_batch_size(batch_size))
 
-    trainer = Trainer(
-        cfg,
-        make_strategy(cfg),
-        lambda: build_model_from_config(cfg, NUM_CLASSES),
+    runner = StepRunner(
+        strategy,
+        case.build_deepnets,
+        lambda variables: keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM),
         train_input_fn,
         steps_per_epoch=endless,
-        input_shape=IMAGE_SHAPE,
+        global_batch_size=batch_size,
         num_classes=NUM_CLASSES,
+        l2_decay=WEIGHT_DECAY,
+        jit_compile=resolve_jit_compile("auto", strategy),
     )
-    iterator = trainer.train_iterator()
+    iterator = runner.train_iterator()
 
     def contender(steps: int) -> float:
-        return rate(lambda: trainer.run_steps(iterator, steps), steps * batch_size)
+        return rate(lambda: runner.run_steps(iterator, steps), steps * batch_size)
 
-    return contender, trainer
+    return contender, runner
 
 
 def keras_fit(

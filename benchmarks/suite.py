@@ -17,7 +17,6 @@ import datetime
 import gc
 import os
 import platform
-import shutil
 from typing import Any
 
 import tensorflow as tf
@@ -43,7 +42,7 @@ class Settings:
         models: names from `benchmarks.runners.MODEL_CASES`, one row each.
         batch_size: global batch size of training and evaluation.
         repetitions: timed repetitions of every figure (the median is reported).
-        steps: training/evaluation steps per repetition (and the Trainer's steps_per_loop).
+        steps: training/evaluation steps per repetition (all in one compiled call).
         warmup_steps: steps of the untimed warm-up call of every contender.
         peak_sizes: problem sizes of the peak measurements.
         pipeline_batches: input-pipeline batches per repetition.
@@ -101,9 +100,7 @@ def benchmark_model(
     """
     examples = runners.random_examples(settings.num_examples)
     batch = settings.batch_size
-    loop, trainer = runners.library_loop(
-        case, examples, batch_size=batch, steps_per_loop=settings.steps
-    )
+    loop, runner = runners.library_loop(case, examples, batch_size=batch)
     contenders = {"loop_img_s": loop}
     keras_app_model = case.build_keras_application()
     if keras_app_model is not None:
@@ -113,7 +110,7 @@ def benchmark_model(
     fit_model = case.build_deepnets()
     flops = forward_flops(fit_model, runners.IMAGE_SHAPE)
     contenders["fit_img_s"] = runners.keras_fit(fit_model, examples, batch_size=batch)
-    contenders["eval_img_s"] = runners.inference(trainer.model, examples[0][:batch])
+    contenders["eval_img_s"] = runners.inference(runner.model, examples[0][:batch])
     contenders.update({f"{name}_peak": contender for name, contender in peaks.items()})
     measured = interleaved_rates(
         contenders, settings.repetitions, settings.steps, warmup_count=settings.warmup_steps
@@ -130,12 +127,11 @@ def benchmark_model(
         row[f"{name}_peak_gflop_s"] = measured[f"{name}_peak"].median / 1e9
         row[f"{name}_peak_percent"] = 100 * train_flop_s / measured[f"{name}_peak"].median
     details = {
-        "deepnets_loop_jit_compile": bool(trainer.jit_compile),
+        "deepnets_loop_jit_compile": runner.jit_compile,
         "keras_app_fit_jit_compile": keras_app_model.jit_compile if keras_app_model else None,
         "fit_jit_compile": fit_model.jit_compile,
         "samples": {key: m.samples for key, m in measured.items()},
     }
-    shutil.rmtree(trainer.cfg.model_dir, ignore_errors=True)  # nothing is saved there
     return row, details
 
 
@@ -237,7 +233,7 @@ def report_notes(result: BenchmarkResult) -> list[str]:
         f"{sizes['conv_batch']}x{sizes['conv_size']}x{sizes['conv_size']}x"
         f"{sizes['conv_channels']}->{sizes['conv_channels']} NHWC "
         f"{_spread(peaks['conv'], 1e9)} GFLOP/s.",
-        "(a) loop: deepnets.training.Trainer.run_steps, steps in one tf.function (tf.range "
+        "(a) loop: deepnets.training.StepRunner.run_steps, steps in one tf.function (tf.range "
         "around strategy.run), OneDeviceStrategy, SGD momentum 0.9, L2 weight decay 5e-4 in the "
         "loss, train loss/top-1/top-5 metrics; in-memory random data (from_tensor_slices, "
         "repeat, batch; tf.data autotuning off, see benchmarks/runners.py).",

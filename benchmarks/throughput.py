@@ -4,7 +4,7 @@
     deepnets-benchmark --models=vgg16,resnet50_cifar --batch_size=128 --output_json=bench.json
     deepnets-benchmark --quick                           # a smoke run, under a minute on 2 CPUs
 
-For each model it measures (a) the deepnets `Trainer` loop, (b) Keras `fit` on the same network
+For each model it measures (a) the deepnets loop (`StepRunner`), (b) Keras `fit` on the same network
 from keras.applications, (c) Keras `fit` on the deepnets model, and inference; plus this
 machine's matmul and convolution peak and the augmented input pipeline (see
 `benchmarks.suite`). The printed notes say how every column is computed.
@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from typing import TYPE_CHECKING
 
-from absl import app, flags
+from absl import flags
+
+from benchmarks.cases import MODEL_CASES
+from trainers.cli import fail, run_binary
 
 if TYPE_CHECKING:
     from benchmarks.suite import Settings
 
-MODEL_NAMES = ("vgg16", "resnet18_cifar", "resnet50", "resnet50_cifar")
+PROGRAM = "deepnets-benchmark"
+MODEL_NAMES = tuple(MODEL_CASES)
 # --quick: what the flags default to instead. Two models cover both kinds of row (with and
 # without a keras.applications twin); tracing every ResNet-50 graph alone takes minutes.
 QUICK = {"models": ["vgg16", "resnet18_cifar"], "batch_size": 8, "repetitions": 2, "steps": 1}
@@ -78,12 +81,12 @@ def settings_from_flags(values: flags.FlagValues) -> Settings:
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected positional arguments {argv[1:]}; use --flag=value")
+        fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         settings = settings_from_flags(FLAGS)
     except ValueError as err:
-        raise app.UsageError(str(err)) from None
+        fail(PROGRAM, str(err))
     # Imported here so that --help and flag errors answer before TensorFlow starts.
     from benchmarks.suite import report_notes, run_benchmark
     from benchmarks.table import format_report
@@ -98,10 +101,7 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
     """Console-script entry point (deepnets-benchmark)."""
-    # absl's --help lists the flags of the module that sys.argv[0] names: make them this one's.
-    for flag in FLAGS.get_flags_for_module(__name__):
-        FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    app.run(main)
+    run_binary(main, __name__)
 
 
 if __name__ == "__main__":
