@@ -17,7 +17,7 @@ from deepnets.models.registry import (
     register_model,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "__version__",
