@@ -6,10 +6,12 @@ import contextlib
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 USAGE_EXIT_CODE = 2
+FAILURE_EXIT_CODE = 1
 
 
 def run_binary(main: Callable[[list[str]], None], *flag_modules: str) -> None:
@@ -26,11 +28,21 @@ def run_binary(main: Callable[[list[str]], None], *flag_modules: str) -> None:
     app.run(main)
 
 
-def quiet_tensorflow_logs() -> None:
-    """Keep TensorFlow's C++ and Python INFO chatter out of the binaries' output.
+def quiet_tensorflow_logs(program: str) -> None:
+    """Keep TensorFlow's C++ and Python INFO chatter out of the binaries' output, and print
+    deepnets' own warnings (a skipped checkpoint, a stale lock taken over) as one line each.
 
     Call before TensorFlow is imported; warnings and errors still show.
     """
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if category.__module__.startswith("deepnets"):
+            print(f"{program}: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    previous = warnings.showwarning
+    warnings.showwarning = show
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from absl import logging as absl_logging
 
@@ -65,13 +77,20 @@ def error_message(err: BaseException, flag: str | None = None) -> str:
 
 @contextlib.contextmanager
 def cli_errors(program: str, flag: str | None = None) -> Iterator[None]:
-    """Turns a bad-input error inside the block into one line and exit status 2.
+    """Turns an error inside the block into one line: bad input (ValueError, TypeError,
+    OSError) exits with status 2, a run-folder problem (`RunFolderError`: a folder in use, a
+    full disk, no readable checkpoint) with status 1.
 
     Args:
         program: the binary's name, printed first.
-        flag: the flag to blame for errors that do not name their own (e.g. "--model_dir").
+        flag: the flag to blame for bad input that does not name its own (e.g. "--model_dir").
     """
+    from deepnets.training.errors import RunFolderError
+
     try:
         yield
+    except RunFolderError as err:
+        print(f"{program}: error: {err}", file=sys.stderr, flush=True)
+        sys.exit(FAILURE_EXIT_CODE)
     except (ValueError, TypeError, OSError) as err:
         fail(program, error_message(err, flag))

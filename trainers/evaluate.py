@@ -12,11 +12,11 @@ from absl import flags
 
 from trainers.cli import cli_errors, quiet_tensorflow_logs, run_binary
 
-quiet_tensorflow_logs()  # before TensorFlow is imported
+PROGRAM = "deepnets-evaluate"
+quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
 
 from trainers.model_source import load_model_source  # noqa: E402
 
-PROGRAM = "deepnets-evaluate"
 flags.DEFINE_string("dataset", None, "Dataset name (default: the run's dataset).")
 flags.DEFINE_string("data_dir", None, "tfds data directory (default: the run's).")
 flags.DEFINE_integer("batch_size", 256, "Global evaluation batch size.", lower_bound=1)

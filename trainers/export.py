@@ -13,11 +13,11 @@ from absl import flags
 
 from trainers.cli import cli_errors, quiet_tensorflow_logs, run_binary
 
-quiet_tensorflow_logs()  # before TensorFlow is imported
+PROGRAM = "deepnets-export"
+quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
 
 from trainers.model_source import load_model_source  # noqa: E402
 
-PROGRAM = "deepnets-export"
 flags.DEFINE_string("output_dir", None, "Where model.keras and saved_model/ go.")
 flags.DEFINE_boolean("softmax", False, "Serve probabilities instead of logits.")
 flags.mark_flags_as_required(["output_dir"])

@@ -5,7 +5,8 @@
     deepnets-train --flagfile=trainers/flagfiles/cifar100_resnet50.cfg --model_dir=runs/r50
 
 A run pointed at a model_dir that holds a checkpoint resumes from it. Bad flag values exit with
-status 2 and one line naming the flag; a NaN/Inf loss exits with status 1 and says which step.
+status 2 and one line naming the flag; a NaN/Inf loss, a folder another run holds, a full disk
+or unreadable checkpoints exit with status 1 and one line saying what to do.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from absl import flags
 
 from trainers.cli import cli_errors, fail, quiet_tensorflow_logs, run_binary
 
-quiet_tensorflow_logs()  # before TensorFlow is imported
+PROGRAM = "deepnets-train"
+quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
 
 from trainers.flag_config import config_from_flags, define_train_flags  # noqa: E402
 
-PROGRAM = "deepnets-train"
 define_train_flags()
 FLAGS = flags.FLAGS
 
@@ -30,12 +31,13 @@ def main(argv: list[str]) -> None:
         fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
     # Imported here so that `--help` and flag errors answer before TensorFlow starts.
     from deepnets.training import ConfigError, NonFiniteLossError, plan_run, train
+    from deepnets.training.errors import RunFolderError
 
     with cli_errors(PROGRAM):
         plan = plan_run(config_from_flags(FLAGS))  # first: it may split the CPU into replicas
     try:
         result = train(plan)
-    except ConfigError as err:  # a model override whose value the model refuses
+    except (ConfigError, RunFolderError) as err:  # a refused override; a folder in use, full...
         with cli_errors(PROGRAM):
             raise err from None
     except NonFiniteLossError as err:

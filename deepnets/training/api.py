@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from deepnets.training.config import TrainConfig
 from deepnets.training.export import save_final_model
-from deepnets.training.loop import run_loop
+from deepnets.training.loop import run_folder, run_loop
 from deepnets.training.optim import make_optimizer
 from deepnets.training.plan import RunPlan, plan_run
 from deepnets.training.results import TrainResult
@@ -111,25 +111,28 @@ def train(
     Raises:
         ConfigError: a setting that cannot be used, naming the field (see `plan_run`).
         NonFiniteLossError: when the loss becomes NaN/Inf (the last good checkpoint is kept).
+        RunFolderError: another process trains in the folder (`RunLockedError`), a file could
+            not be written (`OutputWriteError`), or no checkpoint can be read.
     """
     plan = cfg if isinstance(cfg, RunPlan) else plan_run(cfg, strategy)
     cfg = plan.config
     schedule = make_schedule(cfg, plan.loop.steps_per_epoch, plan.loop.total_steps)
     runner = make_runner(plan, schedule)
-    if plan.chief:
-        RunRecord.from_plan(plan, runner.model).write(plan.model_dir)
-    result = run_loop(
-        runner,
-        plan.loop,
-        model_dir=plan.model_dir,
-        keep_checkpoints=cfg.keep_checkpoints,
-        learning_rate=lambda step: float(schedule(step)),
-    )
-    if not result.preempted:
-        runner.sync_state()
-        result.final_model_path, result.saved_model_path = save_final_model(
-            runner.model, plan.model_dir, plan.strategy, saved_model=cfg.export_saved_model
-        )
+    with run_folder(plan.model_dir, plan.chief):  # one writer: the lock is held to the end
         if plan.chief:
-            print(f"Saved {result.final_model_path}", flush=True)
+            RunRecord.from_plan(plan, runner.model).write(plan.model_dir)
+        result = run_loop(
+            runner,
+            plan.loop,
+            model_dir=plan.model_dir,
+            keep_checkpoints=cfg.keep_checkpoints,
+            learning_rate=lambda step: float(schedule(step)),
+        )
+        if not result.preempted:
+            runner.sync_state()
+            result.final_model_path, result.saved_model_path = save_final_model(
+                runner.model, plan.model_dir, plan.strategy, saved_model=cfg.export_saved_model
+            )
+            if plan.chief:
+                print(f"Saved {result.final_model_path}", flush=True)
     return result

@@ -201,7 +201,10 @@ class Controller:
         if not preempted:
             self._save(step)  # a no-op when this step was just saved
             if not eval_metrics and self.runner.has_eval:
-                eval_metrics = self._evaluate(step)
+                # A run restored at its last step evaluated (and reported) that step before its
+                # last checkpoint: evaluate for the result only, without a second report.
+                restored_complete = resumed_from is not None and not train_metrics
+                eval_metrics = self.runner.evaluate() if restored_complete else self._evaluate(step)
         result = TrainResult(
             final_step=step,
             total_steps=settings.total_steps,

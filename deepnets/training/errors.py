@@ -38,3 +38,49 @@ class NonFiniteLossError(RuntimeError):
             f"Training loss became {loss} in {where}; stopped without saving this state, "
             f"{restart}. Lower the learning rate, add warmup or check the input data."
         )
+
+
+class RunFolderError(RuntimeError):
+    """A problem with the run folder that stops a run; the message is one line saying what to do."""
+
+
+class RunFolderWarning(UserWarning):
+    """Something in the run folder was repaired or skipped (a stale lock, a broken checkpoint)."""
+
+
+class RunLockedError(RunFolderError):
+    """Another process holds the run folder (see `deepnets.training.lock`).
+
+    Attributes:
+        holder: what the lock file says of the holder (host, pid, started), possibly empty.
+    """
+
+    def __init__(self, message: str, holder: dict) -> None:
+        self.holder = holder
+        super().__init__(message)
+
+
+class NoReadableCheckpointError(RunFolderError):
+    """The run folder has checkpoints, but none of them can be read."""
+
+
+class OutputWriteError(RunFolderError):
+    """Writing a file of the run folder failed (a full disk, a lost mount, no permission).
+
+    Attributes:
+        path: the file or folder that could not be written.
+        reason: why, e.g. "No space left on device".
+        last_good_checkpoint: the newest checkpoint, read back and found intact, or None.
+    """
+
+    def __init__(self, path: str, reason: str, last_good_checkpoint: str | None) -> None:
+        self.path = path
+        self.reason = reason
+        self.last_good_checkpoint = last_good_checkpoint
+        if last_good_checkpoint:
+            state = f"the newest checkpoint {last_good_checkpoint} is intact: rerun to resume"
+        else:
+            state = "no intact checkpoint is in the folder yet"
+        super().__init__(
+            f"cannot write {path}: {reason}; the run stopped, {state} once it can write."
+        )

@@ -8,6 +8,7 @@ import tempfile
 
 import tensorflow as tf
 
+from deepnets.training.atomic import atomic_directory, atomic_path
 from deepnets.training.strategy import is_chief
 
 keras = tf.keras
@@ -36,18 +37,20 @@ def with_softmax(model: keras.Model) -> keras.Model:
 def save_model_files(
     model: keras.Model, keras_path: str, saved_model_path: str | None
 ) -> tuple[str, str | None]:
-    """Writes the model as a `.keras` file and (when a path is given) a SavedModel.
+    """Writes the model as a `.keras` file and (when a path is given) a SavedModel, each
+    atomically: a kill leaves the previous file or folder, or the new one, never half of one.
 
     The SavedModel serves `serve(images)` for float32 images of the model's input shape.
 
     Returns:
         (keras_path, saved_model_path).
     """
-    os.makedirs(os.path.dirname(os.path.abspath(keras_path)), exist_ok=True)
-    model.save(keras_path)
+    with atomic_path(keras_path, suffix=".keras") as temporary:
+        model.save(temporary)
     if saved_model_path is not None:
         signature = [tf.TensorSpec(model.input_shape, tf.float32, name="images")]
-        model.export(saved_model_path, input_signature=signature, verbose=False)
+        with atomic_directory(saved_model_path) as partial:
+            model.export(partial, input_signature=signature, verbose=False)
     return keras_path, saved_model_path
 
 

@@ -8,12 +8,20 @@ reports.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from deepnets.training.actions import METRICS_CSV, Action, standard_actions
-from deepnets.training.checkpointing import CheckpointKeeper
+from deepnets.training.atomic import recover_leftovers
+from deepnets.training.checkpointing import (
+    CHECKPOINT_SUBDIR,
+    CheckpointKeeper,
+    last_intact_checkpoint,
+)
 from deepnets.training.controller import Controller, LoopSettings
+from deepnets.training.errors import OutputWriteError
+from deepnets.training.lock import RunLock
 from deepnets.training.preemption import SigtermFlag
 from deepnets.training.results import TrainResult
 from deepnets.training.runner import StepRunner
@@ -31,9 +39,10 @@ def run_loop(
 ) -> TrainResult:
     """Trains `runner` to `settings.total_steps`, resuming from `model_dir`'s newest checkpoint.
 
-    Writes into `model_dir` (on the chief): checkpoints/, metrics.csv, tensorboard/ and
-    curves.png. SIGTERM checkpoints the current step and returns with `preempted=True`; in a
-    multi-worker run every worker stops at the same step.
+    Writes into `model_dir` (on the chief, which holds the folder's lock meanwhile):
+    checkpoints/, metrics.csv, tensorboard/ and curves.png. SIGTERM checkpoints the current
+    step and returns with `preempted=True`; in a multi-worker run every worker stops at the
+    same step.
 
     Args:
         runner: the step runner (its model and optimizer are checkpointed).
@@ -48,9 +57,46 @@ def run_loop(
 
     Raises:
         NonFiniteLossError: when a loop's loss is NaN/Inf; that state is not saved.
+        RunLockedError: another process trains in `model_dir`.
+        OutputWriteError: a file of the run folder could not be written (e.g. a full disk).
+        NoReadableCheckpointError: the folder has checkpoints but none can be read.
     """
     strategy = runner.strategy
     chief = is_chief(strategy)
+    with run_folder(model_dir, chief):
+        return _run(
+            runner, settings, model_dir, chief, keep_checkpoints, learning_rate, extra_actions
+        )
+
+
+@contextlib.contextmanager
+def run_folder(model_dir: str, chief: bool) -> Iterator[None]:
+    """Holds the run folder for writing (on the chief): its lock, leftovers of killed writers
+    cleaned up, and an `OSError` of any write turned into an `OutputWriteError` that names the
+    file and the newest intact checkpoint."""
+    if not chief:
+        yield
+        return
+    with RunLock(model_dir):
+        recover_leftovers(model_dir)
+        try:
+            yield
+        except OSError as err:
+            checkpoint = last_intact_checkpoint(os.path.join(model_dir, CHECKPOINT_SUBDIR))
+            reason = err.strerror or str(err)
+            raise OutputWriteError(err.filename or model_dir, reason, checkpoint) from err
+
+
+def _run(
+    runner: StepRunner,
+    settings: LoopSettings,
+    model_dir: str,
+    chief: bool,
+    keep_checkpoints: int,
+    learning_rate: Callable[[int], float] | None,
+    extra_actions: Sequence[Action],
+) -> TrainResult:
+    strategy = runner.strategy
     checkpoints = CheckpointKeeper(
         strategy, model_dir, keep_checkpoints, model=runner.model, optimizer=runner.optimizer
     )

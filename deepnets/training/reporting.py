@@ -6,6 +6,7 @@ Only the chief writes files; other workers get `enabled=False` reporters that do
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Mapping
@@ -13,6 +14,9 @@ from typing import Any
 
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
+
+from deepnets.training.atomic import atomic_write_text
+from deepnets.training.faults import fault_point
 
 CSV_FIELDS = (
     "step",
@@ -97,7 +101,9 @@ class MetricsCsv:
     """Appends one row per train loop and per evaluation to `metrics.csv`.
 
     On resume the rows written after the restored checkpoint (by a run that died before its
-    next checkpoint) are dropped first, so every step appears once per split.
+    next checkpoint) are dropped first, so every step appears once per split; the file is
+    rewritten atomically for that, and a last line cut short by a kill is dropped too. Each row
+    is appended with one write and flushed, so the file never holds half a row for long.
 
     Args:
         path: the CSV path.
@@ -110,22 +116,26 @@ class MetricsCsv:
         self.enabled = enabled
         if not enabled:
             return
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         kept = [row for row in read_metrics_csv(path) if int(row["step"]) <= resume_step]
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-            writer.writeheader()
-            for row in kept:
-                writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
+        lines = [_csv_line(CSV_FIELDS)] + [
+            _csv_line(row.get(k, "") for k in CSV_FIELDS) for row in kept
+        ]
+        atomic_write_text(path, "".join(lines))
 
     def append(self, row: Mapping[str, Any]) -> None:
-        """Writes one row (missing fields are left empty) and flushes it to disk."""
+        """Writes one row (missing fields are left empty) with one write, and flushes it."""
         if not self.enabled:
             return
+        line = _csv_line(_csv_value(row.get(k, "")) for k in CSV_FIELDS)
+        fault_point("metrics.csv.append", self.path)
         with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, fieldnames=CSV_FIELDS).writerow(
-                {k: _csv_value(row.get(k, "")) for k in CSV_FIELDS}
-            )
+            f.write(line)
+
+
+def _csv_line(values: Any) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(list(values))
+    return buffer.getvalue()
 
 
 def _csv_value(value: Any) -> Any:
@@ -137,6 +147,8 @@ def _csv_value(value: Any) -> Any:
 def read_metrics_csv(path: str) -> list[dict[str, str]]:
     """Reads `metrics.csv` rows as dicts of strings ([] if the file does not exist).
 
+    A last line without its newline (a write cut short) and rows without a step are skipped.
+
     Args:
         path: the CSV path.
 
@@ -146,7 +158,11 @@ def read_metrics_csv(path: str) -> list[dict[str, str]]:
     if not os.path.exists(path):
         return []
     with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        text = f.read()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    rows = csv.DictReader(io.StringIO(text))
+    return [row for row in rows if (row.get("step") or "").isdigit()]
 
 
 def _scalar_metadata() -> summary_pb2.SummaryMetadata:

@@ -6,7 +6,8 @@ import os
 
 import tensorflow as tf
 
-from deepnets.training.checkpointing import CHECKPOINT_SUBDIR
+from deepnets.training.checkpoint_files import CHECKPOINT_SUBDIR, newest_readable, unreadable_reason
+from deepnets.training.errors import NoReadableCheckpointError
 from deepnets.training.run_record import RunRecord
 
 keras = tf.keras
@@ -17,19 +18,32 @@ def restore_model(
 ) -> tuple[keras.Model, RunRecord, str]:
     """Builds the run's model from its run record and loads a checkpoint's weights into it.
 
+    It only reads the folder (a run may be training in it): an unreadable newer checkpoint is
+    skipped with a warning, not moved.
+
     Args:
         model_dir: a training run folder (holds run.json and checkpoints/).
-        checkpoint: a checkpoint path (".../ckpt-1200"); None for the newest one.
+        checkpoint: a checkpoint path (".../ckpt-1200"); None for the newest readable one.
 
     Returns:
         (model returning logits, the run's record, the checkpoint path read).
 
     Raises:
         FileNotFoundError: no run.json, or no checkpoint in the folder.
+        NoReadableCheckpointError: the checkpoint asked for, or every one, cannot be read.
     """
     record = RunRecord.read(model_dir)
     folder = os.path.join(model_dir, CHECKPOINT_SUBDIR)
-    checkpoint = checkpoint or tf.train.latest_checkpoint(folder)
+    if checkpoint is not None:
+        reason = unreadable_reason(checkpoint)
+        if reason is not None:
+            raise NoReadableCheckpointError(f"checkpoint {checkpoint} cannot be read ({reason}).")
+    else:
+        checkpoint, broken = newest_readable(folder, move_aside=False)
+        if checkpoint is None and broken:
+            raise NoReadableCheckpointError(
+                f"none of the {len(broken)} checkpoint(s) in {folder} can be read."
+            )
     if checkpoint is None:
         raise FileNotFoundError(f"No checkpoint in {folder}.")
     model = record.build_model()

@@ -182,3 +182,11 @@ def test_reports_carry_rate_speed_and_learning_rate_of_the_last_step():
     assert reports[0].epoch == 1.0 and reports[0].images_per_sec > 0
     assert reports[-1].eta_seconds == 0
     assert reports[0].row()["learning_rate"] == 3.0
+
+
+def test_a_run_restored_complete_evaluates_for_the_result_without_reporting_again():
+    settings = LoopSettings(total_steps=8, steps_per_epoch=4, steps_per_loop=4)
+    result, runner, checkpoints, recorder = run(settings, checkpoints=FakeCheckpoints(start=8))
+    assert not [c for c in runner.calls if c[0] == "train"]
+    assert result.eval_metrics["top1"] == 0.75 and runner.calls.count(("eval",)) == 1
+    assert not [e for e in recorder.events if e[0] in ("eval", "checkpoint")]
