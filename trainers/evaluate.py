@@ -1,12 +1,19 @@
 """Evaluate a trained model: top-1, top-5 and loss over a dataset's whole evaluation split.
 
 deepnets-evaluate --model_dir=runs/r18                 # newest checkpoint, the run's dataset
-deepnets-evaluate --model_path=runs/r18/final.keras --dataset=shapes10
+deepnets-evaluate --model_path=runs/r18/final.keras --dataset=shapes10 --report_dir=out
+
+It also writes per-class accuracy and the confusion matrix (per_class.csv, confusion_matrix.csv,
+confusion_matrix.png): for a run folder into `<model_dir>/evaluation/ckpt-<step>/` (with
+`-<dataset>` appended when another dataset than the run's is evaluated), for a model file only
+when --report_dir is given. Each file is written atomically and nothing else of the run folder
+is touched, so this works while the run trains. The last line printed is the metrics' JSON.
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 from absl import flags
 
@@ -15,7 +22,9 @@ from trainers.cli import cli_errors, quiet_tensorflow_logs, run_binary
 PROGRAM = "deepnets-evaluate"
 quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
 
-from trainers.model_source import load_model_source  # noqa: E402
+from trainers.model_source import ModelSource, load_model_source  # noqa: E402
+
+EVALUATION_SUBDIR = "evaluation"
 
 flags.DEFINE_string("dataset", None, "Dataset name (default: the run's dataset).")
 flags.DEFINE_string("data_dir", None, "tfds data directory (default: the run's).")
@@ -23,29 +32,59 @@ flags.DEFINE_integer("batch_size", 256, "Global evaluation batch size.", lower_b
 flags.DEFINE_integer(
     "image_size", None, "Input size for --model_path (a run uses its recorded preprocessing)."
 )
+flags.DEFINE_string(
+    "report_dir",
+    None,
+    "Folder for per_class.csv, confusion_matrix.csv and confusion_matrix.png (default: "
+    "<model_dir>/evaluation/ckpt-<step>; with --model_path, none are written without it).",
+)
 FLAGS = flags.FLAGS
+
+
+def default_report_dir(source: ModelSource, dataset: str) -> str | None:
+    """`<model_dir>/evaluation/<checkpoint name>[-<dataset>]` for a run folder, else None."""
+    if source.record is None or not FLAGS.model_dir:
+        return None
+    name = os.path.basename(source.description)
+    if dataset != source.record.config.dataset:
+        name += "-" + dataset.replace("/", "_").replace(":", "_")
+    return os.path.join(FLAGS.model_dir, EVALUATION_SUBDIR, name)
 
 
 def main(argv: list[str]) -> None:
     del argv
     source = load_model_source(PROGRAM)
-    from deepnets.training import evaluate
+    from deepnets.models import ImagePredictor
+    from deepnets.training.evaluation import evaluate_split
+    from deepnets.training.per_class import per_class_summary, write_per_class_reports
 
     record = source.record
+    model, preprocessing = source.model, record.preprocessing if record else None
+    if isinstance(model, ImagePredictor):  # an export: its own preprocessing, then its network
+        model, preprocessing = model.classifier, model.preprocessing
     dataset = FLAGS.dataset or (record.config.dataset if record else None)
     with cli_errors(PROGRAM, "--dataset"):
         if dataset is None:
             raise ValueError("give the dataset to evaluate on, e.g. --dataset=shapes10")
-        metrics = evaluate(
-            source.model,
+        result = evaluate_split(
+            model,
             dataset,
             global_batch_size=FLAGS.batch_size,
             data_dir=FLAGS.data_dir or (record.config.data_dir if record else None),
             image_size=FLAGS.image_size,
             split=record.dataset.eval_split if record else "test",
-            preprocessing=record.preprocessing if record else None,
+            preprocessing=preprocessing,
         )
-    report = json.dumps(metrics, sort_keys=True)
+    names = result.class_names
+    if record and dataset == record.config.dataset and len(record.class_names) == len(names):
+        names = record.class_names  # the names the model was trained with
+    report_dir = FLAGS.report_dir or default_report_dir(source, dataset)
+    if report_dir:
+        with cli_errors(PROGRAM, "--report_dir"):
+            write_per_class_reports(report_dir, result.confusion, names)
+        print(per_class_summary(result.confusion, names), flush=True)
+        print(f"Wrote per-class accuracy and the confusion matrix to {report_dir}", flush=True)
+    report = json.dumps(result.metrics, sort_keys=True)
     print(f"Evaluated {source.description} on {dataset}: {report}", flush=True)
 
 

@@ -1,19 +1,21 @@
 """Exact evaluation over a whole split, on any number of replicas.
 
 The eval datasets yield `(image, label, weight)`: the last batch is padded so every replica gets
-a full batch, and padding carries weight 0, so the weighted metrics count every real example once
-whatever the replica count.
+a full batch, and padding carries weight 0, so the weighted metrics and the confusion matrix
+count every real example once whatever the replica count.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
-from deepnets.training.metrics import ClassificationMetrics
+from deepnets.training.metrics import ClassificationMetrics, ConfusionMatrix
 from deepnets.training.optim import classification_loss
 
 keras = tf.keras
@@ -23,6 +25,9 @@ EvalInputFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
 
 class Evaluator:
     """Runs a model over a distributed `(image, label, weight)` dataset and reports metrics.
+
+    Each evaluation also counts a confusion matrix (true class x top-1 prediction), read on
+    every worker with the metrics and kept: `confusion_matrix()` returns the last one.
 
     Args:
         strategy: the strategy whose scope the model was built in.
@@ -40,18 +45,27 @@ class Evaluator:
     ) -> None:
         self.strategy = strategy
         self.model = model
+        self.num_classes = int(num_classes)
         self.from_probabilities = from_probabilities
         with strategy.scope():
             self.metrics = ClassificationMetrics(num_classes, prefix="eval")
+            self.confusion = ConfusionMatrix(num_classes, name="eval_confusion_matrix")
+        self._last_confusion: np.ndarray | None = None
         self._run = tf.function(self._eval_all)
 
     def _eval_step(self, batch: Any) -> None:
         images, labels, weights = batch
         outputs = tf.cast(self.model(images, training=False), tf.float32)
+        if outputs.shape[-1] not in (None, self.num_classes):  # checked once, when tracing
+            raise ValueError(
+                f"the model outputs {outputs.shape[-1]} scores per example but the eval set "
+                f"has {self.num_classes} classes"
+            )
         if self.from_probabilities:
             outputs = tf.math.log(tf.maximum(outputs, 1e-12))
         per_example = classification_loss(labels, outputs)
         self.metrics.update(labels, outputs, per_example, sample_weight=weights)
+        self.confusion.update_state(labels, outputs, sample_weight=weights)
 
     def _eval_all(self, dataset: Any) -> None:
         for batch in dataset:
@@ -67,12 +81,49 @@ class Evaluator:
             {"loss", "top1", "top5", "examples"} (see `ClassificationMetrics.result`).
         """
         self.metrics.reset()
+        self.confusion.reset_state()
+        self._last_confusion = None
         with warnings.catch_warnings():
             # Tracing a loop over a distributed dataset reads its tf.data options in graph
             # mode, which makes TF warn on every trace; the options are not used here.
             warnings.filterwarnings("ignore", message="To make it possible to preserve tf.data")
             self._run(dataset)
-        return self.metrics.result()
+        metrics = self.metrics.result()
+        # Read here, where every worker reads (a multi-worker sum is a collective), so that
+        # the chief alone can ask for it later.
+        self._last_confusion = self.confusion.counts_array()
+        return metrics
+
+    def confusion_matrix(self) -> np.ndarray:
+        """The confusion matrix of the last `evaluate`, summed over replicas and workers.
+
+        Returns:
+            int64 [C, C]: row = true class, column = top-1 predicted class, each real example
+            counted once (padding has weight 0). Row sums are the examples per class; the trace
+            is the number of top-1 hits.
+
+        Raises:
+            RuntimeError: before the first evaluation ends.
+        """
+        if self._last_confusion is None:
+            raise RuntimeError("no evaluation has ended yet: call evaluate(dataset) first")
+        return self._last_confusion.copy()
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalResult:
+    """What an evaluation of a dataset split found.
+
+    Attributes:
+        metrics: {"loss", "top1", "top5", "examples"} (see `evaluate`).
+        confusion: int64 [C, C], true class x top-1 predicted class (see
+            `Evaluator.confusion_matrix`).
+        class_names: the dataset's class names by label ("0", "1", ... when it has none).
+    """
+
+    metrics: dict[str, float]
+    confusion: np.ndarray
+    class_names: tuple[str, ...]
 
 
 def evaluate(
@@ -104,7 +155,42 @@ def evaluate(
 
     Returns:
         {"loss", "top1", "top5", "examples"}: mean cross-entropy, accuracies as fractions and
-        the number of examples evaluated.
+        the number of examples evaluated. `evaluate_split` also gives the confusion matrix.
+    """
+    return evaluate_split(
+        model,
+        dataset_name,
+        global_batch_size=global_batch_size,
+        data_dir=data_dir,
+        image_size=image_size,
+        download=download,
+        split=split,
+        preprocessing=preprocessing,
+        strategy=strategy,
+    ).metrics
+
+
+def evaluate_split(
+    model: keras.Model,
+    dataset_name: str,
+    *,
+    global_batch_size: int = 256,
+    data_dir: str | None = None,
+    image_size: int | None = None,
+    download: bool = True,
+    split: str = "test",
+    preprocessing: Any = None,
+    strategy: tf.distribute.Strategy | None = None,
+) -> EvalResult:
+    """`evaluate`, with the confusion matrix and the dataset's class names.
+
+    Args:
+        model, dataset_name, global_batch_size, data_dir, image_size, download, split,
+        preprocessing, strategy: as for `evaluate`.
+
+    Returns:
+        An `EvalResult`: the metrics, the [C, C] confusion matrix and the class names, ready
+        for `deepnets.training.per_class.write_per_class_reports`.
     """
     from deepnets import data  # deferred: the training library does not need data at import
 
@@ -128,7 +214,9 @@ def evaluate(
     evaluator = Evaluator(
         strategy, model, info.num_classes, from_probabilities=outputs_probabilities(model)
     )
-    return evaluator.evaluate(dataset)
+    metrics = evaluator.evaluate(dataset)
+    names = info.class_names or tuple(str(i) for i in range(info.num_classes))
+    return EvalResult(metrics, evaluator.confusion_matrix(), tuple(names))
 
 
 def outputs_probabilities(model: keras.Model) -> bool:

@@ -1,12 +1,14 @@
-"""Loss, top-1 and top-5 accuracy as Keras metric objects that work under any strategy.
+"""Loss, top-1 and top-5 accuracy, and a confusion matrix, as Keras metrics for any strategy.
 
-Create a `ClassificationMetrics` inside `strategy.scope()`: Keras metric variables are then
-sync-on-read with SUM aggregation, so each replica updates its own copy inside `strategy.run`
-and reading `result()` outside it sums totals and counts over all replicas (and workers).
+Create a `ClassificationMetrics` or a `ConfusionMatrix` inside `strategy.scope()`: Keras metric
+variables are then sync-on-read with SUM aggregation, so each replica updates its own copy inside
+`strategy.run` and reading `result()` outside it sums totals and counts over all replicas (and
+workers: every worker must read, since the sum is a collective).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 keras = tf.keras
@@ -65,3 +67,63 @@ class ClassificationMetrics:
         """Zeroes all totals and counts."""
         for metric in (self.loss, self.top1, self.topk):
             metric.reset_state()
+
+
+class ConfusionMatrix(keras.metrics.Metric):
+    """Weighted counts of (true class, top-1 predicted class) pairs.
+
+    The counts are float32 by default, like every Keras metric total: with weights 0 and 1
+    (eval padding) they are exact integers while one cell stays below 2**24 (16.7 million).
+
+    Args:
+        num_classes: C; the matrix is [C, C], rows true classes, columns predicted ones.
+        name: the metric's name.
+        dtype: of the counts (None: Keras' floatx, float32).
+    """
+
+    def __init__(
+        self, num_classes: int, name: str = "confusion_matrix", dtype: str | None = None
+    ) -> None:
+        super().__init__(name=name, dtype=dtype)
+        if int(num_classes) < 1:
+            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        self.num_classes = int(num_classes)
+        self.counts = self.add_variable(
+            shape=(self.num_classes, self.num_classes),
+            initializer="zeros",
+            dtype=self.dtype,
+            name="counts",
+        )
+
+    def update_state(
+        self, labels: tf.Tensor, logits: tf.Tensor, sample_weight: tf.Tensor | None = None
+    ) -> None:
+        """Adds one (per-replica) batch. Call inside `strategy.run`.
+
+        Args:
+            labels: integer labels in [0, C), [batch].
+            logits: scores, [batch, C]; the prediction is their argmax.
+            sample_weight: optional [batch] weights (0 drops an example, e.g. eval padding).
+        """
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        weights = tf.ones_like(labels, self.dtype) if sample_weight is None else sample_weight
+        # The sum tf.math.confusion_matrix makes, without its per-batch label-range asserts.
+        batch = tf.scatter_nd(
+            tf.stack([labels, predictions], axis=1),
+            tf.cast(tf.reshape(weights, [-1]), self.dtype),
+            shape=(self.num_classes, self.num_classes),
+        )
+        self.counts.assign_add(batch)
+
+    def result(self) -> tf.Tensor:
+        """The [C, C] counts, summed over replicas when read outside `strategy.run`."""
+        return tf.convert_to_tensor(self.counts)
+
+    def counts_array(self) -> np.ndarray:
+        """The counts as an int64 [C, C] array (weights rounded to whole examples)."""
+        return np.rint(self.result().numpy()).astype(np.int64)
+
+    def get_config(self) -> dict:
+        """The constructor arguments, for Keras serialization."""
+        return {**super().get_config(), "num_classes": self.num_classes}

@@ -1,0 +1,34 @@
+"""The Evaluator's confusion matrix under a 2-replica MirroredStrategy (2 logical CPUs).
+
+Prints `RESULT {json}`: for each (global batch, examples) case the metrics and the matrix, for
+`test_per_class.test_two_replicas_count_the_same_matrix` to compare with the expected counts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import tensorflow as tf
+from test_per_class import evaluate_echo
+
+from deepnets.training import configure_cpu_replicas
+
+# 100 in 32s: the second replica's last batch is all padding. 37 in 8s: both get some.
+CASES = ((32, 100), (8, 37))
+
+
+def main() -> int:
+    configure_cpu_replicas(2)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    cases = []
+    for global_batch, examples in CASES:
+        metrics, confusion = evaluate_echo(strategy, global_batch, examples)
+        cases.append({"examples": examples, "metrics": metrics, "confusion": confusion.tolist()})
+    report = {"replicas": strategy.num_replicas_in_sync, "cases": cases}
+    print("RESULT " + json.dumps(report), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
