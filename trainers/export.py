@@ -1,7 +1,10 @@
-"""Export a trained model as a .keras file and a SavedModel.
+"""Export a trained model with its preprocessing and class names: a .keras file and a SavedModel.
 
-deepnets-export --model_dir=runs/r18 --output_dir=exported/r18 [--softmax]
+deepnets-export --model_dir=runs/r18 --output_dir=exported/r18
 
+`model.keras` is a `deepnets.models.ImagePredictor` (uint8 images in, probabilities out, class
+names recorded); `saved_model/` serves uint8 images and encoded image files and returns
+probabilities and class names (see `deepnets.training.serving`), loadable by TensorFlow alone.
 It reads the run folder's record and checkpoint only: the dataset is not needed.
 """
 
@@ -16,25 +19,23 @@ from trainers.cli import cli_errors, quiet_tensorflow_logs, run_binary
 PROGRAM = "deepnets-export"
 quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
 
-from trainers.model_source import load_model_source  # noqa: E402
+from trainers.model_source import load_predictor  # noqa: E402
 
 flags.DEFINE_string("output_dir", None, "Where model.keras and saved_model/ go.")
-flags.DEFINE_boolean("softmax", False, "Serve probabilities instead of logits.")
 flags.mark_flags_as_required(["output_dir"])
 FLAGS = flags.FLAGS
 
 
 def main(argv: list[str]) -> None:
     del argv
-    source = load_model_source(PROGRAM)
-    from deepnets.training import save_model_files, with_softmax
+    predictor, description = load_predictor(PROGRAM)
+    from deepnets.training import save_model_files
 
-    model = with_softmax(source.model) if FLAGS.softmax else source.model
     keras_path = os.path.join(FLAGS.output_dir, "model.keras")
     saved_model_path = os.path.join(FLAGS.output_dir, "saved_model")
     with cli_errors(PROGRAM, "--output_dir"):
-        save_model_files(model, keras_path, saved_model_path)
-    print(f"Exported {source.description} to {keras_path} and {saved_model_path}", flush=True)
+        save_model_files(predictor, keras_path, saved_model_path, predictor)
+    print(f"Exported {description} to {keras_path} and {saved_model_path}", flush=True)
 
 
 def run() -> None:

@@ -16,7 +16,12 @@ from trainers.cli import cli_errors
 
 flags.DEFINE_string("model_dir", None, "A training run folder: uses its newest checkpoint.")
 flags.DEFINE_string("checkpoint", None, "A checkpoint path of --model_dir to use instead.")
-flags.DEFINE_string("model_path", None, "A saved .keras model to use instead of a run folder.")
+flags.DEFINE_string(
+    "model_path",
+    None,
+    "A saved model to use instead of a run folder: a .keras file (deepnets-export's model.keras "
+    "carries its preprocessing and class names).",
+)
 FLAGS = flags.FLAGS
 
 
@@ -54,3 +59,28 @@ def load_model_source(program: str) -> ModelSource:
     with cli_errors(program, "--model_path"):
         model = tf.keras.models.load_model(FLAGS.model_path)
     return ModelSource(model, None, FLAGS.model_path)
+
+
+def load_predictor(program: str) -> tuple[Any, str]:
+    """The model the flags name as an `ImagePredictor` (preprocessing and class names included).
+
+    A run folder gives them through its run record; a `.keras` file must be an exported one.
+
+    Returns:
+        (predictor, where it came from).
+    """
+    source = load_model_source(program)
+    from deepnets.models import ImagePredictor
+
+    if isinstance(source.model, ImagePredictor):
+        return source.model, source.description
+    if source.record is None:
+        with cli_errors(program, "--model_path"):
+            raise ValueError(
+                f"{FLAGS.model_path} holds a model without its preprocessing and class names; "
+                "give the run folder (--model_dir) or a model written by deepnets-export"
+            )
+    record = source.record
+    return ImagePredictor(
+        source.model, record.preprocessing, record.class_names
+    ), source.description

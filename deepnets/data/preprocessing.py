@@ -7,7 +7,8 @@ turned into model input the same way everywhere:
     view:      the whole image ("none"), or its central square of `central_fraction` of the
                shorter side ("central"); then resized to `image_size` (bilinear, antialiased)
                when its size differs
-    normalize: (pixels / 255 - mean) / std per channel, float32 [H, W, 3]
+    normalize: (pixels / 255 - mean) / std per channel, float32 [H, W, 3]; or, for weights
+               ported from keras.applications ("caffe"), RGB -> BGR minus the ImageNet mean
 
 Training adds augmentation in front of the same resize and normalization (see
 `deepnets.data.pipeline`); `train_augmentation` names which.
@@ -23,6 +24,10 @@ import tensorflow as tf
 from deepnets.checks import ArgumentError, check_choice
 
 CROPS = ("none", "central")
+NORMALIZATIONS = ("mean_std", "caffe")
+# keras.applications' "caffe" mode (VGG, ResNet50/101/152 ImageNet weights): BGR order, this
+# per-channel mean (B, G, R) subtracted from 0..255 pixels, no scaling.
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 TRAIN_AUGMENTATIONS = ("pad_crop_flip", "random_resized_crop_flip", "none")
 
 ChannelStats = tuple[float, float, float]
@@ -42,6 +47,9 @@ class Preprocessing:
         train_augmentation: what training did in front of resize and normalization:
             "pad_crop_flip" (4-pixel reflect padding, random crop, flip), or
             "random_resized_crop_flip" (Inception-style crop of 8-100% of the area, flip).
+        normalization: "mean_std" ((pixels / 255 - mean) / std) or "caffe" (keras.applications'
+            ImageNet weights: BGR order, `CAFFE_BGR_MEAN` subtracted, no scaling; mean and std
+            are then unused).
     """
 
     image_size: tuple[int, int]
@@ -50,9 +58,11 @@ class Preprocessing:
     crop: str = "none"
     central_fraction: float = 0.875
     train_augmentation: str = "pad_crop_flip"
+    normalization: str = "mean_std"
 
     def __post_init__(self) -> None:
         check_choice("crop", self.crop, CROPS)
+        check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_choice("train_augmentation", self.train_augmentation, TRAIN_AUGMENTATIONS)
         size = tuple(self.image_size)
         if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
@@ -69,35 +79,42 @@ class Preprocessing:
         return (*self.image_size, 3)
 
     def view(self, image: tf.Tensor) -> tf.Tensor:
-        """The evaluation view of one uint8 [h, w, 3] image: float32 0..255 of `image_size`."""
+        """The evaluation view of a uint8 image [h, w, 3] (or a batch of same-size images
+        [n, h, w, 3]): float32 0..255 of `image_size`. Image by image, a batch gives exactly
+        what its images give one at a time."""
         if self.crop == "central":
-            shape = tf.shape(image)
-            shorter = tf.cast(tf.minimum(shape[0], shape[1]), tf.float32)
+            height, width = tf.shape(image)[-3], tf.shape(image)[-2]
+            shorter = tf.cast(tf.minimum(height, width), tf.float32)
             side = tf.cast(self.central_fraction * shorter, tf.int32)
             image = tf.image.crop_to_bounding_box(
-                image, (shape[0] - side) // 2, (shape[1] - side) // 2, side, side
+                image, (height - side) // 2, (width - side) // 2, side, side
             )
         return self.resize(image)
 
     def resize(self, image: tf.Tensor) -> tf.Tensor:
         """float32 0..255 of `image_size`; resampled only when the size differs."""
         size = self.image_size
-        static = tuple(image.shape[:2])
+        static = tuple(image.shape[-3:-1])
         if None not in static:
             if static == size:
                 return tf.cast(image, tf.float32)
             return _bilinear(image, size)
-        same = tf.reduce_all(tf.equal(tf.shape(image)[:2], size))
-        return tf.cond(same, lambda: tf.cast(image, tf.float32), lambda: _bilinear(image, size))
+        same = tf.reduce_all(tf.equal(tf.shape(image)[-3:-1], size))
+        resized = tf.cond(same, lambda: tf.cast(image, tf.float32), lambda: _bilinear(image, size))
+        return tf.ensure_shape(resized, [*image.shape[:-3], *size, 3])
 
     def normalize(self, image: tf.Tensor) -> tf.Tensor:
-        """(image / 255 - mean) / std per channel, with the static shape [H, W, 3]."""
-        mean = tf.constant(self.mean, tf.float32)
-        std = tf.constant(self.std, tf.float32)
-        return tf.ensure_shape((image / 255.0 - mean) / std, self.input_shape)
+        """Model input from 0..255 float pixels [..., H, W, 3], with the static shape."""
+        if self.normalization == "caffe":
+            image = image[..., ::-1] - tf.constant(CAFFE_BGR_MEAN, tf.float32)
+        else:
+            mean = tf.constant(self.mean, tf.float32)
+            std = tf.constant(self.std, tf.float32)
+            image = (image / 255.0 - mean) / std
+        return tf.ensure_shape(image, [*image.shape[:-3], *self.input_shape])
 
     def __call__(self, image: tf.Tensor) -> tf.Tensor:
-        """Model input of one uint8 [h, w, 3] image: `normalize(view(image))`."""
+        """Model input of a uint8 image [h, w, 3] or batch [n, h, w, 3]: `normalize(view(.))`."""
         return self.normalize(self.view(image))
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,7 +122,11 @@ class Preprocessing:
         values = dataclasses.asdict(self)
         values["image_size"] = list(self.image_size)
         values["mean"], values["std"] = list(self.mean), list(self.std)
-        values["formula"] = "(view(image) / 255 - mean) / std"
+        values["formula"] = (
+            "view(image)[..., ::-1] - caffe_bgr_mean"
+            if self.normalization == "caffe"
+            else "(view(image) / 255 - mean) / std"
+        )
         return values
 
     @classmethod

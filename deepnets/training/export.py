@@ -8,7 +8,9 @@ import tempfile
 
 import tensorflow as tf
 
+from deepnets.models.predictor import ImagePredictor
 from deepnets.training.atomic import atomic_directory, atomic_path
+from deepnets.training.serving import save_serving_model
 from deepnets.training.strategy import is_chief
 
 keras = tf.keras
@@ -17,30 +19,22 @@ FINAL_KERAS = "final.keras"
 SAVED_MODEL_DIR = "saved_model"
 
 
-def with_softmax(model: keras.Model) -> keras.Model:
-    """The same network and weights, ending in a softmax (a new model; `model` is unchanged).
-
-    A deepnets model is rebuilt from its config with `classifier_activation="softmax"`, so it
-    keeps its class; any other model is wrapped with a `Softmax` layer.
-    """
-    config = model.get_config()
-    if "classifier_activation" in config:
-        probabilities = type(model).from_config({**config, "classifier_activation": "softmax"})
-        if not probabilities.built:
-            probabilities.build(model.input_shape)
-        probabilities.set_weights(model.get_weights())
-        return probabilities
-    inputs = keras.Input(model.input_shape[1:])
-    return keras.Model(inputs, keras.layers.Softmax()(model(inputs)), name=f"{model.name}_softmax")
-
-
 def save_model_files(
-    model: keras.Model, keras_path: str, saved_model_path: str | None
+    model: keras.Model,
+    keras_path: str,
+    saved_model_path: str | None,
+    predictor: ImagePredictor | None = None,
 ) -> tuple[str, str | None]:
     """Writes the model as a `.keras` file and (when a path is given) a SavedModel, each
     atomically: a kill leaves the previous file or folder, or the new one, never half of one.
 
-    The SavedModel serves `serve(images)` for float32 images of the model's input shape.
+    Args:
+        model: what goes into the `.keras` file.
+        keras_path: the `.keras` file.
+        saved_model_path: the SavedModel folder, or None for none.
+        predictor: with one, the SavedModel serves images and files through its preprocessing
+            and names its classes (`save_serving_model`); without, it serves `serve(inputs)`
+            for float32 inputs of the model's input shape.
 
     Returns:
         (keras_path, saved_model_path).
@@ -48,9 +42,12 @@ def save_model_files(
     with atomic_path(keras_path, suffix=".keras") as temporary:
         model.save(temporary)
     if saved_model_path is not None:
-        signature = [tf.TensorSpec(model.input_shape, tf.float32, name="images")]
         with atomic_directory(saved_model_path) as partial:
-            model.export(partial, input_signature=signature, verbose=False)
+            if predictor is not None:
+                save_serving_model(predictor, partial)
+            else:
+                signature = [tf.TensorSpec(model.input_shape, tf.float32, name="inputs")]
+                model.export(partial, input_signature=signature, verbose=False)
     return keras_path, saved_model_path
 
 
@@ -60,8 +57,10 @@ def save_final_model(
     strategy: tf.distribute.Strategy,
     *,
     saved_model: bool = True,
+    predictor: ImagePredictor | None = None,
 ) -> tuple[str | None, str | None]:
-    """Saves `final.keras` (and `saved_model/`) in `model_dir`.
+    """Saves `final.keras` (the model, logits) and `saved_model/` (served through `predictor`
+    when given: see `save_model_files`) in `model_dir`.
 
     Every worker of a multi-worker run must call it (saving may run collectives); the others
     write to a temporary folder that is deleted afterwards.
@@ -72,7 +71,7 @@ def save_final_model(
     chief = is_chief(strategy)
     folder = model_dir if chief else tempfile.mkdtemp(prefix="deepnets_final_")
     saved_model_path = os.path.join(folder, SAVED_MODEL_DIR) if saved_model else None
-    paths = save_model_files(model, os.path.join(folder, FINAL_KERAS), saved_model_path)
+    paths = save_model_files(model, os.path.join(folder, FINAL_KERAS), saved_model_path, predictor)
     if not chief:
         shutil.rmtree(folder, ignore_errors=True)
         return None, None

@@ -77,22 +77,39 @@ def test_short_run_then_evaluate_and_export(tmp_path):
     assert "Final step 6" in train.stdout
     for name in ("final.keras", "saved_model", "metrics.csv", "curves.png", "run.json"):
         assert (run_dir / name).exists(), name
+    for name in ("per_class.csv", "confusion_matrix.csv", "confusion_matrix.png"):
+        assert (run_dir / name).exists(), name  # of the final evaluation
+    assert "per-class top-1 " in train.stdout
 
     evaluate = _run("trainers.evaluate", f"--model_dir={run_dir}", "--batch_size=500")
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     metrics = json.loads(evaluate.stdout.strip().splitlines()[-1].split(": ", 1)[1])
     assert metrics["examples"] == 2000
     assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
+    _check_per_class_reports(run_dir / "evaluation" / "ckpt-6", metrics, evaluate.stdout)
+
+    # A model file writes its reports only where --report_dir says; its weights are step 6's.
+    reports = tmp_path / "final_reports"
+    final = _run(
+        "trainers.evaluate",
+        f"--model_path={run_dir / 'final.keras'}",
+        "--dataset=shapes10",
+        "--batch_size=500",
+        f"--report_dir={reports}",
+    )
+    assert final.returncode == 0, final.stderr[-3000:]
+    confusion = (reports / "confusion_matrix.csv").read_text()
+    assert confusion == (run_dir / "evaluation" / "ckpt-6" / "confusion_matrix.csv").read_text()
 
     out = tmp_path / "exported"
-    export = _run("trainers.export", f"--model_dir={run_dir}", f"--output_dir={out}", "--softmax")
+    export = _run("trainers.export", f"--model_dir={run_dir}", f"--output_dir={out}")
     assert export.returncode == 0, export.stderr[-3000:]
     check = (
         "import numpy as np, tensorflow as tf, deepnets\n"
         f"m = tf.keras.models.load_model({str(out / 'model.keras')!r})\n"
         f"s = tf.saved_model.load({str(out / 'saved_model')!r})\n"
-        "x = np.random.default_rng(0).normal(size=(3, 32, 32, 3)).astype('float32')\n"
-        "a, b = m(x).numpy(), s.serve(x).numpy()\n"
+        "x = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype('uint8')\n"
+        "a, b = m(x).numpy(), s.serve_images(x)['probabilities'].numpy()\n"
         "print(float(np.abs(a - b).max()), float(np.abs(a.sum(1) - 1).max()))\n"
     )
     result = subprocess.run(
@@ -101,6 +118,32 @@ def test_short_run_then_evaluate_and_export(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     diff, softmax_error = map(float, result.stdout.split())
     assert diff < 1e-5 and softmax_error < 1e-5  # same outputs, and probabilities
+    # The exported model evaluates like the run it came from (its preprocessing travels along).
+    exported = _run(
+        "trainers.evaluate", f"--model_path={out / 'model.keras'}", "--dataset=shapes10"
+    )
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    again = json.loads(exported.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    assert again["top1"] == pytest.approx(metrics["top1"], abs=1e-6)
+
+
+def _check_per_class_reports(folder, metrics, stdout):
+    """The reports deepnets-evaluate wrote: shapes10's names, every example counted once."""
+    import csv
+
+    from matplotlib.image import imread
+
+    assert f"Wrote per-class accuracy and the confusion matrix to {folder}" in stdout
+    assert "per-class top-1 " in stdout and "; worst: " in stdout
+    with open(folder / "per_class.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["name"] for row in rows][:3] == ["disk", "ring", "square"] and len(rows) == 10
+    assert sum(int(row["examples"]) for row in rows) == 2000
+    assert sum(int(row["correct"]) for row in rows) == round(metrics["top1"] * 2000)
+    with open(folder / "confusion_matrix.csv", newline="") as f:
+        matrix = np.array([row[1:] for row in list(csv.reader(f))[1:]], dtype=int)
+    assert matrix.shape == (10, 10) and matrix.sum() == 2000
+    assert imread(folder / "confusion_matrix.png").shape[1] > 500
 
 
 def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path):
@@ -116,16 +159,30 @@ def test_flagfiles_parse_into_valid_configs():
     from trainers.flag_config import config_from_flags, define_train_flags
 
     folder = os.path.join(os.path.dirname(__file__), "..", "..", "trainers", "flagfiles")
-    names = sorted(f for f in os.listdir(folder) if f.endswith(".cfg"))
-    assert len(names) >= 3
-    for name in names:
+    configs = {}
+    for name in sorted(f for f in os.listdir(folder) if f.endswith(".cfg")):
         values = flags.FlagValues()
         define_train_flags(values)
         values(["prog", f"--flagfile={os.path.join(folder, name)}"])
-        cfg = config_from_flags(values).validate()
+        configs[name] = config_from_flags(values).validate()
+    cifar100 = [cfg for name, cfg in configs.items() if name.startswith("cifar100_")]
+    assert len(cifar100) >= 3
+    for cfg in cifar100:
         assert cfg.dataset == "cifar100" and cfg.epochs == 200 and cfg.global_batch_size == 128
         assert cfg.learning_rate == 0.1 and cfg.weight_decay == 5e-4
         assert cfg.model_overrides in ({"stem": "cifar"}, {"head": "cifar"})
+    # He et al. 2016, section 4.2: lr / 10 at 32k and 48k iterations, 64k in all.
+    paper = configs["cifar10_resnet56.cfg"]
+    assert (paper.model, paper.dataset, paper.train_steps, paper.epochs) == (
+        "resnet56",
+        "cifar10",
+        64_000,
+        None,
+    )
+    assert (paper.learning_rate, paper.momentum, paper.weight_decay) == (0.1, 0.9, 1e-4)
+    steps_per_epoch = 50_000 // paper.global_batch_size
+    boundaries = [round(e * steps_per_epoch) for e in paper.decay_epochs]
+    assert boundaries == [32_000, 48_000] and paper.decay_factor == 0.1
 
 
 def test_flags_come_from_the_config_fields_with_their_types_and_help():

@@ -82,8 +82,8 @@ def assert_complete_and_loadable(model_dir):
     assert (12, "eval") in keys
     assert tf.io.decode_png(tf.io.read_file(str(model_dir / "curves.png"))).shape[-1] in (3, 4)
     exported = tf.saved_model.load(str(model_dir / "saved_model"))
-    images = np.zeros((1, 32, 32, 3), np.float32)
-    assert exported.serve(images).shape == (1, 10)
+    served = exported.serve_images(np.zeros((1, 32, 32, 3), np.uint8))
+    assert served["probabilities"].shape == (1, 10)
     reader = tf.train.load_checkpoint(str(model_dir / "checkpoints" / f"ckpt-{TOTAL}"))
     assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == TOTAL
     leftovers = [p.name for p in model_dir.rglob("*") if ".tmp" in p.name or "partial-" in p.name]
