@@ -2,7 +2,9 @@
 
 from deepnets.models.alexnet import AlexNet
 from deepnets.models.base import ImageClassifier
-from deepnets.models.keras_weights import load_keras_applications_weights
+from deepnets.models.cifar_resnet import CifarResNet
+from deepnets.models.keras_weights import load_imagenet_weights, load_keras_applications_weights
+from deepnets.models.predictor import ImagePredictor
 from deepnets.models.registry import (
     ModelSpec,
     build_model,
@@ -29,10 +31,24 @@ resnet34 = model_builder("resnet34")
 resnet50 = model_builder("resnet50")
 resnet101 = model_builder("resnet101")
 resnet152 = model_builder("resnet152")
+resnet20 = model_builder("resnet20")
+resnet32 = model_builder("resnet32")
+resnet44 = model_builder("resnet44")
+resnet56 = model_builder("resnet56")
+resnet110 = model_builder("resnet110")
+plain18 = model_builder("plain18")
+plain34 = model_builder("plain34")
+plain20 = model_builder("plain20")
+plain32 = model_builder("plain32")
+plain44 = model_builder("plain44")
+plain56 = model_builder("plain56")
+plain110 = model_builder("plain110")
 
 __all__ = [
     "AlexNet",
+    "CifarResNet",
     "ImageClassifier",
+    "ImagePredictor",
     "ModelSpec",
     "ResNet",
     "VGG",
@@ -41,14 +57,27 @@ __all__ = [
     "build_model",
     "get_model_spec",
     "list_models",
+    "load_imagenet_weights",
     "load_keras_applications_weights",
     "model_builder",
+    "plain110",
+    "plain18",
+    "plain20",
+    "plain32",
+    "plain34",
+    "plain44",
+    "plain56",
     "register_model",
     "resnet101",
+    "resnet110",
     "resnet152",
     "resnet18",
+    "resnet20",
+    "resnet32",
     "resnet34",
+    "resnet44",
     "resnet50",
+    "resnet56",
     "vgg11",
     "vgg11_bn",
     "vgg13",

@@ -41,8 +41,11 @@ def _family(model: keras.Model) -> str:
     )
 
 
-def _check_compatible(model: keras.Model) -> str:
-    """Return the keras.applications function name matching `model`, or explain why none does."""
+def _check_compatible(model: keras.Model, *, backbone_only: bool = False) -> str:
+    """Return the keras.applications function name matching `model`, or explain why none does.
+
+    With `backbone_only`, the classifier may differ (fine-tuning keeps only the backbone).
+    """
     family = _family(model)
     key = (family, model.depth)
     if key not in _APPLICATIONS:
@@ -53,7 +56,7 @@ def _check_compatible(model: keras.Model) -> str:
     wanted: dict[str, Any] = {"width": 64, "use_bias": True}
     if family == "vgg":
         wanted.update(batch_norm=False)
-        if model.include_top:
+        if model.include_top and not backbone_only:
             wanted.update(head="fc", fc_units=4096)
     else:
         wanted.update(stem="imagenet", variant="v1")
@@ -86,9 +89,8 @@ def _vgg_pairs(model: VGG) -> Iterator[tuple[str, keras.layers.Layer]]:
         for c, conv in enumerate(block.convs):
             yield f"{block.name}_conv{c + 1}", conv
     if model.include_top:
-        classifier = model.get_layer("classifier")
-        yield "fc1", classifier.hidden[0]
-        yield "fc2", classifier.hidden[1]
+        for i, dense in enumerate(model.get_layer("classifier").hidden[:2]):
+            yield f"fc{i + 1}", dense
 
 
 def _reference_from_file(model: keras.Model, app_name: str, path: str) -> keras.Model:
@@ -163,3 +165,66 @@ def load_keras_applications_weights(model: keras.Model, source: Any) -> keras.Mo
             )
         target.set_weights(weights)
     return model
+
+
+def _file_has_classifier(path: str) -> bool:
+    """Whether a keras.applications `.h5` file holds the ImageNet classifier ("predictions")."""
+    import h5py  # a Keras dependency; only needed to read these files
+
+    with h5py.File(path, "r") as f:
+        group = f["model_weights"] if "model_weights" in f else f
+        names = [
+            n.decode() if isinstance(n, bytes) else str(n)
+            for n in group.attrs.get("layer_names", [])
+        ]
+        return "predictions" in (names or list(group.keys()))
+
+
+def load_imagenet_weights(model: keras.Model, path: str) -> dict[str, list[str]]:
+    """Start fine-tuning from a keras.applications ImageNet weights file.
+
+    Every backbone weight is copied; the fully connected layers (VGG's fc1, fc2 and the
+    1000-class "predictions") only where the file has them and the shapes agree, so a model for
+    another class count, or with the small "cifar" head, gets a new classifier.
+
+    Args:
+        model: a deepnets VGG16/19 (no BN) or ResNet50/101/152 (ImageNet stem, "v1", width 64,
+            use_bias), any classifier.
+        path: a keras.applications `.h5` weights file, with or without the classifier.
+
+    Returns:
+        {"copied": layer names, "skipped": layer names whose shapes differ or are missing}.
+
+    Raises:
+        ValueError: the backbone differs from keras.applications' (the message says how).
+        FileNotFoundError: no file at `path`.
+    """
+    app_name = _check_compatible(model, backbone_only=True)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No weights file at {path!r}.")
+    has_top = _file_has_classifier(path)
+    old_format = keras.config.image_data_format()
+    keras.config.set_image_data_format(model.data_format)
+    try:
+        shape = (3, 224, 224) if model.data_format == "channels_first" else (224, 224, 3)
+        reference = getattr(keras.applications, app_name)(
+            weights=path, include_top=has_top, input_shape=shape if has_top else None
+        )
+    finally:
+        keras.config.set_image_data_format(old_format)
+    pairs = list(_resnet_pairs(model) if isinstance(model, ResNet) else _vgg_pairs(model))
+    if model.include_top:
+        pairs.append(("predictions", model.get_layer("classifier").predictions))
+    available = {layer.name for layer in reference.layers if layer.weights}
+    report: dict[str, list[str]] = {"copied": [], "skipped": []}
+    for name, target in pairs:
+        weights = reference.get_layer(name).get_weights() if name in available else None
+        shapes = [tuple(w.shape) for w in target.get_weights()]
+        if weights is None or [tuple(w.shape) for w in weights] != shapes:
+            if name in ("fc1", "fc2", "predictions"):
+                report["skipped"].append(name)
+                continue
+            raise ValueError(f"{path} has no weights of {shapes} for {name!r}.")
+        target.set_weights(weights)
+        report["copied"].append(name)
+    return report

@@ -15,11 +15,18 @@ from deepnets.training.checkpointing import CheckpointKeeper
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.controller import Controller, LoopSettings
 from deepnets.training.errors import NonFiniteLossError
-from deepnets.training.evaluation import Evaluator, evaluate, outputs_probabilities
-from deepnets.training.export import save_final_model, save_model_files, with_softmax
+from deepnets.training.evaluation import (
+    EvalResult,
+    Evaluator,
+    evaluate,
+    evaluate_split,
+    outputs_probabilities,
+)
+from deepnets.training.export import save_final_model, save_model_files
 from deepnets.training.loop import run_loop
 from deepnets.training.metrics import ClassificationMetrics
 from deepnets.training.optim import classification_loss, l2_weight_decay_loss, make_optimizer
+from deepnets.training.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.plan import ModelRecipe, RunPlan, plan_run
 from deepnets.training.restore import restore_model
 from deepnets.training.results import TrainResult
@@ -31,6 +38,7 @@ from deepnets.training.schedules import (
     StepDecayWithWarmup,
     make_schedule,
 )
+from deepnets.training.serving import save_serving_model
 from deepnets.training.strategy import configure_cpu_replicas, is_chief, make_strategy
 
 __all__ = [
@@ -41,6 +49,7 @@ __all__ = [
     "ConstantWithWarmup",
     "Controller",
     "CosineWithWarmup",
+    "EvalResult",
     "Evaluator",
     "LoopReport",
     "LoopSettings",
@@ -56,6 +65,7 @@ __all__ = [
     "configure_cpu_replicas",
     "epoch_seed",
     "evaluate",
+    "evaluate_split",
     "is_chief",
     "l2_weight_decay_loss",
     "make_optimizer",
@@ -63,11 +73,13 @@ __all__ = [
     "make_schedule",
     "make_strategy",
     "outputs_probabilities",
+    "per_class_summary",
     "plan_run",
     "restore_model",
     "run_loop",
     "save_final_model",
     "save_model_files",
+    "save_serving_model",
     "train",
-    "with_softmax",
+    "write_per_class_reports",
 ]

@@ -42,6 +42,7 @@ class LoopReport:
         images_per_sec: the loop's throughput.
         eta_seconds: time to the end of the run at this loop's speed.
         log: whether a progress line is due (`log_every_steps`).
+        gradient_norms: {layer: gradient norm} of the loop's last step, when recorded.
     """
 
     step: int
@@ -53,6 +54,7 @@ class LoopReport:
     images_per_sec: float
     eta_seconds: float
     log: bool = True
+    gradient_norms: Mapping[str, float] | None = None
 
     @property
     def epoch(self) -> float:
@@ -163,6 +165,8 @@ class TensorBoardWriter(Action):
 
     def on_train_loop(self, report: LoopReport) -> None:
         self._logger.scalars("train", report.row(), report.step)
+        if report.gradient_norms:
+            self._logger.scalars("gradients", report.gradient_norms, report.step)
 
     def on_eval(self, step: int, metrics: Mapping[str, float]) -> None:
         self._logger.scalars("eval", metrics, step)

@@ -7,12 +7,18 @@ final model. This module is the one place that joins the registry, the data pack
 
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 
-from deepnets.training.config import TrainConfig
+from deepnets.models.predictor import ImagePredictor
+from deepnets.training.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
+from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.export import save_final_model
+from deepnets.training.fine_tuning import ScaledSchedule, initialize_weights
 from deepnets.training.loop import run_folder, run_loop
 from deepnets.training.optim import make_optimizer
+from deepnets.training.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.plan import RunPlan, plan_run
 from deepnets.training.results import TrainResult
 from deepnets.training.run_record import RunRecord
@@ -76,9 +82,17 @@ def make_runner(
         )
 
     l2 = cfg.weight_decay if cfg.resolved_weight_decay_mode == "l2" else 0.0
+    freeze_steps = cfg.freeze_backbone_epochs * plan.loop.steps_per_epoch
+    backbone_schedule = ScaledSchedule(
+        schedule, cfg.backbone_learning_rate_multiplier, offset=freeze_steps
+    )
+
+    def backbone_optimizer(variables: list) -> keras.optimizers.Optimizer:
+        return make_optimizer(cfg, backbone_schedule, variables)
+
     runner = StepRunner(
         plan.strategy,
-        plan.model.build,
+        lambda: _new_model(plan),
         lambda variables: make_optimizer(cfg, schedule, variables),
         train_input_fn,
         steps_per_epoch=plan.loop.steps_per_epoch,
@@ -89,8 +103,30 @@ def make_runner(
         l2_decay=l2,
         mixed_precision=cfg.mixed_precision,
         jit_compile=plan.jit_compile,
+        freeze_backbone_steps=freeze_steps,
+        log_gradient_norms=cfg.log_gradient_norms,
+        backbone_optimizer_fn=(
+            backbone_optimizer if cfg.backbone_learning_rate_multiplier != 1.0 else None
+        ),
     )
     return runner
+
+
+def _new_model(plan: RunPlan) -> keras.Model:
+    """The plan's model, with the starting weights of `init_weights` when the run starts fresh
+    (a resumed run takes every weight from its checkpoint)."""
+    model = plan.model.build()
+    path = plan.config.init_weights
+    if path is None or checkpoint_prefixes(os.path.join(plan.model_dir, CHECKPOINT_SUBDIR)):
+        return model
+    try:
+        report = initialize_weights(model, path)
+    except (ValueError, OSError) as err:
+        raise ConfigError("init_weights", path, reason=str(err).strip().splitlines()[0]) from err
+    if plan.chief:
+        new = f"; new: {', '.join(report['skipped'])}" if report["skipped"] else ""
+        print(f"Initialized {len(report['copied'])} layers from {path}{new}.", flush=True)
+    return model
 
 
 def train(
@@ -99,7 +135,10 @@ def train(
     """Trains `cfg.model` on `cfg.dataset` as the config says, resuming from `cfg.model_dir`.
 
     Writes into `cfg.model_dir`: run.json (the run record), checkpoints/, tensorboard/,
-    metrics.csv, curves.png and, when the run completes, final.keras and saved_model/.
+    metrics.csv, curves.png and, when the run completes, per_class.csv, confusion_matrix.csv
+    and confusion_matrix.png (of the final evaluation), final.keras (the model, logits) and
+    saved_model/ (images or image files in, probabilities and class names out: see
+    `deepnets.training.serving`).
 
     Args:
         cfg: the run's config, or a plan already made from it (`plan_run`).
@@ -119,8 +158,9 @@ def train(
     schedule = make_schedule(cfg, plan.loop.steps_per_epoch, plan.loop.total_steps)
     runner = make_runner(plan, schedule)
     with run_folder(plan.model_dir, plan.chief):  # one writer: the lock is held to the end
+        record = RunRecord.from_plan(plan, runner.model)
         if plan.chief:
-            RunRecord.from_plan(plan, runner.model).write(plan.model_dir)
+            record.write(plan.model_dir)
         result = run_loop(
             runner,
             plan.loop,
@@ -130,9 +170,18 @@ def train(
         )
         if not result.preempted:
             runner.sync_state()
+            predictor = ImagePredictor(runner.model, record.preprocessing, record.class_names)
             result.final_model_path, result.saved_model_path = save_final_model(
-                runner.model, plan.model_dir, plan.strategy, saved_model=cfg.export_saved_model
+                runner.model,
+                plan.model_dir,
+                plan.strategy,
+                saved_model=cfg.export_saved_model,
+                predictor=predictor,
             )
             if plan.chief:
                 print(f"Saved {result.final_model_path}", flush=True)
+            if plan.chief and runner.has_eval:  # the last evaluation: the final weights'
+                confusion = runner.evaluator.confusion_matrix()
+                write_per_class_reports(plan.model_dir, confusion, record.class_names)
+                print(per_class_summary(confusion, record.class_names), flush=True)
     return result

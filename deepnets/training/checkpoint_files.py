@@ -17,6 +17,7 @@ import warnings
 
 import tensorflow as tf
 
+from deepnets.training.atomic import atomic_write_text
 from deepnets.training.errors import RunFolderWarning
 
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -106,13 +107,14 @@ def remove_checkpoint(prefix: str) -> None:
 
 
 def write_state(folder: str, prefixes: list[str]) -> None:
-    """Writes the `checkpoint` state file listing `prefixes` (oldest first), atomically as TF
-    does, with paths relative to the folder so that the run folder can move."""
+    """Writes the `checkpoint` state file (TensorFlow's CheckpointState text format, read by
+    `tf.train.latest_checkpoint`) listing `prefixes` oldest first, atomically, with paths
+    relative to the folder so that the run folder can move."""
     if prefixes:
         names = [os.path.basename(p) for p in prefixes]
-        tf.compat.v1.train.update_checkpoint_state(
-            folder, names[-1], all_model_checkpoint_paths=names
-        )
+        lines = [f'model_checkpoint_path: "{names[-1]}"']
+        lines += [f'all_model_checkpoint_paths: "{name}"' for name in names]
+        atomic_write_text(os.path.join(folder, "checkpoint"), "\n".join(lines) + "\n")
 
 
 def remove_temporary_folders(folder: str) -> None:

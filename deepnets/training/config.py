@@ -10,11 +10,28 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from deepnets import checks
 from deepnets.checks import ArgumentError
+from deepnets.training.config_fields import (
+    BOOL,
+    FRACTION,
+    NAME,
+    NONNEGATIVE,
+    NONNEGATIVE_INT,
+    OPTIONAL_POSITIVE_INT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    ConfigError,
+    choice,
+    number_range,
+    optional,
+    overrides_dict,
+    setting,
+    simple,
+)
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
@@ -22,61 +39,6 @@ WEIGHT_DECAY_MODES = ("auto", "l2", "decoupled")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 MIXED_PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE_CHOICES = ("auto", True, False)
-OWNER = "TrainConfig"
-
-Check = Callable[[str, Any], Any]
-
-
-class ConfigError(ArgumentError):
-    """A run setting that cannot be used; `name` is the `TrainConfig` field (and flag) to blame."""
-
-    def __init__(self, name: str, value: Any, allowed: str = "", *, reason: str | None = None):
-        super().__init__(name, value, allowed, owner=OWNER, reason=reason)
-
-
-def setting(default: Any, help: str, check: Check | None = None, *, factory: Any = None) -> Any:
-    """A `TrainConfig` field with its help text and check in the field's metadata."""
-    metadata = {"help": help, "check": check}
-    if factory is not None:
-        return dataclasses.field(default_factory=factory, metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
-
-
-def _choice(*allowed: Any) -> Check:
-    def check(name: str, value: Any) -> None:
-        checks.check_choice(name, value, allowed, owner=OWNER)
-
-    check.choices = allowed  # the flag help lists them
-    return check
-
-
-def _range(low: float, high: float, **inclusive: bool) -> Check:
-    return lambda name, value: checks.check_in_range(
-        name, value, low, high, owner=OWNER, **inclusive
-    )
-
-
-def _simple(function: Callable[..., Any]) -> Check:
-    return lambda name, value: function(name, value, owner=OWNER)
-
-
-def _optional(check: Check) -> Check:
-    return lambda name, value: None if value is None else check(name, value)
-
-
-def _overrides(name: str, value: Any) -> None:
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise ArgumentError(name, value, "a dict of model builder keyword arguments", owner=OWNER)
-
-
-_POSITIVE_INT = _simple(checks.check_positive_int)
-_OPTIONAL_POSITIVE_INT = _simple(checks.check_optional_positive_int)
-_NONNEGATIVE_INT = _simple(checks.check_nonnegative_int)
-_BOOL = _simple(checks.check_bool)
-_NAME = _simple(checks.check_nonempty_str)
-_POSITIVE_FLOAT = _simple(checks.check_positive_float)
-_FRACTION = _range(0.0, 1.0, high_inclusive=False)
-_NONNEGATIVE = _range(0.0, float("inf"))
 
 
 @dataclasses.dataclass
@@ -88,84 +50,110 @@ class TrainConfig:
     """
 
     # What to train, on what, and where the run folder is.
-    model: str = setting("resnet18", "Registry name of the model, e.g. resnet18, vgg16_bn.", _NAME)
+    model: str = setting("resnet18", "Registry name of the model, e.g. resnet18, vgg16_bn.", NAME)
     model_overrides: dict[str, Any] = setting(
         None,
         "Keyword arguments for the model builder, e.g. stem=cifar,width=16.",
-        _overrides,
+        overrides_dict,
         factory=dict,
     )
     dataset: str = setting(
-        "shapes10", "Dataset: shapes10 (generated offline) or a tfds dataset name.", _NAME
+        "shapes10", "Dataset: shapes10 (generated offline) or a tfds dataset name.", NAME
     )
     data_dir: str | None = setting(None, "Where tfds datasets live (default: tfds' own).")
-    download: bool = setting(True, "Let tfds download a dataset missing from data_dir.", _BOOL)
+    download: bool = setting(True, "Let tfds download a dataset missing from data_dir.", BOOL)
     image_size: int | None = setting(
         None,
         "Side of the square model input (default: the dataset's size).",
-        _OPTIONAL_POSITIVE_INT,
+        OPTIONAL_POSITIVE_INT,
     )
     model_dir: str = setting(
-        "runs/default", "Run folder: checkpoints, reports, run record, final model.", _NAME
+        "runs/default", "Run folder: checkpoints, reports, run record, final model.", NAME
+    )
+
+    validation_split: float = setting(
+        0.1,
+        "For an image folder without val/validation/test folders: the fraction of every class "
+        "held out for evaluation (the same files every run, whatever the listing order).",
+        number_range(0.0, 1.0, low_inclusive=False, high_inclusive=False),
+    )
+    cache_images: str | bool = setting(
+        "auto",
+        "Keep the decoded training images in memory after the first epoch: auto (when they "
+        "take at most 2 GiB), true or false.",
+        choice("auto", True, False),
+    )
+
+    # Starting weights.
+    init_weights: str | None = setting(
+        None,
+        "Start from these weights: a keras.applications ImageNet .h5 file (vgg16, vgg19, "
+        "resnet50, resnet101, resnet152; the preprocessing those weights expect is switched on), "
+        "a deepnets run folder or a .keras file (every weight but a classifier of another shape).",
+    )
+    freeze_backbone_epochs: int = setting(
+        0,
+        "Train only the classifier for this many epochs (the backbone's BatchNorm in inference "
+        "mode), then the whole network.",
+        NONNEGATIVE_INT,
+    )
+    backbone_learning_rate_multiplier: float = setting(
+        1.0,
+        "The backbone learns at learning_rate times this (the classifier at learning_rate).",
+        number_range(0.0, 1.0, low_inclusive=False),
     )
 
     # Length and batch.
-    epochs: int | None = setting(
-        10, "Epochs to train (or set train_steps).", _OPTIONAL_POSITIVE_INT
-    )
+    epochs: int | None = setting(10, "Epochs to train (or set train_steps).", OPTIONAL_POSITIVE_INT)
     train_steps: int | None = setting(
-        None, "Optimizer steps to train (instead of epochs).", _OPTIONAL_POSITIVE_INT
+        None, "Optimizer steps to train (instead of epochs).", OPTIONAL_POSITIVE_INT
     )
-    global_batch_size: int = setting(128, "Examples per step, over all replicas.", _POSITIVE_INT)
+    global_batch_size: int = setting(128, "Examples per step, over all replicas.", POSITIVE_INT)
     eval_batch_size: int | None = setting(
-        None, "Global evaluation batch size (default: global_batch_size).", _OPTIONAL_POSITIVE_INT
+        None, "Global evaluation batch size (default: global_batch_size).", OPTIONAL_POSITIVE_INT
     )
 
     # Optimizer.
-    optimizer: str = setting("sgd", "sgd (momentum), adam or adamw.", _choice(*OPTIMIZERS))
-    learning_rate: float = setting(
-        0.1, "Peak learning rate, reached after warmup.", _POSITIVE_FLOAT
-    )
-    momentum: float = setting(0.9, "SGD momentum.", _FRACTION)
-    nesterov: bool = setting(False, "Nesterov momentum (sgd only).", _BOOL)
-    beta_1: float = setting(0.9, "Adam/AdamW first-moment decay.", _FRACTION)
-    beta_2: float = setting(0.999, "Adam/AdamW second-moment decay.", _FRACTION)
-    epsilon: float = setting(1e-7, "Adam/AdamW epsilon.", _POSITIVE_FLOAT)
+    optimizer: str = setting("sgd", "sgd (momentum), adam or adamw.", choice(*OPTIMIZERS))
+    learning_rate: float = setting(0.1, "Peak learning rate, reached after warmup.", POSITIVE_FLOAT)
+    momentum: float = setting(0.9, "SGD momentum.", FRACTION)
+    nesterov: bool = setting(False, "Nesterov momentum (sgd only).", BOOL)
+    beta_1: float = setting(0.9, "Adam/AdamW first-moment decay.", FRACTION)
+    beta_2: float = setting(0.999, "Adam/AdamW second-moment decay.", FRACTION)
+    epsilon: float = setting(1e-7, "Adam/AdamW epsilon.", POSITIVE_FLOAT)
 
     # Learning-rate schedule.
     schedule: str = setting(
-        "cosine", "constant, step or cosine, each after linear warmup.", _choice(*SCHEDULES)
+        "cosine", "constant, step or cosine, each after linear warmup.", choice(*SCHEDULES)
     )
-    warmup_epochs: float = setting(
-        0.0, "Linear warmup in epochs (may be fractional).", _NONNEGATIVE
-    )
+    warmup_epochs: float = setting(0.0, "Linear warmup in epochs (may be fractional).", NONNEGATIVE)
     warmup_steps: int | None = setting(
-        None, "Linear warmup in steps; overrides warmup_epochs.", _optional(_NONNEGATIVE_INT)
+        None, "Linear warmup in steps; overrides warmup_epochs.", optional(NONNEGATIVE_INT)
     )
     decay_epochs: Sequence[float] = setting(
         (30.0, 60.0, 80.0),
         "Epochs at which the step schedule multiplies the rate by decay_factor.",
-        _simple(checks.check_increasing),
+        simple(checks.check_increasing),
     )
     decay_factor: float = setting(
-        0.1, "Multiplier at each decay epoch.", _range(0.0, 1.0, low_inclusive=False)
+        0.1, "Multiplier at each decay epoch.", number_range(0.0, 1.0, low_inclusive=False)
     )
     min_learning_rate_ratio: float = setting(
-        0.0, "The cosine schedule ends at learning_rate times this.", _range(0.0, 1.0)
+        0.0, "The cosine schedule ends at learning_rate times this.", number_range(0.0, 1.0)
     )
 
     # Regularization.
     weight_decay: float = setting(
-        5e-4, "Weight decay of conv and dense kernels (0: none).", _NONNEGATIVE
+        5e-4, "Weight decay of conv and dense kernels (0: none).", NONNEGATIVE
     )
     weight_decay_mode: str = setting(
         "auto",
         "l2: weight_decay * sum(w^2) / 2 in the loss (the classic recipe); decoupled: the "
         "optimizer shrinks kernels by lr * weight_decay * w; auto: decoupled for adamw, else l2. "
         "Biases and BatchNorm parameters are never decayed.",
-        _choice(*WEIGHT_DECAY_MODES),
+        choice(*WEIGHT_DECAY_MODES),
     )
-    label_smoothing: float = setting(0.0, "Label smoothing of the cross-entropy.", _FRACTION)
+    label_smoothing: float = setting(0.0, "Label smoothing of the cross-entropy.", FRACTION)
 
     # Devices and speed.
     strategy: str = setting(
@@ -173,47 +161,53 @@ class TrainConfig:
         "auto (TPU if tpu is set, multi_worker if TF_CONFIG has several tasks, mirrored with "
         "several GPUs or cpu_replicas > 1, else one_device), one_device, mirrored, "
         "multi_worker or tpu.",
-        _choice(*STRATEGIES),
+        choice(*STRATEGIES),
     )
     tpu: str | None = setting(None, "TPU name or address for strategy=tpu ('local' on a TPU VM).")
     cpu_replicas: int = setting(
-        1, "Split the CPU into this many logical devices (tests, CPU-only runs).", _POSITIVE_INT
+        1, "Split the CPU into this many logical devices (tests, CPU-only runs).", POSITIVE_INT
     )
     mixed_precision: str | None = setting(
         None,
         "None (float32), mixed_float16 (with loss scaling) or mixed_bfloat16.",
-        _choice(*MIXED_PRECISION_POLICIES),
+        choice(*MIXED_PRECISION_POLICIES),
     )
     jit_compile: str | bool = setting(
         "auto",
         "XLA: auto (on for GPU/TPU, off on CPU), true or false.",
-        _choice(*JIT_COMPILE_CHOICES),
+        choice(*JIT_COMPILE_CHOICES),
     )
     steps_per_loop: int = setting(
-        50, "Steps run inside one tf.function call between host-side reports.", _POSITIVE_INT
+        50, "Steps run inside one tf.function call between host-side reports.", POSITIVE_INT
     )
 
     # Checkpoints, evaluation and reports.
     checkpoint_every_steps: int | None = setting(
-        None, "Checkpoint period in steps (default: every epoch).", _OPTIONAL_POSITIVE_INT
+        None, "Checkpoint period in steps (default: every epoch).", OPTIONAL_POSITIVE_INT
     )
-    keep_checkpoints: int = setting(3, "Checkpoints kept on disk.", _POSITIVE_INT)
+    keep_checkpoints: int = setting(3, "Checkpoints kept on disk.", POSITIVE_INT)
     eval_every_steps: int | None = setting(
-        None, "Evaluation period in steps (default: every epoch).", _OPTIONAL_POSITIVE_INT
+        None, "Evaluation period in steps (default: every epoch).", OPTIONAL_POSITIVE_INT
     )
     log_every_steps: int | None = setting(
         None,
         "Print a progress line at most this often (default: every loop).",
-        _OPTIONAL_POSITIVE_INT,
+        OPTIONAL_POSITIVE_INT,
+    )
+    log_gradient_norms: bool = setting(
+        False,
+        "Record the gradient norm of every layer with weights (stem, blocks, classifier) once "
+        "per loop, to gradient_norms.csv, TensorBoard and gradient_norms.png.",
+        BOOL,
     )
     seed: int | None = setting(
         0,
         "Seed of weights, data order and augmentation (None: random).",
-        _optional(_NONNEGATIVE_INT),
+        optional(NONNEGATIVE_INT),
     )
-    deterministic: bool = setting(False, "Make every op deterministic (needs a seed).", _BOOL)
+    deterministic: bool = setting(False, "Make every op deterministic (needs a seed).", BOOL)
     export_saved_model: bool = setting(
-        True, "Also export a SavedModel next to final.keras at the end.", _BOOL
+        True, "Also export a SavedModel next to final.keras at the end.", BOOL
     )
 
     def validate(self) -> TrainConfig:

@@ -32,6 +32,8 @@ class LoopSettings:
         eval_every_steps: evaluation period (None: at the end of every epoch).
         checkpoint_every_steps: checkpoint period (None: at the end of every epoch).
         log_every_steps: a progress line at most this often (None: after every loop).
+        phase_steps: steps where the training changes (e.g. the backbone is unfrozen); loops
+            end there.
     """
 
     total_steps: int
@@ -40,6 +42,7 @@ class LoopSettings:
     eval_every_steps: int | None = None
     checkpoint_every_steps: int | None = None
     log_every_steps: int | None = None
+    phase_steps: tuple[int, ...] = ()
 
     @property
     def total_epochs(self) -> int:
@@ -56,6 +59,7 @@ class LoopSettings:
         for every in (self.checkpoint_every_steps, self.eval_every_steps):
             if every:
                 limits.append(every - step % every)
+        limits += [boundary - step for boundary in self.phase_steps if boundary > step]
         return min(limits)
 
     def due(self, step: int, every: int | None) -> bool:
@@ -153,7 +157,8 @@ class Controller:
         settings = self.settings
         num_steps = settings.loop_length(step)
         started = time.perf_counter()
-        metrics = self.runner.train(step, num_steps)  # reading the metrics waits for the steps
+        metrics = dict(self.runner.train(step, num_steps))  # reading them waits for the steps
+        gradient_norms = metrics.pop("gradient_norms", None)
         seconds = max(time.perf_counter() - started, 1e-9)
         end = step + num_steps
         if not math.isfinite(metrics["loss"]):
@@ -168,6 +173,7 @@ class Controller:
             images_per_sec=num_steps * self.runner.global_batch_size / seconds,
             eta_seconds=(settings.total_steps - end) * seconds / num_steps,
             log=settings.log_due(end, num_steps),
+            gradient_norms=gradient_norms,
         )
         self._tell("on_train_loop", report)
         return end, metrics

@@ -21,6 +21,7 @@ from deepnets.training.checkpointing import (
 )
 from deepnets.training.controller import Controller, LoopSettings
 from deepnets.training.errors import OutputWriteError
+from deepnets.training.gradient_report import GradientNormsWriter
 from deepnets.training.lock import RunLock
 from deepnets.training.preemption import SigtermFlag
 from deepnets.training.results import TrainResult
@@ -98,9 +99,11 @@ def _run(
 ) -> TrainResult:
     strategy = runner.strategy
     checkpoints = CheckpointKeeper(
-        strategy, model_dir, keep_checkpoints, model=runner.model, optimizer=runner.optimizer
+        strategy, model_dir, keep_checkpoints, **runner.checkpoint_objects()
     )
     actions = standard_actions(model_dir, settings.steps_per_epoch) if chief else []
+    if chief and runner.gradient_recorder is not None:
+        actions.append(GradientNormsWriter(model_dir, settings.steps_per_epoch))
     actions += list(extra_actions)
     multi_worker = is_multi_worker(strategy)
     try:

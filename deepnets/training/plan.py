@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 from typing import Any
 
 import tensorflow as tf
@@ -153,6 +154,7 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
             that does not divide over the replicas or is larger than the dataset, ...).
     """
     cfg.validate()
+    _check_fine_tuning(cfg)
     if strategy is None:
         try:
             strategy = make_strategy(cfg)
@@ -180,6 +182,8 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
             reason=f"{cfg.global_batch_size} is larger than the {dataset.train_examples} "
             f"training examples of {cfg.dataset!r}",
         )
+    dataset = _with_weights_preprocessing(cfg, dataset)
+    freeze_steps = cfg.freeze_backbone_epochs * steps_per_epoch
     loop = LoopSettings(
         total_steps=cfg.train_steps or cfg.epochs * steps_per_epoch,
         steps_per_epoch=steps_per_epoch,
@@ -187,6 +191,7 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         eval_every_steps=cfg.eval_every_steps,
         checkpoint_every_steps=cfg.checkpoint_every_steps,
         log_every_steps=cfg.log_every_steps,
+        phase_steps=(freeze_steps,) if freeze_steps else (),
     )
     return RunPlan(
         config=cfg,
@@ -196,3 +201,57 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         strategy=strategy,
         jit_compile=resolve_jit_compile(cfg.jit_compile, strategy),
     )
+
+
+# keras.applications has ImageNet weights of these; `load_imagenet_weights` checks the rest.
+_IMAGENET_WEIGHT_MODELS = ("vgg16", "vgg19", "resnet50", "resnet101", "resnet152")
+
+
+def _check_fine_tuning(cfg: TrainConfig) -> None:
+    """Fine-tuning settings that cannot work, refused before anything is built."""
+    from deepnets.training.fine_tuning import is_imagenet_weights_file
+
+    path = cfg.init_weights
+    if path is not None:
+        if not os.path.exists(path):
+            raise ConfigError(
+                "init_weights",
+                path,
+                reason=f"{path} does not exist; give a keras.applications .h5 file, a deepnets "
+                "run folder or a .keras file",
+            )
+        if is_imagenet_weights_file(path) and cfg.model not in _IMAGENET_WEIGHT_MODELS:
+            raise ConfigError(
+                "init_weights",
+                path,
+                reason="keras.applications ImageNet weights fit "
+                f"{', '.join(_IMAGENET_WEIGHT_MODELS)}, not model={cfg.model!r}",
+            )
+    if cfg.backbone_learning_rate_multiplier != 1.0 and cfg.mixed_precision == "mixed_float16":
+        raise ConfigError(
+            "backbone_learning_rate_multiplier",
+            cfg.backbone_learning_rate_multiplier,
+            reason="a separate backbone learning rate does not work with loss scaling "
+            "(mixed_float16): use 1.0, or mixed_bfloat16 or float32",
+        )
+
+
+def _with_weights_preprocessing(cfg: TrainConfig, dataset: DatasetFacts) -> DatasetFacts:
+    """The dataset's facts with the normalization the starting weights expect: keras.applications
+    ImageNet weights want "caffe" (BGR, ImageNet mean, no scaling); a deepnets run's weights want
+    the mean and std that run used."""
+    from deepnets.training.fine_tuning import is_imagenet_weights_file
+    from deepnets.training.run_record import RunRecord
+
+    path = cfg.init_weights
+    preprocessing = dataset.preprocessing
+    if path is None:
+        return dataset
+    if is_imagenet_weights_file(path):
+        preprocessing = dataclasses.replace(preprocessing, normalization="caffe")
+    elif os.path.isdir(path):
+        source = RunRecord.read(path).preprocessing
+        preprocessing = dataclasses.replace(
+            preprocessing, mean=source.mean, std=source.std, normalization=source.normalization
+        )
+    return dataclasses.replace(dataset, preprocessing=preprocessing)

@@ -16,12 +16,15 @@ one whenever the pipeline is deterministic for a seed.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import tensorflow as tf
 
 from deepnets.training.evaluation import EvalInputFn, Evaluator
+from deepnets.training.fine_tuning import HEAD_LAYER, BackboneSplit
+from deepnets.training.gradient_norms import GradientNormRecorder
 from deepnets.training.metrics import ClassificationMetrics
 from deepnets.training.optim import classification_loss, l2_weight_decay_loss
 
@@ -63,6 +66,14 @@ class StepRunner:
         l2_decay: coefficient of `l2 * sum(||w||^2) / 2` over conv/dense kernels in the loss.
         mixed_precision: a Keras dtype policy name for the model, or None for float32.
         jit_compile: compile the forward/backward pass with XLA.
+        freeze_backbone_steps: the first steps train only the head (the layer `head_layer`),
+            with the backbone in inference mode (BatchNorm uses its moving statistics).
+        backbone_optimizer_fn: `variables -> optimizer` for the backbone's variables (e.g. a
+            lower learning rate); the head then has `optimizer_fn`'s. None: one optimizer.
+        head_layer: the layer that is the head.
+        log_gradient_norms: record the gradient norm of every top-level layer (stem, blocks,
+            classifier) on the last step of each loop; `train` then returns them under
+            "gradient_norms". Off, the step computes nothing for it.
     """
 
     def __init__(
@@ -80,6 +91,10 @@ class StepRunner:
         l2_decay: float = 0.0,
         mixed_precision: str | None = None,
         jit_compile: bool = False,
+        freeze_backbone_steps: int = 0,
+        backbone_optimizer_fn: OptimizerFn | None = None,
+        head_layer: str = HEAD_LAYER,
+        log_gradient_norms: bool = False,
     ) -> None:
         if steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
@@ -89,6 +104,7 @@ class StepRunner:
         self.label_smoothing = float(label_smoothing)
         self.l2_decay = float(l2_decay)
         self.jit_compile = bool(jit_compile)
+        self.freeze_backbone_steps = int(freeze_backbone_steps)
         with strategy.scope():
             with dtype_policy(mixed_precision):
                 self.model = model_fn()
@@ -99,17 +115,30 @@ class StepRunner:
                 )
             if not self.model.trainable_variables:
                 raise ValueError("model_fn returned a model without trainable variables.")
-            self.optimizer = optimizer_fn(self.model.trainable_variables)
-            if not self.optimizer.built:
-                self.optimizer.build(self.model.trainable_variables)
+            split = self.freeze_backbone_steps > 0 or backbone_optimizer_fn is not None
+            self.split = BackboneSplit(self.model, head_layer) if split else None
+            self.backbone_optimizer = None
+            if backbone_optimizer_fn is not None:
+                self.backbone_optimizer = _built(
+                    backbone_optimizer_fn, self.split.backbone_variables
+                )
+                self.optimizer = _built(optimizer_fn, self.split.head_variables)
+            else:
+                self.optimizer = _built(optimizer_fn, self.model.trainable_variables)
             self.train_metrics = ClassificationMetrics(num_classes, prefix="train")
+            self._loss_scaling = isinstance(
+                self.optimizer, keras.mixed_precision.LossScaleOptimizer
+            )
+            scale = (lambda: self.optimizer.dynamic_scale) if self._loss_scaling else None
+            self.gradient_recorder = (
+                GradientNormRecorder(self.model, scale) if log_gradient_norms else None
+            )
         self.evaluator = Evaluator(strategy, self.model, num_classes) if eval_input_fn else None
         self._train_input_fn = train_input_fn
         self._eval_input_fn = eval_input_fn
         self._eval_dataset: Any = None
         self._iterator: Any = None
         self._next_step: int | None = None
-        self._loss_scaling = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
         # The optimizer update stays outside XLA: its cross-replica all-reduce (a merge_call)
         # cannot run inside a compiled function.
         self._gradients = (
@@ -117,7 +146,8 @@ class StepRunner:
             if self.jit_compile
             else self._compute_gradients
         )
-        self._train_loop = tf.function(self._run_steps)
+        self._train_loop = tf.function(functools.partial(self._run_steps, frozen=False))
+        self._frozen_loop = tf.function(functools.partial(self._run_steps, frozen=True))
         # Non-trainable state (BatchNorm moving statistics) is updated by each replica on its
         # own batch; averaging it keeps evaluation and saved weights replica-independent.
         self._replica_local_state = [
@@ -135,10 +165,17 @@ class StepRunner:
 
     # ------------------------------------------------------------------------ the traced step
 
-    def _compute_gradients(self, images: tf.Tensor, labels: tf.Tensor) -> tuple[Any, ...]:
-        variables = self.model.trainable_variables
+    def _compute_gradients(
+        self, images: tf.Tensor, labels: tf.Tensor, frozen: bool = False
+    ) -> tuple[Any, ...]:
+        variables = self.split.head_variables if frozen else self.model.trainable_variables
         with tf.GradientTape() as tape:
-            logits = tf.cast(self.model(images, training=True), tf.float32)
+            if frozen:  # the backbone in inference mode: BatchNorm keeps its statistics
+                features = self.split.features(images, training=False)
+                outputs = self.split.head(features, training=True)
+            else:
+                outputs = self.model(images, training=True)
+            logits = tf.cast(outputs, tf.float32)
             per_example = classification_loss(labels, logits, self.label_smoothing)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
             regularization = [tf.cast(x, tf.float32) for x in self.model.losses]
@@ -150,15 +187,32 @@ class StepRunner:
                 loss = self.optimizer.scale_loss(loss)
         return tape.gradient(loss, variables), per_example, logits
 
-    def _train_step(self, batch: Any) -> None:
+    def _train_step(self, batch: Any, frozen: bool, last: Any = None) -> None:
         images, labels = batch[0], batch[1]
-        grads, per_example, logits = self._gradients(images, labels)
-        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
+        grads, per_example, logits = self._gradients(images, labels, frozen)
+        if last is not None and not frozen:
+
+            def record() -> tf.Tensor:
+                self.gradient_recorder.record(grads)
+                return tf.constant(True)
+
+            tf.cond(last, record, lambda: tf.constant(False))
+        if frozen:
+            self.optimizer.apply_gradients(zip(grads, self.split.head_variables, strict=True))
+        elif self.backbone_optimizer is not None:
+            pairs = list(zip(grads, self.model.trainable_variables, strict=True))
+            head = [p for p, is_head in zip(pairs, self.split.is_head, strict=True) if is_head]
+            rest = [p for p, is_head in zip(pairs, self.split.is_head, strict=True) if not is_head]
+            self.backbone_optimizer.apply_gradients(rest)
+            self.optimizer.apply_gradients(head)
+        else:
+            self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         self.train_metrics.update(labels, logits, per_example)
 
-    def _run_steps(self, iterator: Any, num_steps: tf.Tensor) -> None:
-        for _ in tf.range(num_steps):
-            self.strategy.run(self._train_step, args=(next(iterator),))
+    def _run_steps(self, iterator: Any, num_steps: tf.Tensor, frozen: bool) -> None:
+        for i in tf.range(num_steps):
+            last = tf.equal(i, num_steps - 1) if self.gradient_recorder is not None else None
+            self.strategy.run(self._train_step, args=(next(iterator), frozen, last))
 
     def _average_replica_state(self) -> None:
         for variable in self._replica_local_state:
@@ -185,19 +239,28 @@ class StepRunner:
 
         return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
 
-    def run_steps(self, iterator: Any, num_steps: int) -> dict[str, float]:
+    def run_steps(self, iterator: Any, num_steps: int, frozen: bool = False) -> dict[str, float]:
         """Runs `num_steps` steps from `iterator` in one compiled call.
 
         Args:
             iterator: from `train_iterator`, with at least `num_steps` batches left.
             num_steps: steps to run (one traced function serves every value).
+            frozen: train only the head, the backbone in inference mode.
 
         Returns:
             The training metrics of these steps; reading them waits for the steps to end.
         """
         self.train_metrics.reset()
-        self._train_loop(iterator, tf.constant(num_steps, tf.int32))
+        loop = self._frozen_loop if frozen else self._train_loop
+        loop(iterator, tf.constant(num_steps, tf.int32))
         return self.train_metrics.result()
+
+    def checkpoint_objects(self) -> dict[str, Any]:
+        """What a checkpoint of this runner holds: the model and its optimizer(s)."""
+        objects = {"model": self.model, "optimizer": self.optimizer}
+        if self.backbone_optimizer is not None:
+            objects["backbone_optimizer"] = self.backbone_optimizer
+        return objects
 
     def train(self, step: int, num_steps: int) -> dict[str, float]:
         """Trains steps `step + 1 .. step + num_steps`, which must lie within one epoch.
@@ -214,10 +277,19 @@ class StepRunner:
                 f"steps {step + 1}..{step + num_steps} cross the end of epoch {epoch + 1} "
                 f"({self.steps_per_epoch} steps per epoch)"
             )
+        frozen = step < self.freeze_backbone_steps
+        if frozen and step + num_steps > self.freeze_backbone_steps:
+            raise ValueError(
+                f"steps {step + 1}..{step + num_steps} cross the end of the frozen backbone "
+                f"(step {self.freeze_backbone_steps})"
+            )
         if self._iterator is None or self._next_step != step or done == 0:
             self._iterator = self.train_iterator(epoch, done)
         self._next_step = step + num_steps
-        return self.run_steps(self._iterator, num_steps)
+        metrics = self.run_steps(self._iterator, num_steps, frozen)
+        if self.gradient_recorder is not None and not frozen:
+            metrics["gradient_norms"] = self.gradient_recorder.read()
+        return metrics
 
     def evaluate(self) -> dict[str, float]:
         """Evaluates the current weights on the whole eval set ({} without one)."""
@@ -237,3 +309,10 @@ class StepRunner:
     def any_replica(self, flag: bool) -> bool:
         """True if `flag` is True on any replica of any worker (every worker must call it)."""
         return bool(self._sum_over_replicas(tf.constant(int(flag), tf.int32)).numpy() > 0)
+
+
+def _built(optimizer_fn: OptimizerFn, variables: list[Any]) -> keras.optimizers.Optimizer:
+    optimizer = optimizer_fn(variables)
+    if not optimizer.built:
+        optimizer.build(variables)
+    return optimizer
