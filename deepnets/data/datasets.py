@@ -1,10 +1,12 @@
 """Loading one split of an image-classification dataset by name.
 
-`load_split(name, split)` accepts the offline datasets of `deepnets.data.offline` ("shapes10")
-and any TensorFlow Datasets (tfds) image-classification dataset ("cifar10", "cifar100",
-"imagenette", "imagenet2012", ...). Every dataset comes back the same way: a `tf.data.Dataset` of
-`(image uint8 [H, W, 3], label int64)` pairs, in a fixed order, plus a `DatasetInfo` with what a
-pipeline needs to know (classes, split size, image shape, per-channel mean and std).
+`load_split(name, split)` accepts the offline datasets of `deepnets.data.offline` ("shapes10"),
+any TensorFlow Datasets (tfds) image-classification dataset ("cifar10", "cifar100",
+"imagenette", "imagenet2012", ...) and image folders: a name that is an existing directory or
+starts with "/", "./", "../" or "~" (see `deepnets.data.folders`). Every dataset comes back the
+same way: a `tf.data.Dataset` of `(image uint8 [H, W, 3], label int64)` pairs, in a fixed
+order, plus a `DatasetInfo` with what a pipeline needs to know (classes, split size, image shape,
+per-channel mean and std).
 
 tfds datasets are read from `data_dir` (tfds' default, `~/tensorflow_datasets` or
 `$TFDS_DATA_DIR`, when None). When they are not prepared there, `download=True` downloads and
@@ -28,9 +30,10 @@ from deepnets.data import offline
 
 ChannelStats = tuple[float, float, float]
 
-_IMAGENET_STATS: tuple[ChannelStats, ChannelStats] = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-# Per-channel (mean, std) of the train split in 0..1 scale. Datasets not listed here use the
-# ImageNet statistics, the usual choice for natural photographs.
+IMAGENET_STATS: tuple[ChannelStats, ChannelStats] = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+# Per-channel (mean, std) of the train split in 0..1 scale. Datasets not listed here, image
+# folders included, use the ImageNet statistics: the usual choice for natural photographs, and
+# what a network pretrained on ImageNet expects when it is fine-tuned on a folder.
 _CHANNEL_STATS: dict[str, tuple[ChannelStats, ChannelStats]] = {
     offline.SHAPES10: (offline.SHAPES10_MEAN, offline.SHAPES10_STD),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
@@ -38,6 +41,8 @@ _CHANNEL_STATS: dict[str, tuple[ChannelStats, ChannelStats]] = {
     "mnist": ((0.1307,) * 3, (0.3081,) * 3),
     "fashion_mnist": ((0.2860,) * 3, (0.3530,) * 3),
 }
+# The fraction of each class of an image folder held out for evaluation, by default.
+DEFAULT_VALIDATION_SPLIT = 0.1
 # Datasets whose held-out split is called "validation"; used before their metadata is known.
 _VALIDATION_INSTEAD_OF_TEST = frozenset({"imagenette", "imagenet2012", "imagewang"})
 
@@ -60,6 +65,11 @@ class DatasetInfo:
         class_names: Class names indexed by label, or None when the dataset has none.
         mean: Per-channel mean of the train split, 0..1 scale.
         std: Per-channel standard deviation of the train split, 0..1 scale.
+        folder: For an image folder, its absolute path; else None.
+        validation_split: For an image folder without an eval folder, the fraction of each
+            class held out for evaluation (its train and its eval split both say it); else None.
+        skipped_files: For an image folder, the absolute paths of its image files that do not
+            decode (in neither split); else empty.
     """
 
     name: str
@@ -70,21 +80,35 @@ class DatasetInfo:
     class_names: tuple[str, ...] | None
     mean: ChannelStats
     std: ChannelStats
+    folder: str | None = None
+    validation_split: float | None = None
+    skipped_files: tuple[str, ...] = ()
 
 
 def load_split(
-    name: str, split: str, data_dir: str | None = None, download: bool = True
+    name: str,
+    split: str,
+    data_dir: str | None = None,
+    download: bool = True,
+    *,
+    validation_split: float = DEFAULT_VALIDATION_SPLIT,
 ) -> tuple[tf.data.Dataset, DatasetInfo]:
     """Loads one split of a dataset as `(image, label)` pairs in a fixed order.
 
+    An image folder is read (listed, every file decoded once) the first time a process names
+    it; later calls use that reading, and `describe_dataset` reads the folder again.
+
     Args:
-        name: "shapes10" (generated, always available) or a tfds dataset name, optionally with
-            a config and version as tfds accepts them ("cifar10", "imagenette/320px-v2").
-        split: "train", "test" (read as "validation" where there is no test split) or any tfds
-            split string.
+        name: "shapes10" (generated, always available), a tfds dataset name, optionally with
+            a config and version as tfds accepts them ("cifar10", "imagenette/320px-v2"), or
+            the path of an image folder.
+        split: "train", "test" (read as "validation" where there is no test split; for an image
+            folder, its eval split) or any tfds split string.
         data_dir: Where tfds keeps prepared datasets; None for tfds' default. Ignored for
-            offline datasets.
+            offline datasets and image folders.
         download: Download and prepare a tfds dataset that is not prepared in `data_dir`.
+        validation_split: For an image folder without an eval folder, the fraction of each
+            class held out as its eval split, in (0, 1). Ignored for other datasets.
 
     Returns:
         (dataset, info): the dataset yields `(image uint8 [H, W, 3], label int64 [])`, unbatched
@@ -92,9 +116,13 @@ def load_split(
 
     Raises:
         DatasetUnavailableError: the dataset is unknown, not prepared and `download` is False,
-            or downloading/preparing it failed.
+            or downloading/preparing it failed; an image folder is missing or unusable.
         ValueError: the dataset has no such split.
     """
+    from deepnets.data import folders  # deferred: folders builds on this module
+
+    if folders.is_image_folder(name):
+        return folders.load_folder_split(name, split, validation_split)
     if name in offline.OFFLINE_DATASETS:
         return _load_offline(name, split)
     return _load_tfds(name, split, data_dir=data_dir, download=download)
@@ -156,7 +184,7 @@ def _load_tfds(
 
     height, width, _ = image_feature.shape
     names = getattr(label_feature, "names", None)
-    mean, std = _CHANNEL_STATS.get(_base_name(name), _IMAGENET_STATS)
+    mean, std = _CHANNEL_STATS.get(_base_name(name), IMAGENET_STATS)
     info = DatasetInfo(
         name=name,
         split=split,

@@ -13,9 +13,10 @@ than one pipeline, i.e. one per worker) in batches of the per-replica size
 `global_batch_size // num_replicas_in_sync`; the strategy hands consecutive batches to the
 replicas of that pipeline.
 
-`make_train_dataset`: load -> shard -> cache (decoded uint8, before augmentation) -> shuffle ->
-repeat forever -> augment + normalize -> batch (drop remainder) -> prefetch. Yields
-`(image float32 [b, S, S, 3], label int32 [b])`.
+`make_train_dataset`: load -> shard -> cache (decoded uint8, before augmentation; kept across
+the per-epoch pipelines, see `deepnets.data.sources`) -> shuffle -> repeat forever -> augment +
+normalize -> batch (drop remainder) -> prefetch. Yields `(image float32 [b, S, S, 3], label
+int32 [b])`. Image folders decode their files in parallel (see `deepnets.data.folders`).
 
 `make_eval_dataset`: load -> shard -> resize/crop + normalize -> batch -> prefetch, one pass,
 every example once. By default the last batch is partial. With `pad_to_full_batches=True` it
@@ -44,8 +45,9 @@ import random
 
 import tensorflow as tf
 
-from deepnets.data.datasets import DatasetInfo, load_split
+from deepnets.data.datasets import DEFAULT_VALIDATION_SPLIT, DatasetInfo, load_split
 from deepnets.data.preprocessing import Preprocessing
+from deepnets.data.sources import pipeline_position, shard, shuffled_examples
 
 # Training resolution of variable-size datasets (imagenette, imagenet2012) when none is given.
 DEFAULT_LARGE_IMAGE_SIZE = 224
@@ -95,15 +97,16 @@ def make_train_dataset(
     download: bool = True,
     seed: int | None = None,
     shuffle_buffer: int = 10_000,
-    cache: bool = True,
+    cache: bool | str = "auto",
     augment: bool = True,
     split: str = "train",
     preprocessing: Preprocessing | None = None,
+    validation_split: float = DEFAULT_VALIDATION_SPLIT,
 ) -> tf.data.Dataset:
     """Builds the infinite, shuffled, augmented training dataset of one input pipeline.
 
     Args:
-        name: Dataset name, see `load_split` ("shapes10", "cifar10", "imagenette", ...).
+        name: Dataset name, see `load_split` ("shapes10", "cifar10", "imagenette", a folder).
         global_batch_size: Batch size summed over all replicas; must be divisible by
             `input_context.num_replicas_in_sync`.
         input_context: From `strategy.distribute_datasets_from_function`; None for one replica.
@@ -113,18 +116,23 @@ def make_train_dataset(
         download: Download and prepare a tfds dataset that is missing from `data_dir`.
         seed: Makes shuffling and augmentation reproducible; None draws a random seed.
         shuffle_buffer: Number of examples in the shuffle buffer.
-        cache: Keep the decoded uint8 examples of this shard in memory after the first epoch.
+        cache: Keep the decoded uint8 examples of this shard in memory once an epoch has read
+            them all, for every later pipeline of this process over the same shard: True,
+            False, or "auto" (when the images have one size and take at most 2 GiB).
         augment: Random crop and flip; False only resizes (like evaluation) and normalizes.
         split: The split to train on.
         preprocessing: Resize and normalization to use (a run's recorded one); None derives it
             from the dataset and `image_size` (`preprocessing_for`).
+        validation_split: For an image folder without an eval folder, the fraction of each
+            class held out of training (see `load_split`).
 
     Returns:
         An infinite dataset of `(image float32 [b, S, S, 3], label int32 [b])` batches with
         b = global_batch_size // num_replicas_in_sync.
 
     Raises:
-        ValueError: `global_batch_size` is not positive or not divisible by the replica count.
+        ValueError: `global_batch_size` is not positive or not divisible by the replica count;
+            `cache` is none of True, False, "auto".
         DatasetUnavailableError: the dataset cannot be loaded (see `load_split`).
     """
     batch_size = _per_replica_batch_size(global_batch_size, input_context)
@@ -132,15 +140,21 @@ def make_train_dataset(
         raise ValueError(f"shuffle_buffer must be positive, got {shuffle_buffer}")
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
-    dataset, info = load_split(name, split, data_dir=data_dir, download=download)
-    dataset = _shard(dataset, input_context)
-    if cache:
-        dataset = dataset.cache()
-    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.repeat().enumerate()
+    dataset, info = shuffled_examples(
+        name,
+        split,
+        input_context=input_context,
+        data_dir=data_dir,
+        download=download,
+        validation_split=validation_split,
+        cache=cache,
+        seed=seed,
+        shuffle_buffer=shuffle_buffer,
+    )
+    dataset = dataset.enumerate()
 
     preprocessing = preprocessing or preprocessing_for(info, image_size)
-    pipeline_id, num_pipelines = _pipeline_position(input_context)
+    pipeline_id, num_pipelines = pipeline_position(input_context)
 
     def preprocess(index: tf.Tensor, example: tuple[tf.Tensor, tf.Tensor]):
         image, label = example
@@ -170,6 +184,7 @@ def make_eval_dataset(
     split: str = "test",
     pad_to_full_batches: bool = False,
     preprocessing: Preprocessing | None = None,
+    validation_split: float = DEFAULT_VALIDATION_SPLIT,
 ) -> tf.data.Dataset:
     """Builds the one-pass evaluation dataset of one input pipeline; no example is dropped.
 
@@ -187,6 +202,8 @@ def make_eval_dataset(
             replica of every pipeline gets the same number of batches; adds a weight output.
         preprocessing: Resize and normalization to use (a run's recorded one); None derives it
             from the dataset and `image_size` (`preprocessing_for`).
+        validation_split: For an image folder without an eval folder, the fraction of each
+            class held out for evaluation (see `load_split`); use the training run's.
 
     Returns:
         A finite dataset of `(image float32 [b, S, S, 3], label int32 [b])` batches of the
@@ -199,8 +216,10 @@ def make_eval_dataset(
         DatasetUnavailableError: the dataset cannot be loaded (see `load_split`).
     """
     batch_size = _per_replica_batch_size(global_batch_size, input_context)
-    dataset, info = load_split(name, split, data_dir=data_dir, download=download)
-    dataset = _shard(dataset, input_context)
+    dataset, info = load_split(
+        name, split, data_dir=data_dir, download=download, validation_split=validation_split
+    )
+    dataset = shard(dataset, input_context)
     preprocessing = preprocessing or preprocessing_for(info, image_size)
 
     def preprocess(image: tf.Tensor, label: tf.Tensor):
@@ -210,7 +229,7 @@ def make_eval_dataset(
     if not pad_to_full_batches:
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    pipeline_id, num_pipelines = _pipeline_position(input_context)
+    pipeline_id, num_pipelines = pipeline_position(input_context)
     num_replicas = input_context.num_replicas_in_sync if input_context else 1
     pipeline_batch_size = batch_size * max(1, num_replicas // num_pipelines)
     # Every pipeline pads to the size of the largest shard, rounded up to whole pipeline steps,
@@ -242,23 +261,6 @@ def _per_replica_batch_size(
             f"in sync ({num_replicas}); use a multiple of {num_replicas}"
         )
     return global_batch_size // num_replicas
-
-
-def _pipeline_position(input_context: tf.distribute.InputContext | None) -> tuple[int, int]:
-    """(input_pipeline_id, num_input_pipelines), (0, 1) without a context."""
-    if input_context is None:
-        return 0, 1
-    return input_context.input_pipeline_id, input_context.num_input_pipelines
-
-
-def _shard(
-    dataset: tf.data.Dataset, input_context: tf.distribute.InputContext | None
-) -> tf.data.Dataset:
-    """This pipeline's 1/num_input_pipelines of the examples (all of them for one pipeline)."""
-    pipeline_id, num_pipelines = _pipeline_position(input_context)
-    if num_pipelines > 1:
-        dataset = dataset.shard(num_pipelines, pipeline_id)
-    return dataset
 
 
 def augment_image(image: tf.Tensor, seed: tf.Tensor, preprocessing: Preprocessing) -> tf.Tensor:

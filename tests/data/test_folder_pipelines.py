@@ -1,0 +1,199 @@
+"""Train and eval pipelines over image folders: shapes, exact eval sets, caching across epochs,
+and the real CIFAR-10 JPEGs when they are at hand."""
+
+import tarfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from folder_files import class_folders, mixed_folder
+
+from deepnets.data import (
+    DatasetInfo,
+    ImageFolderWarning,
+    describe_dataset,
+    folders,
+    make_eval_dataset,
+    make_train_dataset,
+    sources,
+)
+from deepnets.data.images import read_image
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CIFAR10_JPEGS = REPO_ROOT.parent / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+
+
+def _context(num_pipelines: int, pipeline_id: int, num_replicas: int) -> tf.distribute.InputContext:
+    return tf.distribute.InputContext(num_pipelines, pipeline_id, num_replicas)
+
+
+@pytest.fixture
+def zoo(tmp_path):
+    """The mixed folder, described once (its warning caught): (root, facts)."""
+    root = tmp_path / "zoo"
+    mixed_folder(root)
+    with pytest.warns(ImageFolderWarning):
+        facts = describe_dataset(str(root), image_size=24, validation_split=0.25)
+    return str(root), facts
+
+
+def test_train_batches_have_the_asked_shape_for_many_epochs_despite_bad_files(zoo):
+    root, facts = zoo
+    dataset = make_train_dataset(
+        root, 4, image_size=24, seed=0, validation_split=0.25, preprocessing=facts.preprocessing
+    )
+    batches = list(dataset.take(4 * facts.train_examples // 4 + 1))  # four epochs and more
+    for images, labels in batches:
+        assert images.shape == (4, 24, 24, 3) and images.dtype == tf.float32
+        assert np.isfinite(images.numpy()).all()
+        assert labels.shape == (4,) and set(labels.numpy()) <= {0, 1, 2}
+    seen = np.concatenate([labels.numpy() for _, labels in batches])
+    assert set(seen) == {0, 1, 2}
+
+
+def test_eval_yields_exactly_the_readable_held_out_files_in_order(zoo):
+    root, facts = zoo
+    held = folders.read_folder_split(root, facts.eval_split, 0.25)
+    expected = np.stack([facts.preprocessing(read_image(path)).numpy() for path in held.paths])
+    dataset = make_eval_dataset(
+        root, 3, split=facts.eval_split, preprocessing=facts.preprocessing, validation_split=0.25
+    )
+    batches = list(dataset.as_numpy_iterator())
+    assert [len(labels) for _, labels in batches] == [3, 1]
+    assert all(images.shape[1:] == (24, 24, 3) for images, _ in batches)
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), held.labels)
+    np.testing.assert_allclose(np.concatenate([b[0] for b in batches]), expected, atol=1e-5)
+
+
+def test_padded_eval_on_two_pipelines_counts_every_held_out_file_once(zoo):
+    root, facts = zoo
+    weights, step_counts = 0.0, []
+    for pipeline_id in range(2):
+        dataset = make_eval_dataset(
+            root,
+            4,
+            input_context=_context(2, pipeline_id, 2),
+            split=facts.eval_split,
+            pad_to_full_batches=True,
+            preprocessing=facts.preprocessing,
+            validation_split=0.25,
+        )
+        batches = list(dataset.as_numpy_iterator())
+        step_counts.append(len(batches))
+        assert all(images.shape == (2, 24, 24, 3) for images, _, _ in batches)
+        weights += sum(w.sum() for _, _, w in batches)
+    assert weights == facts.eval_examples == 4 and step_counts[0] == step_counts[1]
+
+
+def test_same_seed_same_batches_from_a_folder(tmp_path):
+    root = str(class_folders(tmp_path / "f", {"ant": 9, "bee": 7, "cow": 8}))
+    first, second = (
+        [b[1].numpy() for b in make_train_dataset(root, 4, seed=3, cache=c).take(6)]
+        for c in (True, True)
+    )
+    np.testing.assert_array_equal(first, second)
+
+
+def _counting_decodes(monkeypatch) -> list[int]:
+    """Counts the images the pipelines decode (not the describe pass)."""
+    count = [0]
+
+    def counted(path):
+        count[0] += 1
+        return path
+
+    def counting_read_image(path):
+        path = tf.py_function(counted, [path], tf.string)
+        path.set_shape([])
+        return read_image(path)
+
+    monkeypatch.setattr(folders, "read_image", counting_read_image)
+    return count
+
+
+@pytest.mark.parametrize("cache, decodes_after_first_epoch", [(True, 0), ("auto", 0), (False, 1)])
+def test_the_cache_outlives_the_pipeline_of_one_epoch(
+    tmp_path, monkeypatch, cache, decodes_after_first_epoch
+):
+    """Like the training loop: a new pipeline per epoch, under a strategy, each epoch read whole."""
+    root = str(class_folders(tmp_path / "f", {"ant": 20, "bee": 20}, size=8))
+    facts = describe_dataset(root, validation_split=0.2)
+    sources.clear_caches()
+    count = _counting_decodes(monkeypatch)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    steps = facts.train_examples // 8
+    per_epoch = []
+    for epoch in range(3):
+
+        def dataset_fn(ctx, epoch=epoch):
+            dataset = make_train_dataset(
+                root, 8, input_context=ctx, seed=epoch, cache=cache, validation_split=0.2
+            )
+            return dataset.take(steps)
+
+        before = count[0]
+        batches = list(strategy.distribute_datasets_from_function(dataset_fn))
+        assert len(batches) == steps
+        per_epoch.append(count[0] - before)
+    assert per_epoch[0] >= facts.train_examples == 32
+    # Without a cache each epoch decodes its images again (and a few ahead of the last batch).
+    assert all(d >= decodes_after_first_epoch * 32 for d in per_epoch[1:])
+    if not decodes_after_first_epoch:
+        assert per_epoch[1:] == [0, 0]
+
+
+def _info(shape, num_examples):
+    mean_std = (0.5, 0.5, 0.5)
+    return DatasetInfo("x", "train", 2, num_examples, shape, None, mean_std, mean_std)
+
+
+def test_auto_caches_fixed_size_images_up_to_two_gib_and_never_variable_sizes():
+    assert sources.cache_decision("auto", _info((32, 32, 3), 50_000))
+    assert sources.cache_decision("auto", _info((224, 224, 3), 14_000))  # 1.96 GiB
+    assert not sources.cache_decision("auto", _info((224, 224, 3), 15_000))  # 2.10 GiB
+    assert not sources.cache_decision("auto", _info((None, None, 3), 10))
+    assert sources.cache_decision(True, _info((None, None, 3), 10))
+    assert not sources.cache_decision(False, _info((32, 32, 3), 10))
+    with pytest.raises(ValueError, match="cache"):
+        sources.cache_decision("yes", _info((32, 32, 3), 10))
+
+
+@pytest.fixture(scope="module")
+def cifar10_folder(tmp_path_factory):
+    if not CIFAR10_JPEGS.exists():
+        pytest.skip(f"{CIFAR10_JPEGS} is not here (the shared CIFAR-10 JPEGs; see its README)")
+    root = tmp_path_factory.mktemp("cifar10_jpeg")
+    with tarfile.open(CIFAR10_JPEGS) as archive:
+        archive.extractall(root, filter="data")
+    return str(root)
+
+
+def test_real_cifar10_jpegs_describe_and_batch(cifar10_folder):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ImageFolderWarning)  # all 50,000 files decode
+        facts = describe_dataset(cifar10_folder)
+    assert facts.class_names == CIFAR10_CLASSES
+    assert (facts.train_examples, facts.eval_examples) == (45_000, 5_000)
+    assert facts.eval_split == "validation" and facts.num_skipped_files == 0
+    assert facts.input_shape == (32, 32, 3)
+    assert facts.preprocessing.train_augmentation == "pad_crop_flip"
+    train = make_train_dataset(cifar10_folder, 128, seed=0, cache=False)
+    for images, labels in train.take(3):
+        assert images.shape == (128, 32, 32, 3) and labels.shape == (128,)
+        assert len(set(labels.numpy())) >= 8  # the classes are mixed, not read class by class
+    images, labels = next(iter(make_eval_dataset(cifar10_folder, 500, split="validation")))
+    assert images.shape == (500, 32, 32, 3) and set(labels.numpy()) == {0}
