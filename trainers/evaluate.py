@@ -41,12 +41,18 @@ flags.DEFINE_string(
 FLAGS = flags.FLAGS
 
 
+def run_dataset(record: object) -> str:
+    """The run's dataset; an image folder by its absolute path (a relative one works from
+    another working directory)."""
+    return record.dataset.folder or record.config.dataset
+
+
 def default_report_dir(source: ModelSource, dataset: str) -> str | None:
     """`<model_dir>/evaluation/<checkpoint name>[-<dataset>]` for a run folder, else None."""
     if source.record is None or not FLAGS.model_dir:
         return None
     name = os.path.basename(source.description)
-    if dataset != source.record.config.dataset:
+    if dataset != run_dataset(source.record):
         name += "-" + dataset.replace("/", "_").replace(":", "_")
     return os.path.join(FLAGS.model_dir, EVALUATION_SUBDIR, name)
 
@@ -62,7 +68,7 @@ def main(argv: list[str]) -> None:
     model, preprocessing = source.model, record.preprocessing if record else None
     if isinstance(model, ImagePredictor):  # an export: its own preprocessing, then its network
         model, preprocessing = model.classifier, model.preprocessing
-    dataset = FLAGS.dataset or (record.config.dataset if record else None)
+    dataset = FLAGS.dataset or (run_dataset(record) if record else None)
     with cli_errors(PROGRAM, "--dataset"):
         if dataset is None:
             raise ValueError("give the dataset to evaluate on, e.g. --dataset=shapes10")
@@ -74,9 +80,10 @@ def main(argv: list[str]) -> None:
             image_size=FLAGS.image_size,
             split=record.dataset.eval_split if record else "test",
             preprocessing=preprocessing,
+            validation_split=record.config.validation_split if record else 0.1,
         )
     names = result.class_names
-    if record and dataset == record.config.dataset and len(record.class_names) == len(names):
+    if record and dataset == run_dataset(record) and len(record.class_names) == len(names):
         names = record.class_names  # the names the model was trained with
     report_dir = FLAGS.report_dir or default_report_dir(source, dataset)
     if report_dir:

@@ -34,9 +34,9 @@ flags.DEFINE_integer("batch_size", 64, "Images per forward pass.", lower_bound=1
 FLAGS = flags.FLAGS
 
 
-def image_files(paths: list[str], problems: list[str]) -> list[str]:
-    """The image files the arguments name: files as given, folders searched (sorted, hidden
-    files and folders skipped); a path that does not exist is added to `problems`."""
+def image_files(paths: list[str]) -> list[str]:
+    """The image files the arguments name, in order: files (and paths that do not exist) as
+    given, folders searched (sorted, hidden files and folders skipped)."""
     from deepnets.data.images import has_image_extension
 
     found = []
@@ -49,21 +49,22 @@ def image_files(paths: list[str], problems: list[str]) -> list[str]:
                     for name in sorted(names)
                     if not name.startswith(".") and has_image_extension(name)
                 ]
-        elif os.path.isfile(path):
-            found.append(path)
         else:
-            problems.append(f"cannot read {path}: no such file or folder")
+            found.append(path)
     return found
 
 
 def model_inputs(predictor, files: list[str], problems: list[str]) -> tuple[list[str], list]:
-    """Each readable file's model input (the run's preprocessing); unreadable ones to problems."""
+    """Each readable file's model input (the run's preprocessing); the others to problems."""
     import tensorflow as tf
 
     from deepnets.data.images import read_image
 
     kept, inputs = [], []
     for path in files:
+        if not os.path.isfile(path):
+            problems.append(f"cannot read {path}: no such file or folder")
+            continue
         try:
             inputs.append(predictor.preprocessing(read_image(path)))
         except (tf.errors.OpError, OSError) as err:
@@ -138,7 +139,7 @@ def main(argv: list[str]) -> None:
         fail(PROGRAM, "give the images to classify: files or folders after the flags")
     predictor, _ = load_predictor(PROGRAM)
     problems: list[str] = []
-    files, inputs = model_inputs(predictor, image_files(argv[1:], problems), problems)
+    files, inputs = model_inputs(predictor, image_files(argv[1:]), problems)
     for problem in problems:
         print(f"{PROGRAM}: {problem}", file=sys.stderr, flush=True)
     top_k = min(FLAGS.top_k, len(predictor.class_names))

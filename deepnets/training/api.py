@@ -59,7 +59,12 @@ def make_runner(
     if cfg.seed is not None:
         keras.utils.set_random_seed(cfg.seed)
     eval_batch_size = cfg.eval_batch_size or cfg.global_batch_size
-    common = {"data_dir": cfg.data_dir, "download": False, "preprocessing": facts.preprocessing}
+    common = {
+        "data_dir": cfg.data_dir,
+        "download": False,
+        "preprocessing": facts.preprocessing,
+        "validation_split": cfg.validation_split,
+    }
 
     def train_input_fn(ctx: tf.distribute.InputContext, epoch: int) -> tf.data.Dataset:
         return data.make_train_dataset(
@@ -68,6 +73,7 @@ def make_runner(
             input_context=ctx,
             seed=epoch_seed(cfg.seed, epoch),
             split=facts.train_split,
+            cache=cfg.cache_images,
             **common,
         )
 

@@ -58,7 +58,10 @@ class TrainConfig:
         factory=dict,
     )
     dataset: str = setting(
-        "shapes10", "Dataset: shapes10 (generated offline) or a tfds dataset name.", NAME
+        "shapes10",
+        "Dataset: shapes10 (generated offline), a tfds dataset name, or a folder of images "
+        "(PATH/<class>/<image>, or PATH/train/<class>/... with PATH/val|validation|test/...).",
+        NAME,
     )
     data_dir: str | None = setting(None, "Where tfds datasets live (default: tfds' own).")
     download: bool = setting(True, "Let tfds download a dataset missing from data_dir.", BOOL)

@@ -136,6 +136,7 @@ def evaluate(
     download: bool = True,
     split: str = "test",
     preprocessing: Any = None,
+    validation_split: float = 0.1,
     strategy: tf.distribute.Strategy | None = None,
 ) -> dict[str, float]:
     """Evaluates a trained classifier on a split of a dataset.
@@ -151,6 +152,8 @@ def evaluate(
         split: the split to evaluate ("test" means "validation" where there is none).
         preprocessing: a `deepnets.data.Preprocessing` (a run's recorded one); None derives it
             from the dataset and `image_size`.
+        validation_split: for an image folder without an eval folder, the held-out fraction
+            (the run's, so that the same files are evaluated).
         strategy: the strategy the model was built under (None: the default strategy).
 
     Returns:
@@ -166,6 +169,7 @@ def evaluate(
         download=download,
         split=split,
         preprocessing=preprocessing,
+        validation_split=validation_split,
         strategy=strategy,
     ).metrics
 
@@ -180,13 +184,14 @@ def evaluate_split(
     download: bool = True,
     split: str = "test",
     preprocessing: Any = None,
+    validation_split: float = 0.1,
     strategy: tf.distribute.Strategy | None = None,
 ) -> EvalResult:
     """`evaluate`, with the confusion matrix and the dataset's class names.
 
     Args:
         model, dataset_name, global_batch_size, data_dir, image_size, download, split,
-        preprocessing, strategy: as for `evaluate`.
+        preprocessing, validation_split, strategy: as for `evaluate`.
 
     Returns:
         An `EvalResult`: the metrics, the [C, C] confusion matrix and the class names, ready
@@ -195,7 +200,9 @@ def evaluate_split(
     from deepnets import data  # deferred: the training library does not need data at import
 
     strategy = strategy or tf.distribute.get_strategy()
-    _, info = data.load_split(dataset_name, split, data_dir=data_dir, download=download)
+    _, info = data.load_split(
+        dataset_name, split, data_dir=data_dir, download=download, validation_split=validation_split
+    )
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
         return data.make_eval_dataset(
@@ -208,6 +215,7 @@ def evaluate_split(
             split=split,
             pad_to_full_batches=True,
             preprocessing=preprocessing,
+            validation_split=validation_split,
         )
 
     dataset = strategy.distribute_datasets_from_function(dataset_fn)

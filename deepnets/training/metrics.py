@@ -34,6 +34,7 @@ class ClassificationMetrics:
         logits: tf.Tensor,
         per_example_loss: tf.Tensor,
         sample_weight: tf.Tensor | None = None,
+        with_top_k: tf.Tensor | bool = True,
     ) -> None:
         """Adds one (per-replica) batch. Call inside `strategy.run`.
 
@@ -42,19 +43,31 @@ class ClassificationMetrics:
             logits: scores, [batch, classes].
             per_example_loss: [batch] losses.
             sample_weight: optional [batch] weights (0 drops an example, e.g. eval padding).
+            with_top_k: also count top-k (a bool tensor: the training loop counts it on the
+                last step of a loop only, to keep it off the hot path).
         """
         labels = tf.reshape(labels, [-1])
         logits = tf.cast(logits, tf.float32)
         self.loss.update_state(per_example_loss, sample_weight=sample_weight)
         self.top1.update_state(labels, logits, sample_weight=sample_weight)
-        self.topk.update_state(labels, logits, sample_weight=sample_weight)
+        if isinstance(with_top_k, bool):
+            if with_top_k:
+                self.topk.update_state(labels, logits, sample_weight=sample_weight)
+            return
+
+        def count() -> tf.Tensor:
+            self.topk.update_state(labels, logits, sample_weight=sample_weight)
+            return tf.constant(True)
+
+        tf.cond(with_top_k, count, lambda: tf.constant(False))
 
     def result(self) -> dict[str, float]:
         """Reads the metrics, reduced over replicas. Call outside `strategy.run`.
 
         Returns:
             {"loss", "top1", "top5", "examples"}: accuracies as fractions in [0, 1] and the
-            (weighted) number of examples seen since the last reset.
+            (weighted) number of examples seen since the last reset; top5 is over the batches
+            it was counted on (in training: the last step of each loop).
         """
         return {
             "loss": float(self.loss.result()),

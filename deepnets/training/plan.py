@@ -170,7 +170,11 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         )
     try:
         dataset = describe_dataset(
-            cfg.dataset, image_size=cfg.image_size, data_dir=cfg.data_dir, download=cfg.download
+            cfg.dataset,
+            image_size=cfg.image_size,
+            data_dir=cfg.data_dir,
+            download=cfg.download,
+            validation_split=cfg.validation_split,
         )
     except DatasetUnavailableError as err:
         raise ConfigError("dataset", cfg.dataset, reason=str(err)) from err

@@ -110,7 +110,7 @@ def curves_figure(rows: Iterable[Mapping[str, str]]) -> Figure:
 
     Args:
         rows: dicts of strings as `reporting.read_metrics_csv` returns them, with "step",
-            "split" ("train"/"eval"), "loss", "top1", "top5" (fractions), "learning_rate" and
+            "split" ("train"/"eval"), "data_loss", "top1", "top5" (fractions), "learning_rate" and
             "epoch". Missing, empty or non-finite values are skipped; rows need not be sorted.
 
     Returns:
@@ -124,11 +124,12 @@ def curves_figure(rows: Iterable[Mapping[str, str]]) -> Figure:
     loss_ax, acc_ax, lr_ax = fig.subplots(1, 3, sharex=True)
     spe = _steps_per_epoch(rows)
 
-    train_loss, eval_loss = _series(rows, "train", "loss"), _series(rows, "eval", "loss")
+    train_loss = _series(rows, "train", "data_loss")
+    eval_loss = _series(rows, "eval", "data_loss")
     _plot(loss_ax, train_loss, "train", TRAIN_COLOR, sparse=False)
     _plot(loss_ax, eval_loss, "eval", EVAL_COLOR, sparse=True)
     _loss_scale(loss_ax, np.concatenate([train_loss[1], eval_loss[1]]))
-    _decorate(loss_ax, "Loss", "cross-entropy loss", spe)
+    _decorate(loss_ax, "Loss", "cross-entropy (data) loss", spe)
 
     _plot(acc_ax, _series(rows, "train", "top1", 100.0), "train top-1", TRAIN_COLOR, False)
     _plot(acc_ax, _series(rows, "eval", "top1", 100.0), "eval top-1", EVAL_COLOR, True)

@@ -18,11 +18,13 @@ from tensorflow.core.framework import summary_pb2
 from deepnets.training.atomic import atomic_write_text
 from deepnets.training.faults import fault_point
 
+# "data_loss": the cross-entropy of the examples (label smoothing included), without any weight
+# decay: the loop applies decay in the update, not through the loss.
 CSV_FIELDS = (
     "step",
     "epoch",
     "split",
-    "loss",
+    "data_loss",
     "top1",
     "top5",
     "learning_rate",
@@ -75,7 +77,7 @@ def format_train_line(
     rate = "" if learning_rate is None else f"lr {learning_rate:.4g} | "
     return (
         f"step {step}/{total_steps} ({100.0 * step / total_steps:.1f}%) | "
-        f"epoch {epoch}/{total_epochs} | loss {metrics['loss']:.4f} | "
+        f"epoch {epoch}/{total_epochs} | data loss {metrics['loss']:.4f} | "
         f"top-1 {100.0 * metrics['top1']:.2f}% | {rate}"
         f"{images_per_sec:,.0f} img/s | ETA {format_duration(eta_seconds)}"
     )
@@ -126,6 +128,7 @@ class MetricsCsv:
         """Writes one row (missing fields are left empty) with one write, and flushes it."""
         if not self.enabled:
             return
+        row = {**row, "data_loss": row.get("loss", row.get("data_loss", ""))}
         line = _csv_line(_csv_value(row.get(k, "")) for k in CSV_FIELDS)
         fault_point("metrics.csv.append", self.path)
         with open(self.path, "a", newline="") as f:

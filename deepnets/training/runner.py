@@ -4,13 +4,8 @@
 `strategy.scope()`), the loss, the train metrics, the input iterators, and two compiled
 functions: one that runs `num_steps` training steps (`strategy.run` inside a `tf.range` loop, so
 the host is involved once per call) and one that evaluates the whole eval set. When to call them,
-checkpoint, report or stop is the `Controller`'s business (Orbit's runner/controller split).
-
-Input position: distributed iterators cannot be checkpointed in TF 2.21 (`tf.train.Checkpoint`
-rejects a `DistributedIterator`), so the data of epoch `e` comes from a fresh pipeline built by
-`train_input_fn(ctx, e)` (seeded from (seed, e)), and a run resumed mid-epoch skips the batches
-that epoch had already used. A resumed run therefore sees the same batches as an uninterrupted
-one whenever the pipeline is deterministic for a seed.
+checkpoint, report or stop is the `Controller`'s business (Orbit's runner/controller split). The
+data position across epochs and resumes is `deepnets.training.epochs.EpochInput`'s.
 """
 
 from __future__ import annotations
@@ -22,15 +17,15 @@ from typing import Any
 
 import tensorflow as tf
 
+from deepnets.training.epochs import EpochInput, TrainInputFn
 from deepnets.training.evaluation import EvalInputFn, Evaluator
 from deepnets.training.fine_tuning import HEAD_LAYER, BackboneSplit
 from deepnets.training.gradient_norms import GradientNormRecorder
 from deepnets.training.metrics import ClassificationMetrics
-from deepnets.training.optim import classification_loss, l2_weight_decay_loss
+from deepnets.training.optim import classification_loss, is_decayed
 
 keras = tf.keras
 
-TrainInputFn = Callable[[tf.distribute.InputContext, int], tf.data.Dataset]
 OptimizerFn = Callable[[Sequence[Any]], keras.optimizers.Optimizer]
 
 
@@ -63,7 +58,9 @@ class StepRunner:
         num_classes: number of classes (top-5 becomes top-k for fewer classes).
         eval_input_fn: `input_context -> dataset` of `(image, label, weight)`, finite, or None.
         label_smoothing: of the cross-entropy.
-        l2_decay: coefficient of `l2 * sum(||w||^2) / 2` over conv/dense kernels in the loss.
+        l2_decay: L2 weight decay of conv/dense kernels, added to their gradients in the step:
+            `g + l2_decay * w` (the gradient of `l2_decay * sum(||w||^2) / 2`, without
+            computing that term); the reported loss is the data loss.
         mixed_precision: a Keras dtype policy name for the model, or None for float32.
         jit_compile: compile the forward/backward pass with XLA.
         freeze_backbone_steps: the first steps train only the head (the layer `head_layer`),
@@ -96,8 +93,7 @@ class StepRunner:
         head_layer: str = HEAD_LAYER,
         log_gradient_norms: bool = False,
     ) -> None:
-        if steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+        self.input = EpochInput(strategy, train_input_fn, steps_per_epoch)
         self.strategy = strategy
         self.steps_per_epoch = int(steps_per_epoch)
         self.global_batch_size = int(global_batch_size)
@@ -134,11 +130,8 @@ class StepRunner:
                 GradientNormRecorder(self.model, scale) if log_gradient_norms else None
             )
         self.evaluator = Evaluator(strategy, self.model, num_classes) if eval_input_fn else None
-        self._train_input_fn = train_input_fn
         self._eval_input_fn = eval_input_fn
         self._eval_dataset: Any = None
-        self._iterator: Any = None
-        self._next_step: int | None = None
         # The optimizer update stays outside XLA: its cross-replica all-reduce (a merge_call)
         # cannot run inside a compiled function.
         self._gradients = (
@@ -179,18 +172,33 @@ class StepRunner:
             per_example = classification_loss(labels, logits, self.label_smoothing)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
             regularization = [tf.cast(x, tf.float32) for x in self.model.losses]
-            if self.l2_decay:
-                regularization.append(l2_weight_decay_loss(variables, self.l2_decay))
             if regularization:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(regularization))
             if self._loss_scaling:
                 loss = self.optimizer.scale_loss(loss)
-        return tape.gradient(loss, variables), per_example, logits
+        grads = tape.gradient(loss, variables)
+        if self.l2_decay:
+            grads = self._decayed(grads, variables)
+        return grads, per_example, logits
+
+    def _decayed(self, grads: list[Any], variables: list[Any]) -> list[Any]:
+        """`g + l2 * w` for conv/dense kernels: the gradient an L2 term in the loss would add.
+
+        Each replica adds its share (the replicas' gradients are summed), scaled like the loss
+        under loss scaling.
+        """
+        coefficient = self.l2_decay / tf.distribute.get_replica_context().num_replicas_in_sync
+        if self._loss_scaling:
+            coefficient *= tf.cast(self.optimizer.dynamic_scale, tf.float32)
+        return [
+            g + tf.cast(coefficient, g.dtype) * tf.cast(v, g.dtype) if is_decayed(v) else g
+            for g, v in zip(grads, variables, strict=True)
+        ]
 
     def _train_step(self, batch: Any, frozen: bool, last: Any = None) -> None:
         images, labels = batch[0], batch[1]
         grads, per_example, logits = self._gradients(images, labels, frozen)
-        if last is not None and not frozen:
+        if self.gradient_recorder is not None and not frozen:
 
             def record() -> tf.Tensor:
                 self.gradient_recorder.record(grads)
@@ -207,11 +215,11 @@ class StepRunner:
             self.optimizer.apply_gradients(head)
         else:
             self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
-        self.train_metrics.update(labels, logits, per_example)
+        self.train_metrics.update(labels, logits, per_example, with_top_k=last)
 
     def _run_steps(self, iterator: Any, num_steps: tf.Tensor, frozen: bool) -> None:
         for i in tf.range(num_steps):
-            last = tf.equal(i, num_steps - 1) if self.gradient_recorder is not None else None
+            last = tf.equal(i, num_steps - 1)  # what is measured once per loop: top-5, norms
             self.strategy.run(self._train_step, args=(next(iterator), frozen, last))
 
     def _average_replica_state(self) -> None:
@@ -227,17 +235,7 @@ class StepRunner:
 
     def train_iterator(self, epoch: int = 0, skip_steps: int = 0) -> Any:
         """A distributed iterator over epoch `epoch`'s batches, after `skip_steps` steps of it."""
-        remaining = self.steps_per_epoch - skip_steps
-
-        def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-            # Replicas of one worker share its pipeline, each taking one batch per step.
-            batches_per_step = ctx.num_replicas_in_sync // ctx.num_input_pipelines
-            dataset = self._train_input_fn(ctx, epoch)
-            if skip_steps:
-                dataset = dataset.skip(skip_steps * batches_per_step)
-            return dataset.take(remaining * batches_per_step)
-
-        return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+        return self.input.iterator(epoch, skip_steps)
 
     def run_steps(self, iterator: Any, num_steps: int, frozen: bool = False) -> dict[str, float]:
         """Runs `num_steps` steps from `iterator` in one compiled call.
@@ -266,27 +264,20 @@ class StepRunner:
         """Trains steps `step + 1 .. step + num_steps`, which must lie within one epoch.
 
         The runner keeps the epoch's iterator between calls and opens the right one (skipping
-        the steps already done) when a call does not continue the previous one.
+        the steps already done) when a call does not continue the previous one; the first
+        `freeze_backbone_steps` train the head alone.
 
         Returns:
             {"loss", "top1", "top5", "examples"} of these steps.
         """
-        epoch, done = divmod(step, self.steps_per_epoch)
-        if done + num_steps > self.steps_per_epoch:
-            raise ValueError(
-                f"steps {step + 1}..{step + num_steps} cross the end of epoch {epoch + 1} "
-                f"({self.steps_per_epoch} steps per epoch)"
-            )
+        iterator = self.input.for_steps(step, num_steps)
         frozen = step < self.freeze_backbone_steps
         if frozen and step + num_steps > self.freeze_backbone_steps:
             raise ValueError(
                 f"steps {step + 1}..{step + num_steps} cross the end of the frozen backbone "
                 f"(step {self.freeze_backbone_steps})"
             )
-        if self._iterator is None or self._next_step != step or done == 0:
-            self._iterator = self.train_iterator(epoch, done)
-        self._next_step = step + num_steps
-        metrics = self.run_steps(self._iterator, num_steps, frozen)
+        metrics = self.run_steps(iterator, num_steps, frozen)
         if self.gradient_recorder is not None and not frozen:
             metrics["gradient_norms"] = self.gradient_recorder.read()
         return metrics

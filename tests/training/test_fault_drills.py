@@ -120,7 +120,7 @@ def test_killed_at_every_named_moment_the_run_still_ends_bit_identical(reference
 
 def losses(model_dir):
     rows = read_metrics_csv(str(Path(model_dir) / "metrics.csv"))
-    return [(r["step"], r["split"], r["loss"], r["top1"]) for r in rows]
+    return [(r["step"], r["split"], r["data_loss"], r["top1"]) for r in rows]
 
 
 def test_full_disk_stops_with_one_line_and_the_rerun_resumes(reference, tmp_path):

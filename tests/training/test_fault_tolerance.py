@@ -127,7 +127,7 @@ def test_deterministic_runs_repeat_exactly_and_depend_on_the_seed(tmp_path):
     for name, process in runs.items():
         code, output = finish(process)
         assert code == 0, output
-        losses = [r["loss"] for r in read_metrics_csv(str(tmp_path / name / "metrics.csv"))]
+        losses = [r["data_loss"] for r in read_metrics_csv(str(tmp_path / name / "metrics.csv"))]
         results[name] = (losses, result_of(output)["weights"])
     assert len(results["a"][0]) == 8
     assert results["a"] == results["b"]

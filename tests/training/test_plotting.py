@@ -38,7 +38,14 @@ def realistic_rows(steps_per_epoch=312, epochs=4, steps_per_loop=10, seed=0):
         epoch = step / steps_per_epoch
         speed = 2500 + rng.normal(0, 50)
         rows.append(
-            row("train", epoch=epoch, loss=loss, top1=top1, learning_rate=lr, images_per_sec=speed)
+            row(
+                "train",
+                epoch=epoch,
+                data_loss=loss,
+                top1=top1,
+                learning_rate=lr,
+                images_per_sec=speed,
+            )
         )
         if step % steps_per_epoch == 0:
             e = step // steps_per_epoch - 1
@@ -46,7 +53,7 @@ def realistic_rows(steps_per_epoch=312, epochs=4, steps_per_loop=10, seed=0):
                 row(
                     "eval",
                     epoch=epoch,
-                    loss=0.39 + 0.56 * math.exp(-1.5 * e),
+                    data_loss=0.39 + 0.56 * math.exp(-1.5 * e),
                     top1=0.872 - 0.19 * math.exp(-1.2 * e),
                     top5=0.994 - 0.029 * math.exp(-1.2 * e),
                     examples=10000,
@@ -69,7 +76,7 @@ def test_three_panels_with_titles_and_units():
     assert [ax.get_title() for ax in axes] == ["Loss", "Accuracy", "Learning rate"]
     assert [ax.get_xlabel() for ax in axes] == ["step"] * 3
     assert [ax.get_ylabel() for ax in axes] == [
-        "cross-entropy loss",
+        "cross-entropy (data) loss",
         "accuracy (%)",
         "learning rate",
     ]
@@ -104,7 +111,7 @@ def test_lines_hold_the_rows_values():
     rows = realistic_rows()
     loss_ax, acc_ax, lr_ax = curves_figure(rows).axes
     train = _lines(loss_ax)["train"]
-    np.testing.assert_allclose(train.get_ydata(), _column(rows, "train", "loss"))
+    np.testing.assert_allclose(train.get_ydata(), _column(rows, "train", "data_loss"))
     np.testing.assert_allclose(train.get_xdata(), _column(rows, "train", "step"))
     eval_top1 = _lines(acc_ax)["eval top-1"]
     np.testing.assert_allclose(eval_top1.get_ydata(), _column(rows, "eval", "top1", 100.0))
@@ -120,7 +127,7 @@ def test_loss_axis_is_log_and_unclipped_when_the_loss_spans_more_than_10x():
     loss_ax = curves_figure(rows).axes[0]
     assert loss_ax.get_yscale() == "log"
     low, high = loss_ax.get_ylim()
-    losses = _column(rows, "train", "loss") + _column(rows, "eval", "loss")
+    losses = _column(rows, "train", "data_loss") + _column(rows, "eval", "data_loss")
     assert max(losses) > 2.0 and low < min(losses) and max(losses) < high
     # Plain tick labels ("0.2", "1", "2"), no "10^-1" or "0.0987"-like ones.
     loss_ax.figure.canvas.draw()
@@ -131,7 +138,8 @@ def test_loss_axis_is_log_and_unclipped_when_the_loss_spans_more_than_10x():
 
 def test_loss_axis_is_linear_when_the_loss_spans_less_than_10x():
     rows = [
-        {"step": str(s), "split": "train", "loss": str(3.0 - s / 100)} for s in range(10, 201, 10)
+        {"step": str(s), "split": "train", "data_loss": str(3.0 - s / 100)}
+        for s in range(10, 201, 10)
     ]
     loss_ax = curves_figure(rows).axes[0]
     assert loss_ax.get_yscale() == "linear"
@@ -171,7 +179,7 @@ def _train_only():
 
 def _with_gaps():
     rows = realistic_rows()
-    rows[0]["loss"], rows[1]["top1"], rows[2]["learning_rate"] = "nan", "", "inf"
+    rows[0]["data_loss"], rows[1]["top1"], rows[2]["learning_rate"] = "nan", "", "inf"
     rows[3].pop("epoch")
     return rows
 
@@ -180,7 +188,9 @@ def _resumed():
     # A run that died at step 700 and was resumed from step 600 with rows 610..700 still in the
     # file (slightly different values the second time): the later rows win, sorted by step.
     rows = realistic_rows()
-    rerun = [dict(r, loss=str(0.9 * float(r["loss"]))) for r in rows if int(r["step"]) > 600]
+    rerun = [
+        dict(r, data_loss=str(0.9 * float(r["data_loss"]))) for r in rows if int(r["step"]) > 600
+    ]
     return [r for r in rows if int(r["step"]) <= 700] + rerun
 
 
@@ -216,7 +226,7 @@ def test_edge_cases_draw_and_write(case, tmp_path):
 def test_resumed_run_keeps_one_point_per_step():
     rows = _resumed()
     train = _lines(curves_figure(rows).axes[0])["train"]
-    expected = {int(r["step"]): float(r["loss"]) for r in rows if r["split"] == "train"}
+    expected = {int(r["step"]): float(r["data_loss"]) for r in rows if r["split"] == "train"}
     np.testing.assert_array_equal(train.get_xdata(), sorted(expected))
     np.testing.assert_allclose(train.get_ydata(), [expected[s] for s in sorted(expected)])
 

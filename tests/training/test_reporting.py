@@ -30,7 +30,7 @@ def test_progress_line_shows_step_epoch_loss_accuracy_rate_speed_eta():
         eta_seconds=192,
     )
     assert line == (
-        "step 120/1000 (12.0%) | epoch 2/8 | loss 1.2346 | top-1 56.25% | lr 0.095 | "
+        "step 120/1000 (12.0%) | epoch 2/8 | data loss 1.2346 | top-1 56.25% | lr 0.095 | "
         "1,234 img/s | ETA 0:03:12"
     )
     eval_line = format_eval_line(390, {"loss": 0.5, "top1": 0.8, "top5": 0.99, "examples": 10000})
@@ -56,7 +56,7 @@ def test_metrics_csv_drops_rows_after_the_resumed_step(tmp_path):
         (20, "eval"),
         (30, "train"),
     ]
-    assert float(rows[-1]["loss"]) == 0.03
+    assert float(rows[-1]["data_loss"]) == 0.03
 
 
 def test_disabled_csv_writes_nothing(tmp_path):

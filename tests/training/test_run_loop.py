@@ -101,7 +101,7 @@ def test_training_variants_run_and_lower_the_loss(tmp_path, options):
     runner = toys.toy_runner(with_eval=False, optimizer=cfg, learning_rate=0.01)
     before = [w.copy() for w in runner.model.get_weights()]
     result = run_loop(runner, settings(16), model_dir=str(tmp_path))
-    losses = [float(r["loss"]) for r in read_metrics_csv(result.metrics_csv)]
+    losses = [float(r["data_loss"]) for r in read_metrics_csv(result.metrics_csv)]
     assert len(losses) == 4 and all(np.isfinite(losses))
     assert losses[-1] < losses[0]
     after = runner.model.get_weights()

@@ -42,7 +42,7 @@ def test_resuming_mid_epoch_skips_the_batches_already_used():
     whole.train(0, 8)
     split = toys.toy_runner(with_eval=False, seed=3)
     split.train(0, 5)
-    split._iterator = None  # as after a restart: the runner must reopen epoch 0 at step 5
+    split.input._iterator = None  # as after a restart: the runner must reopen epoch 0 at step 5
     split.train(5, 3)
     for a, b in zip(whole.model.weights, split.model.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
@@ -106,3 +106,38 @@ def test_a_narrow_deepnets_resnet_trains_with_the_runner():
 def test_runner_refuses_an_unbuilt_model():
     with pytest.raises(ValueError, match="unbuilt model"):
         toys.toy_runner(model_fn=lambda: tf.keras.Sequential([tf.keras.layers.Dense(4)]))
+
+
+def test_weight_decay_in_the_update_equals_the_l2_term_in_the_loss():
+    """`g + wd * w` on the kernels gives the weights an L2 loss term gives, step after step."""
+    wd, steps = 5e-3, 4
+    runner = toys.toy_runner(with_eval=False, l2_decay=wd, shuffle=False)
+    runner.train(0, steps)
+    # The same steps by hand: the L2 term in the loss, SGD with momentum 0.9.
+    model = toys.toy_model()
+    optimizer = tf.keras.optimizers.SGD(0.05, momentum=0.9)
+    data = toys.make_train_input_fn(32, shuffle=False)(_one_pipeline(), 0)
+    for images, labels in data.take(steps):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+            kernels = [v for v in model.trainable_variables if len(v.shape) >= 2]
+            loss += wd * tf.add_n([tf.nn.l2_loss(k) for k in kernels])
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+    for got, want in zip(runner.model.weights, model.weights, strict=True):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=2e-5, atol=1e-6)
+    assert not np.allclose(runner.model.weights[0].numpy(), toys.toy_model().weights[0].numpy())
+
+
+def test_train_top5_is_counted_on_the_last_step_of_a_loop_only():
+    runner = toys.toy_runner(with_eval=False)
+    metrics = runner.train(0, 4)
+    assert metrics["examples"] == 4 * 32  # loss and top-1: every step
+    assert float(tf.convert_to_tensor(runner.train_metrics.topk.count)) == 32  # top-5: one step
+
+
+def _one_pipeline():
+    return tf.distribute.InputContext(
+        num_input_pipelines=1, input_pipeline_id=0, num_replicas_in_sync=1
+    )

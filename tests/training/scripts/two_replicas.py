@@ -53,7 +53,7 @@ def run(strategy: tf.distribute.Strategy, initial: list, *, batch_norm: bool, ji
     result = run_loop(runner, settings, model_dir=model_dir, keep_checkpoints=STEPS)
     rows = read_metrics_csv(os.path.join(model_dir, "metrics.csv"))
     out = {
-        "losses": [float(r["loss"]) for r in rows if r["split"] == "train"],
+        "losses": [float(r["data_loss"]) for r in rows if r["split"] == "train"],
         "after_step_1": checkpoint_weights(
             os.path.join(model_dir, "checkpoints", "ckpt-1"), batch_norm
         ),
