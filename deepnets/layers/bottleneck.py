@@ -5,6 +5,8 @@ He et al., "Deep Residual Learning for Image Recognition" (CVPR 2016), section 4
 - `BottleneckBlock`: with a projection shortcut (1x1 conv + BN); the first block of each stage
   (keras.applications' `block1` with `conv_shortcut=True`).
 - `IdentityBlock`: the same with the identity shortcut; the other blocks of a stage.
+
+With `residual=False` either is the plain bottleneck: no shortcut (so no projection), no addition.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class _Bottleneck(ResidualBlock):
         self.bn2 = self._bn(name="bn2")
         self.conv3 = self._conv(f3, 1, padding="valid", name="conv3")
         self.bn3 = self._bn(name="bn3", zero_gamma=self.zero_init_residual)
-        if self.projection:
+        if self.projection and self.residual:
             self._make_projection(f3)
 
     def _branch_layers(self) -> list[keras.layers.Layer | None]:
@@ -81,7 +83,7 @@ class _Bottleneck(ResidualBlock):
             x = self.pad2(x)
         x = tf.nn.relu(self.bn2(self.conv2(x), training=training))
         x = self.bn3(self.conv3(x), training=training)
-        return self._merge(self._shortcut(inputs, training), x, training)
+        return self._merge(inputs, x, training)
 
 
 @keras.utils.register_keras_serializable(package="deepnets")
@@ -94,8 +96,11 @@ class BottleneckBlock(_Bottleneck):
         strides: 1, or 2 to halve the spatial size.
         variant: "v1" puts the stride in the first 1x1 conv (the paper, keras.applications);
             "v1.5" puts it in the 3x3 conv (TF official models, torchvision).
-        zero_init_residual: initialise the last BatchNorm's gamma to zero.
-        stochastic_depth_rate: probability of dropping the residual branch in training.
+        zero_init_residual: initialise the last BatchNorm's gamma to zero (residual blocks).
+        stochastic_depth_rate: probability of dropping the residual branch in training
+            (residual blocks).
+        residual: add the projected shortcut (True) or not (False: a plain block, without the
+            projection's parameters).
         **kwargs: the shared options of `ConvBNLayer` and Layer arguments.
     """
 
@@ -108,12 +113,15 @@ class BottleneckBlock(_Bottleneck):
         variant: str = "v1",
         zero_init_residual: bool = False,
         stochastic_depth_rate: float = 0.0,
+        *,
+        residual: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
             filters,
             strides=strides,
             variant=variant,
+            residual=residual,
             zero_init_residual=zero_init_residual,
             stochastic_depth_rate=stochastic_depth_rate,
             **kwargs,
@@ -137,9 +145,12 @@ class IdentityBlock(_Bottleneck):
     """Bottleneck residual block whose shortcut is the input itself.
 
     Args:
-        filters: (f1, f2, f3); the input must already have f3 channels (a ValueError says so).
-        zero_init_residual: initialise the last BatchNorm's gamma to zero.
-        stochastic_depth_rate: probability of dropping the residual branch in training.
+        filters: (f1, f2, f3); the input must already have f3 channels (a ValueError says so)
+            unless `residual` is False.
+        zero_init_residual: initialise the last BatchNorm's gamma to zero (residual blocks).
+        stochastic_depth_rate: probability of dropping the residual branch in training
+            (residual blocks).
+        residual: add the input (True) or not (False: a plain block, any input channels).
         **kwargs: the shared options of `ConvBNLayer` and Layer arguments.
     """
 
@@ -150,10 +161,13 @@ class IdentityBlock(_Bottleneck):
         filters: Any,
         zero_init_residual: bool = False,
         stochastic_depth_rate: float = 0.0,
+        *,
+        residual: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
             filters,
+            residual=residual,
             zero_init_residual=zero_init_residual,
             stochastic_depth_rate=stochastic_depth_rate,
             **kwargs,

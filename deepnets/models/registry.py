@@ -16,6 +16,7 @@ from typing import Any
 import tensorflow as tf
 
 from deepnets.models.alexnet import AlexNet
+from deepnets.models.cifar_resnet import CIFAR_RESNET_DEPTHS, CifarResNet
 from deepnets.models.resnet import ResNet
 from deepnets.models.vgg import VGG
 
@@ -138,6 +139,11 @@ def _register_defaults() -> None:
         register_model(f"vgg{depth}_bn", VGG, {"depth": depth, "batch_norm": True})
     for depth in (18, 34, 50, 101, 152):
         register_model(f"resnet{depth}", ResNet, {"depth": depth})
+    for depth in (18, 34):  # plain50+ only through ResNet(residual=False)
+        register_model(f"plain{depth}", ResNet, {"depth": depth, "residual": False})
+    for depth in CIFAR_RESNET_DEPTHS:
+        register_model(f"resnet{depth}", CifarResNet, {"depth": depth})
+        register_model(f"plain{depth}", CifarResNet, {"depth": depth, "residual": False})
 
 
 _register_defaults()

@@ -36,6 +36,14 @@ LAYER_CASES = {
     "identity": (lambda: IdentityBlock((4, 4, 16)), (8, 8, 16), (8, 8, 16)),
     "basic_same": (lambda: BasicBlock(8), (8, 8, 8), (8, 8, 8)),
     "basic_projection": (lambda: BasicBlock(16, strides=2), (8, 8, 8), (4, 4, 16)),
+    "basic_option_a": (lambda: BasicBlock(16, strides=2, shortcut="A"), (9, 9, 8), (5, 5, 16)),
+    "basic_plain": (lambda: BasicBlock(16, strides=2, residual=False), (8, 8, 8), (4, 4, 16)),
+    "bottleneck_plain": (
+        lambda: BottleneckBlock((4, 4, 16), strides=2, residual=False),
+        (8, 8, 8),
+        (4, 4, 16),
+    ),
+    "identity_plain": (lambda: IdentityBlock((4, 4, 16), residual=False), (8, 8, 8), (8, 8, 16)),
     "stem_imagenet": (lambda: ResNetStem(8, stem="imagenet"), (32, 32, 3), (8, 8, 8)),
     "stem_cifar": (lambda: ResNetStem(8, stem="cifar"), (32, 32, 3), (32, 32, 8)),
     "head_fc": (
@@ -93,7 +101,9 @@ def test_layer_in_functional_model_reloads_from_keras_file(case, tmp_path):
     np.testing.assert_allclose(loaded(x, training=False).numpy(), expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("case", ["vgg_block_bn_nopool", "bottleneck_v1", "basic_projection"])
+@pytest.mark.parametrize(
+    "case", ["vgg_block_bn_nopool", "bottleneck_v1", "basic_projection", "basic_option_a"]
+)
 def test_channels_first_matches_channels_last(case):
     make, in_shape, _ = LAYER_CASES[case]
     last = make()
@@ -107,7 +117,9 @@ def test_channels_first_matches_channels_last(case):
     np.testing.assert_allclose(np.transpose(y_first, (0, 2, 3, 1)), y_last, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", ["vgg_block_bn_nopool", "bottleneck_v15", "basic_projection"])
+@pytest.mark.parametrize(
+    "case", ["vgg_block_bn_nopool", "bottleneck_v15", "basic_projection", "basic_option_a"]
+)
 def test_mixed_float16_policy_runs_in_float16_with_float32_variables(case):
     make, in_shape, _ = LAYER_CASES[case]
     keras.mixed_precision.set_global_policy("mixed_float16")

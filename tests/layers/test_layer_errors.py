@@ -63,6 +63,15 @@ from deepnets.layers import (
             r"activation name; got 'softmaxx'\.",
         ),
         (lambda: LocalResponseNormalization(size=4), r"`size` must be an odd positive integer"),
+        (lambda: BasicBlock(8, shortcut="C"), r"`shortcut` must be one of 'A', 'B'; got 'C'\."),
+        (
+            lambda: BasicBlock(8, residual=False, zero_init_residual=True),
+            r"`zero_init_residual`: zero_init_residual=True needs residual=True",
+        ),
+        (
+            lambda: IdentityBlock((4, 4, 16), residual=False, stochastic_depth_rate=0.1),
+            r"`stochastic_depth_rate`: stochastic_depth_rate=0.1 needs residual=True",
+        ),
     ],
 )
 def test_bad_arguments_raise_clear_value_error(make, pattern):
@@ -79,6 +88,7 @@ def test_bad_arguments_raise_clear_value_error(make, pattern):
         (lambda: ClassifierHead(2.0), "num_classes", 2.0),
         (lambda: BottleneckBlock((4, 4, True)), "filters", (4, 4, True)),
         (lambda: BasicBlock(8, zero_init_residual=1), "zero_init_residual", 1),
+        (lambda: BottleneckBlock((4, 4, 16), residual=1), "residual", 1),
     ],
 )
 def test_bools_and_floats_are_not_taken_for_ints(make, name, value):
@@ -92,6 +102,15 @@ def test_identity_block_with_wrong_input_channels_names_filters():
     block = IdentityBlock((4, 4, 16))
     with pytest.raises(ValueError, match=r"filters\[2\]=16.*8 channels"):
         block(images((8, 8, 8)))
+
+
+def test_option_a_cannot_remove_channels_and_names_shortcut():
+    block = BasicBlock(4, shortcut="A")
+    with pytest.raises(ArgumentError, match=r"cannot take 8 input channels to filters=4") as info:
+        block(images((8, 8, 8)))
+    assert info.value.name == "shortcut"
+    BasicBlock(4, shortcut="B")(images((8, 8, 8)))  # a projection can
+    BasicBlock(4, shortcut="A", residual=False)(images((8, 8, 8)))  # a plain block has none
 
 
 @pytest.mark.parametrize("bad_shape", [(8, 8), (2, 8, 8, 3, 1)])

@@ -11,6 +11,7 @@ keras = tf.keras
 NAMES = deepnets.list_models()
 EXPECTED_NAMES = {
     "ResNet": ["C2", "C3", "C4", "C5"],
+    "CifarResNet": ["C2", "C3", "C4"],  # the stages conv2..conv4, strides 1, 2, 4
     "VGG": ["C1", "C2", "C3", "C4", "C5"],
     "AlexNet": ["C3", "C4", "C5"],  # the three max-pools, by their ImageNet-layout stride
 }

@@ -9,7 +9,7 @@ from model_cases import small_model
 
 import deepnets
 from deepnets.checks import ArgumentError
-from deepnets.models import VGG, AlexNet, ResNet
+from deepnets.models import VGG, AlexNet, CifarResNet, ResNet
 
 # Full-size ImageNet configurations (1000 classes, 224x224x3). The VGG16/19 and ResNet50/101/152
 # figures are keras.applications' own counts: the architectures are the reference's.
@@ -28,7 +28,25 @@ PINNED_PARAMS = {
     "resnet50": 25_636_712,
     "resnet101": 44_707_176,
     "resnet152": 60_419_944,
+    # The plain twins drop the projection shortcuts (1x1 conv + BN in conv3/4/5_block1: 176,512
+    # weights), so they have ResNet(shortcut="A")'s count.
+    "plain18": 11_527_400,
+    "plain34": 21_646_696,
 }
+# The CIFAR family (10 classes, 32x32x3): (every weight, as Keras counts them, with the BN
+# moving statistics; the trainable ones, which the paper's Table 6 counts). A plain twin has its
+# ResNet's counts: option A shortcuts have no parameters.
+CIFAR_PINNED_PARAMS = {
+    "resnet20": (271_098, 269_722),
+    "resnet32": (466_426, 464_154),
+    "resnet44": (661_754, 658_586),
+    "resnet56": (857_082, 853_018),
+    "resnet110": (1_736_058, 1_727_962),
+}
+CIFAR_PINNED_PARAMS.update(
+    {name.replace("resnet", "plain"): counts for name, counts in CIFAR_PINNED_PARAMS.items()}
+)
+TABLE_6_MILLIONS = {"20": "0.27", "32": "0.46", "44": "0.66", "56": "0.85", "110": "1.7"}
 KERAS_APPLICATIONS_PARAMS = {
     "vgg16": 138_357_544,
     "vgg19": 143_667_240,
@@ -41,7 +59,7 @@ KERAS_APPLICATIONS_PARAMS = {
 def test_list_models_names_every_variant():
     names = deepnets.list_models()
     assert names == sorted(names)
-    assert set(PINNED_PARAMS) | {"alexnet_cifar"} == set(names)
+    assert set(PINNED_PARAMS) | set(CIFAR_PINNED_PARAMS) | {"alexnet_cifar"} == set(names)
 
 
 @pytest.mark.parametrize("name", sorted(PINNED_PARAMS))
@@ -50,6 +68,34 @@ def test_pinned_parameter_count_without_forward_pass(name):
     model.build((None, 224, 224, 3))
     assert model.count_params() == PINNED_PARAMS[name]
     assert model.compute_output_shape((None, 224, 224, 3)) == (None, 1000)
+
+
+@pytest.mark.parametrize("name", sorted(CIFAR_PINNED_PARAMS))
+def test_pinned_cifar_parameter_count_without_forward_pass(name):
+    model = deepnets.build_model(name)  # 10 classes by default: CIFAR-10, as in the paper
+    model.build((None, 32, 32, 3))
+    total, trainable = CIFAR_PINNED_PARAMS[name]
+    assert model.count_params() == total
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == trainable
+    assert model.compute_output_shape((None, 32, 32, 3)) == (None, 10)
+
+
+@pytest.mark.parametrize("depth", sorted(TABLE_6_MILLIONS, key=int))
+def test_cifar_counts_round_to_the_papers_table_6(depth):
+    _, trainable = CIFAR_PINNED_PARAMS[f"resnet{depth}"]
+    digits = len(TABLE_6_MILLIONS[depth].split(".")[1])
+    assert f"{trainable / 1e6:.{digits}f}" == TABLE_6_MILLIONS[depth]
+
+
+@pytest.mark.parametrize("depth", [18, 34])
+def test_plain_twin_has_the_count_of_option_a(depth):
+    option_a = ResNet(depth=depth, shortcut="A")
+    assert option_a.count_params() == PINNED_PARAMS[f"plain{depth}"]
+    assert PINNED_PARAMS[f"resnet{depth}"] - PINNED_PARAMS[f"plain{depth}"] == sum(
+        b.shortcut_conv.count_params() + b.shortcut_bn.count_params()
+        for b in deepnets.build_model(f"resnet{depth}").blocks
+        if b.shortcut_conv is not None
+    )
 
 
 def test_keras_applications_counts_match_pins():
@@ -75,8 +121,8 @@ def test_build_model_passes_overrides_and_uses_registry_name():
 
 
 def test_unknown_model_name_lists_valid_names():
-    with pytest.raises(ValueError, match=r"Unknown model name 'resnet51'.*resnet50.*Valid names:"):
-        deepnets.build_model("resnet51")
+    with pytest.raises(ValueError, match=r"Unknown model name 'resent50'.*resnet50.*Valid names:"):
+        deepnets.build_model("resent50")
 
 
 def test_unknown_override_names_it():
@@ -111,6 +157,10 @@ def test_register_model_adds_a_variant_and_rejects_duplicates():
         ("alexnet", {"variant": "cifar"}, r"unexpected override `variant`"),
         ("resnet18", {"input_shape": (32, 32)}, r"`input_shape` must be a sequence \(height"),
         ("resnet18", {"input_shape": (32, 32, None)}, r"with a known channel count"),
+        ("resnet20", {"shortcut": "C"}, r"`shortcut` must be one of 'A', 'B'; got 'C'\."),
+        ("resnet20", {"stem": "imagenet"}, r"unexpected override `stem`"),
+        ("plain20", {"residual": True}, r"does not accept `residual`.*fixes residual=False"),
+        ("resnet50", {"shortcut": "A"}, r"`shortcut`: shortcut='A' .* depths 18 and 34"),
     ],
 )
 def test_bad_model_arguments_raise_at_construction(name, kwargs, pattern):
@@ -128,6 +178,9 @@ def test_bad_model_arguments_raise_at_construction(name, kwargs, pattern):
         ("alexnet_cifar", {"fc_units": 16.0}, "fc_units"),
         ("resnet18", {"zero_init_residual": 0}, "zero_init_residual"),
         ("resnet18", {"input_shape": (32, 32, True)}, "input_shape"),
+        ("resnet20", {"depth": True}, "depth"),
+        ("resnet20", {"residual": 0}, "residual"),
+        ("resnet18", {"residual": "no"}, "residual"),
     ],
 )
 def test_bools_and_floats_are_not_taken_for_ints(name, kwargs, argument):
@@ -151,10 +204,18 @@ def test_unknown_depth_lists_allowed_depths(cls, depth):
         cls(depth=depth)
 
 
+@pytest.mark.parametrize("depth", [2, 18, 21, 20.0])
+def test_cifar_depth_must_be_6n_plus_2(depth):
+    with pytest.raises(ArgumentError, match=r"`depth` must be an integer 6n \+ 2 with n >= 1"):
+        CifarResNet(depth=depth)
+
+
 @pytest.mark.parametrize(
     "name, overrides, expected",
     [
         ("resnet50", {}, (None, None, 3)),
+        ("resnet20", {}, (None, None, 3)),
+        ("plain18", {}, (None, None, 3)),
         ("resnet50", {"data_format": "channels_first"}, (3, None, None)),
         ("vgg16", {}, (224, 224, 3)),  # the "fc" head flattens a fixed-size map
         ("vgg16", {"include_top": False}, (None, None, 3)),

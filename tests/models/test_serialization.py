@@ -8,12 +8,13 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-from model_cases import images, small_input_shape, small_model
+from model_cases import distinct_models, images, small_input_shape, small_model
 
 import deepnets
 
 keras = tf.keras
 NAMES = deepnets.list_models()
+DISTINCT_NAMES = distinct_models()  # for the slowest checks; see model_cases
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -60,7 +61,7 @@ def test_keras_files_load_in_a_fresh_process_with_only_import_deepnets(tmp_path)
         np.testing.assert_allclose(np.load(tmp_path / f"{name}_y.npy"), expected[name], atol=1e-5)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", DISTINCT_NAMES)
 def test_savedmodel_export_serves_same_outputs(name, tmp_path):
     model = small_model(name)
     x = images(small_input_shape(name), seed=2)
@@ -71,7 +72,7 @@ def test_savedmodel_export_serves_same_outputs(name, tmp_path):
     np.testing.assert_allclose(out.numpy(), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", DISTINCT_NAMES)
 def test_weights_file_and_checkpoint_restore_same_outputs(name, tmp_path):
     model = small_model(name)
     x = images(small_input_shape(name), seed=3)
