@@ -18,12 +18,14 @@ class ModelCase:
         registry_name: the deepnets registry name.
         overrides: builder overrides that make the variant (e.g. stem="cifar").
         keras_application: the `keras.applications` function of the same network, or None.
+        batch_size: this row's global batch size (None: the benchmark's `--batch_size`).
     """
 
     name: str
     registry_name: str
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     keras_application: str | None = None
+    batch_size: int | None = None
 
     def build_deepnets(self) -> Any:
         """The deepnets model, returning logits for `NUM_CLASSES` classes."""
@@ -59,5 +61,7 @@ MODEL_CASES: dict[str, ModelCase] = {
         ModelCase("resnet18_cifar", "resnet18", {"stem": "cifar"}),
         ModelCase("resnet50", "resnet50", {}, "ResNet50"),
         ModelCase("resnet50_cifar", "resnet50", {"stem": "cifar"}),
+        # The network a CPU recipe trains: narrow, at the batch size it trains with.
+        ModelCase("resnet18_w16", "resnet18", {"stem": "cifar", "width": 16}, batch_size=128),
     )
 }

@@ -17,6 +17,7 @@ import datetime
 import gc
 import os
 import platform
+from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
@@ -48,6 +49,7 @@ class Settings:
         pipeline_batches: input-pipeline batches per repetition.
         num_examples: distinct random examples of the in-memory training data.
         quick: a smoke run (figures not comparable); said in the notes.
+        quiet: print only the table (no line per measurement while it runs).
     """
 
     models: tuple[str, ...] = tuple(runners.MODEL_CASES)
@@ -59,6 +61,7 @@ class Settings:
     pipeline_batches: int = 50
     num_examples: int = 1024
     quick: bool = False
+    quiet: bool = False
 
 
 @dataclasses.dataclass
@@ -98,8 +101,8 @@ def benchmark_model(
     Returns:
         (the table row, details for the notes: jit_compile choices and samples).
     """
-    examples = runners.random_examples(settings.num_examples)
-    batch = settings.batch_size
+    batch = case.batch_size or settings.batch_size
+    examples = runners.random_examples(max(settings.num_examples, 2 * batch))
     loop, runner = runners.library_loop(case, examples, batch_size=batch)
     contenders = {"loop_img_s": loop}
     keras_app_model = case.build_keras_application()
@@ -113,9 +116,13 @@ def benchmark_model(
     contenders["eval_img_s"] = runners.inference(runner.model, examples[0][:batch])
     contenders.update({f"{name}_peak": contender for name, contender in peaks.items()})
     measured = interleaved_rates(
-        contenders, settings.repetitions, settings.steps, warmup_count=settings.warmup_steps
+        contenders,
+        settings.repetitions,
+        settings.steps,
+        warmup_count=settings.warmup_steps,
+        progress=None if settings.quiet else _progress_line(case.name, settings.repetitions),
     )
-    row: dict[str, Any] = {"model": case.name, "forward_gflops": flops / 1e9}
+    row: dict[str, Any] = {"model": case.name, "batch_size": batch, "forward_gflops": flops / 1e9}
     for key in ("loop_img_s", "keras_app_fit_img_s", "fit_img_s", "eval_img_s"):
         _put(row, key, measured.get(key))
     loop_rate = row["loop_img_s"]
@@ -133,6 +140,21 @@ def benchmark_model(
         "samples": {key: m.samples for key, m in measured.items()},
     }
     return row, details
+
+
+def _progress_line(model: str, repetitions: int) -> Callable[[str, int, Measurement], None]:
+    """Prints one line per timed call: model, contender, repetition, rate so far."""
+
+    def show(name: str, repetition: int, measurement: Measurement) -> None:
+        unit, scale = ("GFLOP/s", 1e9) if name.endswith("_peak") else ("img/s", 1.0)
+        latest = measurement.samples[-1] / scale
+        print(
+            f"{model:<16} {name:<22} {repetition}/{repetitions}  {latest:,.1f} {unit} "
+            f"(median so far {measurement.median / scale:,.1f})",
+            flush=True,
+        )
+
+    return show
 
 
 def run_benchmark(settings: Settings) -> BenchmarkResult:
@@ -222,7 +244,8 @@ def report_notes(result: BenchmarkResult) -> list[str]:
     lines = [
         f"{ctx['date']}  TensorFlow {ctx['tensorflow']}, Keras {ctx['keras']}, Python "
         f"{ctx['python']}; {ctx['cpu']}, {ctx['cpu_count']} CPUs; {device}.",
-        f"Settings: global batch {s['batch_size']} (one replica), float32, 32x32x3 inputs, "
+        f"Settings: global batch {s['batch_size']} (one replica; a row's own where its batch "
+        "column differs), float32, 32x32x3 inputs, "
         f"100 classes; {s['repetitions']} repetitions of {s['steps']} step(s) after a warm-up "
         f"of {s['warmup_steps']} each, interleaved (the order rotates every repetition). "
         "A figure is the median; [min-max] over repetitions.",

@@ -48,6 +48,7 @@ def _plain(key: str, fmt: str) -> Callable[[Row], str]:
 # (header, key in the row dict, how to render it); headers hold no double spaces.
 COLUMNS: tuple[tuple[str, str, Callable[[Row], str]], ...] = (
     ("model", "model", lambda row: str(row["model"])),
+    ("batch", "batch_size", _plain("batch_size", "d")),
     ("fwd GFLOP/img", "forward_gflops", _plain("forward_gflops", ".4f")),
     ("(a) loop img/s", "loop_img_s", _measured("loop_img_s")),
     ("(b) keras-app fit img/s", "keras_app_fit_img_s", _measured("keras_app_fit_img_s")),

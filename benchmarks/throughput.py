@@ -38,6 +38,7 @@ flags.DEFINE_bool(
     "quick", False, "Smoke run: vgg16 and resnet18_cifar, tiny sizes; figures not meaningful."
 )
 flags.DEFINE_string("output_json", None, "Also write the rows and context to this JSON file.")
+flags.DEFINE_bool("quiet", False, "Print only the table, not a line per measurement.")
 FLAGS = flags.FLAGS
 
 
@@ -64,6 +65,7 @@ def settings_from_flags(values: flags.FlagValues) -> Settings:
         if chosen[name] < 1:
             raise ValueError(f"--{name} must be a positive integer, got {chosen[name]}")
     chosen["models"] = tuple(chosen["models"])
+    chosen["quiet"] = values.quiet
     from benchmarks.peak import PeakSizes  # imports TensorFlow: after the flag checks
     from benchmarks.suite import Settings
 

@@ -70,7 +70,12 @@ def rate(work: Callable[[], Any], amount: float) -> float:
 
 
 def interleaved_rates(
-    contenders: Mapping[str, Contender], repetitions: int, count: int, *, warmup_count: int = 1
+    contenders: Mapping[str, Contender],
+    repetitions: int,
+    count: int,
+    *,
+    warmup_count: int = 1,
+    progress: Callable[[str, int, Measurement], None] | None = None,
 ) -> dict[str, Measurement]:
     """Runs each contender `repetitions` times, interleaved, after one warm-up call each.
 
@@ -79,6 +84,8 @@ def interleaved_rates(
         repetitions: timed calls per contender (at least 1).
         count: units of work per timed call.
         warmup_count: units of work of the untimed warm-up call (0: no warm-up).
+        progress: called after every timed call with (name, repetition from 1, the
+            contender's samples so far), e.g. to print a line while a long run goes on.
 
     Returns:
         name -> `Measurement`, in the order of `contenders`.
@@ -97,4 +104,6 @@ def interleaved_rates(
         shift = repetition % len(names) if names else 0
         for name in names[shift:] + names[:shift]:
             samples[name].append(contenders[name](count))
+            if progress is not None:
+                progress(name, repetition + 1, Measurement(tuple(samples[name])))
     return {name: Measurement(tuple(samples[name])) for name in names}

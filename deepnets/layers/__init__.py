@@ -4,6 +4,7 @@ Every class here is a `tf.keras.layers.Layer` registered under the package name 
 a model that uses them saves to `.keras` and loads back after `import deepnets`.
 """
 
+from deepnets.layers.batch_norm import BatchNormalization
 from deepnets.layers.bottleneck import BottleneckBlock, IdentityBlock
 from deepnets.layers.common import ConvBNLayer
 from deepnets.layers.head import ClassifierHead
@@ -14,6 +15,7 @@ from deepnets.layers.vgg import VGGBlock
 
 __all__ = [
     "BasicBlock",
+    "BatchNormalization",
     "BottleneckBlock",
     "ClassifierHead",
     "ConvBNLayer",

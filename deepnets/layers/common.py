@@ -15,6 +15,7 @@ from typing import Any
 import tensorflow as tf
 
 from deepnets.checks import check_bool, check_choice, check_in_range, check_positive_float
+from deepnets.layers.batch_norm import BatchNormalization
 
 keras = tf.keras
 
@@ -218,7 +219,7 @@ class ConvBNLayer(keras.layers.Layer):
         )
 
     def _bn(self, name: str | None = None, zero_gamma: bool = False) -> keras.layers.Layer:
-        return keras.layers.BatchNormalization(
+        return BatchNormalization(
             axis=self.channel_axis,
             momentum=self.bn_momentum,
             epsilon=self.bn_epsilon,

@@ -8,8 +8,6 @@ training, one panel per run, so that a plain network and its ResNet twin sit sid
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Mapping, Sequence
 
@@ -20,6 +18,7 @@ from matplotlib.figure import Figure
 
 from deepnets.training.actions import Action, LoopReport
 from deepnets.training.atomic import atomic_path, atomic_write_text
+from deepnets.training.reporting import csv_text, read_step_rows
 
 GRADIENT_CSV = "gradient_norms.csv"
 GRADIENT_PNG = "gradient_norms.png"
@@ -28,13 +27,7 @@ FIELDS = ("step", "epoch", "layer", "depth", "norm")
 
 def read_gradient_norms(path: str) -> list[dict[str, str]]:
     """The rows of a `gradient_norms.csv` ([] when there is none; a cut last line is dropped)."""
-    if not os.path.exists(path):
-        return []
-    with open(path, newline="") as f:
-        text = f.read()
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    return [row for row in csv.DictReader(io.StringIO(text)) if (row.get("step") or "").isdigit()]
+    return read_step_rows(path)
 
 
 class GradientNormsWriter(Action):
@@ -54,7 +47,9 @@ class GradientNormsWriter(Action):
 
     def on_start(self, step: int, total_steps: int, resumed_from: str | None) -> None:
         kept = [r for r in read_gradient_norms(self.csv_path) if int(r["step"]) <= step]
-        atomic_write_text(self.csv_path, _lines([FIELDS] + [[r[k] for k in FIELDS] for r in kept]))
+        atomic_write_text(
+            self.csv_path, csv_text([FIELDS] + [[r[k] for k in FIELDS] for r in kept])
+        )
 
     def on_train_loop(self, report: LoopReport) -> None:
         if not report.gradient_norms:
@@ -65,19 +60,13 @@ class GradientNormsWriter(Action):
             for depth, (name, norm) in enumerate(report.gradient_norms.items())
         ]
         with open(self.csv_path, "a", newline="") as f:
-            f.write(_lines(rows))  # one write: the loop's rows land whole
+            f.write(csv_text(rows))  # one write: the loop's rows land whole
 
     def on_end(self, result: object) -> None:
         rows = read_gradient_norms(self.csv_path)
         if rows:
             title = os.path.basename(os.path.normpath(self.model_dir))
             write_gradient_norms_png([(title, rows)], self.png_path)
-
-
-def _lines(rows: Sequence[Sequence[object]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
 
 
 def _moments(steps: Sequence[int], count: int) -> list[int]:

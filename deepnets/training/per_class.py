@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -23,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from deepnets.training.atomic import atomic_path, atomic_write_text
+from deepnets.training.reporting import csv_text
 
 if TYPE_CHECKING:  # matplotlib is imported when drawing, not with the training library
     from matplotlib.axes import Axes
@@ -130,14 +129,6 @@ def per_class_summary(
         )
         parts.append(f"{row['name']} {100 * row['accuracy']:.1f}%{mistake}")
     return f"per-class top-1 {100 * low:.1f}%..{100 * high:.1f}%; worst: " + ", ".join(parts)
-
-
-def _csv_text(rows: Sequence[Sequence[object]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
-    return buffer.getvalue()
 
 
 def _number(value: object) -> object:
@@ -265,10 +256,10 @@ def write_per_class_reports(
     }
     os.makedirs(folder, exist_ok=True)
     table = [PER_CLASS_FIELDS] + [[_number(row[key]) for key in PER_CLASS_FIELDS] for row in rows]
-    atomic_write_text(paths["per_class_csv"], _csv_text(table))
+    atomic_write_text(paths["per_class_csv"], csv_text(table))
     counts = [["true_class", *names]]
     counts += [[name, *map(int, row)] for name, row in zip(names, matrix, strict=True)]
-    atomic_write_text(paths["confusion_csv"], _csv_text(counts))
+    atomic_write_text(paths["confusion_csv"], csv_text(counts))
     figure = confusion_figure(matrix, names)
     with atomic_path(paths["confusion_png"]) as temporary:
         figure.savefig(temporary, format="png", dpi=DPI)

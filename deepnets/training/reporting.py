@@ -136,9 +136,7 @@ class MetricsCsv:
 
 
 def _csv_line(values: Any) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(list(values))
-    return buffer.getvalue()
+    return csv_text([values])
 
 
 def _csv_value(value: Any) -> Any:
@@ -150,13 +148,19 @@ def _csv_value(value: Any) -> Any:
 def read_metrics_csv(path: str) -> list[dict[str, str]]:
     """Reads `metrics.csv` rows as dicts of strings ([] if the file does not exist).
 
-    A last line without its newline (a write cut short) and rows without a step are skipped.
-
     Args:
         path: the CSV path.
 
     Returns:
         The rows in file order.
+    """
+    return read_step_rows(path)
+
+
+def read_step_rows(path: str) -> list[dict[str, str]]:
+    """The rows of a CSV file whose first column is "step" ([] when there is no file).
+
+    A last line without its newline (a write cut short) and rows without a step are skipped.
     """
     if not os.path.exists(path):
         return []
@@ -166,6 +170,13 @@ def read_metrics_csv(path: str) -> list[dict[str, str]]:
         text = text[: text.rfind("\n") + 1]
     rows = csv.DictReader(io.StringIO(text))
     return [row for row in rows if (row.get("step") or "").isdigit()]
+
+
+def csv_text(rows: Any) -> str:
+    """Rows of values as CSV text, each row ending in a newline."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(list(row) for row in rows)
+    return buffer.getvalue()
 
 
 def _scalar_metadata() -> summary_pb2.SummaryMetadata:

@@ -82,6 +82,19 @@ def test_quick_run_prints_one_well_formed_table(quick_run):
             assert float(row[col["a/b"]]) == pytest.approx(loop / keras_app, rel=0.01, abs=0.006)
 
 
+def test_quick_run_prints_a_line_per_measurement_before_the_table(quick_run):
+    stdout, _ = quick_run
+    before_table = stdout.split("\n-", 1)[0].splitlines()
+    lines = [line for line in before_table if re.match(r"^(vgg16|resnet18_cifar) ", line)]
+    # Two repetitions of every contender: 4 of vgg16 (a, b, c, eval) plus 2 peaks, 3 + 2 of
+    # resnet18_cifar (no keras.applications twin).
+    assert len(lines) == 2 * (6 + 5)
+    assert re.search(
+        r"^vgg16 +loop_img_s +2/2 +[\d,.]+ img/s \(median so far [\d,.]+\)$", "\n".join(lines), re.M
+    )
+    assert any("conv_peak" in line and "GFLOP/s" in line for line in lines)
+
+
 def test_quick_run_notes_explain_the_figures(quick_run):
     stdout, _ = quick_run
     notes = stdout.split("\n", 1)[1]
@@ -126,7 +139,7 @@ def test_format_rows_aligns_columns_and_writes_na():
     row = {}
     for _, key, _ in COLUMNS:
         row[key] = row[f"{key}_min"] = row[f"{key}_max"] = 1.5
-    row.update(model="m", keras_app_fit_img_s=None, loop_vs_keras_app_fit=None)
+    row.update(model="m", batch_size=64, keras_app_fit_img_s=None, loop_vs_keras_app_fit=None)
     lines = format_rows([row, dict(row, model="a_longer_name", loop_img_s=1234.5)])
     cells = [re.split(r"\s{2,}", line) for line in lines]
     assert cells[0] == list(HEADERS) and all(len(c) == len(HEADERS) for c in cells)
@@ -147,12 +160,15 @@ def test_interleaved_rates_rotate_the_order_and_report_medians():
 
         return run
 
+    seen = []
     measured = interleaved_rates(
         {"a": contender("a", [0, 3, 1, 2]), "b": contender("b", [0, 5, 4, 6])},
         repetitions=3,
         count=10,
         warmup_count=2,
+        progress=lambda name, repetition, so_far: seen.append((name, repetition, so_far.median)),
     )
+    assert seen == [("a", 1, 3), ("b", 1, 5), ("b", 2, 4.5), ("a", 2, 2), ("a", 3, 2), ("b", 3, 5)]
     warmup = [("a", 2), ("b", 2)]
     assert calls == warmup + [("a", 10), ("b", 10), ("b", 10), ("a", 10), ("a", 10), ("b", 10)]
     assert measured["a"].samples == (3, 1, 2) and measured["a"].median == 2
