@@ -66,8 +66,9 @@ def main(argv: list[str]) -> None:
 
     record = source.record
     model, preprocessing = source.model, record.preprocessing if record else None
+    flip = bool(record and getattr(record.config, "eval_flip", False))
     if isinstance(model, ImagePredictor):  # an export: its own preprocessing, then its network
-        model, preprocessing = model.classifier, model.preprocessing
+        model, preprocessing, flip = model.classifier, model.preprocessing, model.flip
     dataset = FLAGS.dataset or (run_dataset(record) if record else None)
     with cli_errors(PROGRAM, "--dataset"):
         if dataset is None:
@@ -81,6 +82,7 @@ def main(argv: list[str]) -> None:
             split=record.dataset.eval_split if record else "test",
             preprocessing=preprocessing,
             validation_split=record.config.validation_split if record else 0.1,
+            flip=flip,
         )
     names = result.class_names
     if record and dataset == run_dataset(record) and len(record.class_names) == len(names):

@@ -31,6 +31,8 @@ class ImagePredictor(keras.Model):
             it ends in a softmax: a deepnets model with `classifier_activation="softmax"`).
         preprocessing: a `deepnets.data.Preprocessing` or its `to_dict()`.
         class_names: one name per output class.
+        flip: average the probabilities of each image and its mirror image (test-time flip
+            averaging, as the run evaluated with `eval_flip`).
         **kwargs: `keras.Model` arguments (name, trainable).
     """
 
@@ -39,6 +41,7 @@ class ImagePredictor(keras.Model):
         classifier: keras.Model,
         preprocessing: Preprocessing | dict[str, Any],
         class_names: Sequence[str],
+        flip: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -53,6 +56,7 @@ class ImagePredictor(keras.Model):
         self.classifier = classifier
         self.preprocessing = preprocessing
         self.class_names = tuple(str(name) for name in class_names)
+        self.flip = bool(flip)
         self._ends_in_softmax = getattr(classifier, "classifier_activation", None) == "softmax"
         self.built = True  # the classifier is built; nothing else holds weights
 
@@ -61,6 +65,12 @@ class ImagePredictor(keras.Model):
 
     def probabilities(self, inputs: tf.Tensor) -> tf.Tensor:
         """Class probabilities of preprocessed model inputs [n, H, W, 3] (float32)."""
+        probabilities = self._probabilities(inputs)
+        if self.flip:
+            probabilities = (probabilities + self._probabilities(tf.reverse(inputs, [2]))) / 2.0
+        return probabilities
+
+    def _probabilities(self, inputs: tf.Tensor) -> tf.Tensor:
         outputs = tf.cast(self.classifier(inputs, training=False), tf.float32)
         return outputs if self._ends_in_softmax else tf.nn.softmax(outputs, axis=-1)
 
@@ -75,6 +85,7 @@ class ImagePredictor(keras.Model):
             "classifier": keras.utils.serialize_keras_object(self.classifier),
             "preprocessing": self.preprocessing.to_dict(),
             "class_names": list(self.class_names),
+            "flip": self.flip,
         }
 
     @classmethod

@@ -88,9 +88,8 @@ def make_runner(
         )
 
     l2 = cfg.weight_decay if cfg.resolved_weight_decay_mode == "l2" else 0.0
-    freeze_steps = cfg.freeze_backbone_epochs * plan.loop.steps_per_epoch
     backbone_schedule = ScaledSchedule(
-        schedule, cfg.backbone_learning_rate_multiplier, offset=freeze_steps
+        schedule, cfg.backbone_learning_rate_multiplier, offset=plan.freeze_backbone_steps
     )
 
     def backbone_optimizer(variables: list) -> keras.optimizers.Optimizer:
@@ -109,8 +108,10 @@ def make_runner(
         l2_decay=l2,
         mixed_precision=cfg.mixed_precision,
         jit_compile=plan.jit_compile,
-        freeze_backbone_steps=freeze_steps,
+        freeze_backbone_steps=plan.freeze_backbone_steps,
         log_gradient_norms=cfg.log_gradient_norms,
+        ema_decay=cfg.ema_decay,
+        eval_flip=cfg.eval_flip,
         backbone_optimizer_fn=(
             backbone_optimizer if cfg.backbone_learning_rate_multiplier != 1.0 else None
         ),
@@ -164,7 +165,7 @@ def train(
     schedule = make_schedule(cfg, plan.loop.steps_per_epoch, plan.loop.total_steps)
     runner = make_runner(plan, schedule)
     with run_folder(plan.model_dir, plan.chief):  # one writer: the lock is held to the end
-        record = RunRecord.from_plan(plan, runner.model)
+        record = RunRecord.from_plan(plan, runner.export_model)
         if plan.chief:
             record.write(plan.model_dir)
         result = run_loop(
@@ -176,9 +177,12 @@ def train(
         )
         if not result.preempted:
             runner.sync_state()
-            predictor = ImagePredictor(runner.model, record.preprocessing, record.class_names)
+            model = runner.export_model  # the weight average, with --ema_decay
+            predictor = ImagePredictor(
+                model, record.preprocessing, record.class_names, flip=cfg.eval_flip
+            )
             result.final_model_path, result.saved_model_path = save_final_model(
-                runner.model,
+                model,
                 plan.model_dir,
                 plan.strategy,
                 saved_model=cfg.export_saved_model,

@@ -32,8 +32,8 @@ from deepnets.training.config_fields import (
     setting,
     simple,
 )
+from deepnets.training.optim import DECOUPLED_BY_DEFAULT, OPTIMIZERS
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
 WEIGHT_DECAY_MODES = ("auto", "l2", "decoupled")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
@@ -117,7 +117,17 @@ class TrainConfig:
     )
 
     # Optimizer.
-    optimizer: str = setting("sgd", "sgd (momentum), adam or adamw.", choice(*OPTIMIZERS))
+    optimizer: str = setting(
+        "sgd",
+        "sgd (momentum, nesterov), adam, adamw, nadam, lion, lamb or muon (Keras' Muon: "
+        "orthogonalized momentum for the kernels, AdamW for the rest).",
+        choice(*OPTIMIZERS),
+    )
+    clip_grad_norm: float | None = setting(
+        None,
+        "Clip the gradients to this global L2 norm (None: no clipping).",
+        optional(POSITIVE_FLOAT),
+    )
     learning_rate: float = setting(0.1, "Peak learning rate, reached after warmup.", POSITIVE_FLOAT)
     momentum: float = setting(0.9, "SGD momentum.", FRACTION)
     nesterov: bool = setting(False, "Nesterov momentum (sgd only).", BOOL)
@@ -151,12 +161,25 @@ class TrainConfig:
     )
     weight_decay_mode: str = setting(
         "auto",
-        "l2: weight_decay * sum(w^2) / 2 in the loss (the classic recipe); decoupled: the "
-        "optimizer shrinks kernels by lr * weight_decay * w; auto: decoupled for adamw, else l2. "
-        "Biases and BatchNorm parameters are never decayed.",
+        "l2: the gradient of weight_decay * sum(w^2) / 2 is added to the kernels' gradients (the "
+        "classic recipe; applied in the step, not as a loss term); decoupled: the optimizer "
+        "shrinks kernels by lr * weight_decay * w; auto: decoupled for adamw, lion, lamb and "
+        "muon, else l2. Biases and BatchNorm parameters are never decayed.",
         choice(*WEIGHT_DECAY_MODES),
     )
     label_smoothing: float = setting(0.0, "Label smoothing of the cross-entropy.", FRACTION)
+    eval_flip: bool = setting(
+        False,
+        "Test-time flip averaging: evaluation, prediction and the exported model score each "
+        "image by the mean of its and its mirror image's probabilities.",
+        BOOL,
+    )
+    ema_decay: float | None = setting(
+        None,
+        "Keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
+        "evaluate, checkpoint and export it; None: the weights as trained.",
+        optional(number_range(0.0, 1.0, low_inclusive=False, high_inclusive=False)),
+    )
 
     # Devices and speed.
     strategy: str = setting(
@@ -241,7 +264,7 @@ class TrainConfig:
             (
                 "weight_decay_mode",
                 self.optimizer == "adamw" and self.weight_decay_mode == "l2",
-                "'auto' or 'decoupled' with optimizer='adamw' (for L2 in the loss use 'adam')",
+                "'auto' or 'decoupled' with optimizer='adamw' (for L2 decay use 'adam')",
             ),
             (
                 "tpu",
@@ -264,7 +287,7 @@ class TrainConfig:
         """ "l2" or "decoupled": what `weight_decay_mode` means for this optimizer."""
         if self.weight_decay_mode != "auto":
             return self.weight_decay_mode
-        return "decoupled" if self.optimizer == "adamw" else "l2"
+        return "decoupled" if self.optimizer in DECOUPLED_BY_DEFAULT else "l2"
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain JSON-compatible Python values."""

@@ -189,6 +189,8 @@ class Controller:
         """
         settings = self.settings
         resumed_from, step = self.checkpoints.restore_latest()
+        if resumed_from and hasattr(self.runner, "restored"):
+            self.runner.restored()
         self._saved_step = step if resumed_from else None
         self._tell("on_start", step, settings.total_steps, resumed_from)
         train_metrics: dict[str, float] = {}

@@ -34,6 +34,8 @@ class Evaluator:
         model: a Keras model returning logits (or probabilities if `from_probabilities`).
         num_classes: number of classes.
         from_probabilities: the model ends with softmax; take the log before the loss.
+        flip: score each image by the mean of its and its mirror image's probabilities
+            (test-time flip averaging; images NHWC).
     """
 
     def __init__(
@@ -42,11 +44,13 @@ class Evaluator:
         model: keras.Model,
         num_classes: int,
         from_probabilities: bool = False,
+        flip: bool = False,
     ) -> None:
         self.strategy = strategy
         self.model = model
         self.num_classes = int(num_classes)
         self.from_probabilities = from_probabilities
+        self.flip = bool(flip)
         with strategy.scope():
             self.metrics = ClassificationMetrics(num_classes, prefix="eval")
             self.confusion = ConfusionMatrix(num_classes, name="eval_confusion_matrix")
@@ -61,7 +65,12 @@ class Evaluator:
                 f"the model outputs {outputs.shape[-1]} scores per example but the eval set "
                 f"has {self.num_classes} classes"
             )
-        if self.from_probabilities:
+        if self.flip:  # the mean of the image's and its mirror's probabilities
+            mirrored = tf.cast(self.model(tf.reverse(images, axis=[2]), training=False), tf.float32)
+            if not self.from_probabilities:
+                outputs, mirrored = tf.nn.softmax(outputs), tf.nn.softmax(mirrored)
+            outputs = tf.math.log(tf.maximum((outputs + mirrored) / 2.0, 1e-12))
+        elif self.from_probabilities:
             outputs = tf.math.log(tf.maximum(outputs, 1e-12))
         per_example = classification_loss(labels, outputs)
         self.metrics.update(labels, outputs, per_example, sample_weight=weights)
@@ -137,6 +146,7 @@ def evaluate(
     split: str = "test",
     preprocessing: Any = None,
     validation_split: float = 0.1,
+    flip: bool = False,
     strategy: tf.distribute.Strategy | None = None,
 ) -> dict[str, float]:
     """Evaluates a trained classifier on a split of a dataset.
@@ -154,6 +164,7 @@ def evaluate(
             from the dataset and `image_size`.
         validation_split: for an image folder without an eval folder, the held-out fraction
             (the run's, so that the same files are evaluated).
+        flip: test-time flip averaging (see `Evaluator`).
         strategy: the strategy the model was built under (None: the default strategy).
 
     Returns:
@@ -170,6 +181,7 @@ def evaluate(
         split=split,
         preprocessing=preprocessing,
         validation_split=validation_split,
+        flip=flip,
         strategy=strategy,
     ).metrics
 
@@ -185,13 +197,14 @@ def evaluate_split(
     split: str = "test",
     preprocessing: Any = None,
     validation_split: float = 0.1,
+    flip: bool = False,
     strategy: tf.distribute.Strategy | None = None,
 ) -> EvalResult:
     """`evaluate`, with the confusion matrix and the dataset's class names.
 
     Args:
         model, dataset_name, global_batch_size, data_dir, image_size, download, split,
-        preprocessing, validation_split, strategy: as for `evaluate`.
+        preprocessing, validation_split, flip, strategy: as for `evaluate`.
 
     Returns:
         An `EvalResult`: the metrics, the [C, C] confusion matrix and the class names, ready
@@ -220,7 +233,11 @@ def evaluate_split(
 
     dataset = strategy.distribute_datasets_from_function(dataset_fn)
     evaluator = Evaluator(
-        strategy, model, info.num_classes, from_probabilities=outputs_probabilities(model)
+        strategy,
+        model,
+        info.num_classes,
+        from_probabilities=outputs_probabilities(model),
+        flip=flip,
     )
     metrics = evaluator.evaluate(dataset)
     names = info.class_names or tuple(str(i) for i in range(info.num_classes))

@@ -15,6 +15,10 @@ import tensorflow as tf
 if TYPE_CHECKING:
     from deepnets.training.config import TrainConfig
 
+# Every optimizer `make_optimizer` makes; the decoupled ones decay weights in their update.
+OPTIMIZERS = ("sgd", "adam", "adamw", "nadam", "lion", "lamb", "muon")
+DECOUPLED_BY_DEFAULT = ("adamw", "lion", "lamb", "muon")
+
 keras = tf.keras
 
 
@@ -76,31 +80,46 @@ def make_optimizer(
         ValueError: for an unknown optimizer name.
     """
     decoupled = cfg.resolved_weight_decay_mode == "decoupled" and cfg.weight_decay > 0
-    weight_decay = cfg.weight_decay if decoupled else None
+    common = {
+        "weight_decay": cfg.weight_decay if decoupled else None,
+        "global_clipnorm": cfg.clip_grad_norm,
+    }
+    adam_like = {"beta_1": cfg.beta_1, "beta_2": cfg.beta_2, "epsilon": cfg.epsilon}
     if cfg.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(
-            learning_rate, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=weight_decay
+            learning_rate, momentum=cfg.momentum, nesterov=cfg.nesterov, **common
         )
-    elif cfg.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(
-            learning_rate,
-            beta_1=cfg.beta_1,
-            beta_2=cfg.beta_2,
-            epsilon=cfg.epsilon,
-            weight_decay=weight_decay,
+    elif cfg.optimizer in ("adam", "adamw", "nadam", "lamb"):
+        optimizer_class = {
+            "adam": keras.optimizers.Adam,
+            "adamw": keras.optimizers.AdamW,
+            "nadam": keras.optimizers.Nadam,
+            "lamb": keras.optimizers.Lamb,
+        }[cfg.optimizer]
+        optimizer = optimizer_class(learning_rate, **adam_like, **common)
+    elif cfg.optimizer == "lion":
+        optimizer = keras.optimizers.Lion(
+            learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2, **common
         )
-    elif cfg.optimizer == "adamw":
-        optimizer = keras.optimizers.AdamW(
+    elif cfg.optimizer == "muon":
+        # Newton-Schulz orthogonalized momentum for the kernels, AdamW for the vectors (biases,
+        # BatchNorm): Keras' Muon decides which by rank, like the decay rule here.
+        decay = common.pop("weight_decay") or 0.0
+        optimizer = keras.optimizers.Muon(
             learning_rate,
-            weight_decay=cfg.weight_decay,
-            beta_1=cfg.beta_1,
-            beta_2=cfg.beta_2,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov,
+            weight_decay=decay,
+            adam_weight_decay=0.0,
+            adam_beta_1=cfg.beta_1,
+            adam_beta_2=cfg.beta_2,
             epsilon=cfg.epsilon,
+            **common,
         )
     else:
         raise ValueError(
             f"TrainConfig.optimizer={cfg.optimizer!r} is invalid: expected one of "
-            "'sgd', 'adam', 'adamw'."
+            f"{', '.join(repr(o) for o in OPTIMIZERS)}."
         )
     # Must precede build(): Keras freezes the exclusion list when the optimizer is built.
     optimizer.exclude_from_weight_decay(var_list=[v for v in variables if not is_decayed(v)])

@@ -90,6 +90,11 @@ class RunPlan:
         return self.config.model_dir
 
     @property
+    def freeze_backbone_steps(self) -> int:
+        """The first steps, which train the classifier alone (`freeze_backbone_epochs`)."""
+        return self.config.freeze_backbone_epochs * self.loop.steps_per_epoch
+
+    @property
     def chief(self) -> bool:
         """Whether this process writes the run folder."""
         return is_chief(self.strategy)
@@ -187,7 +192,7 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
             f"training examples of {cfg.dataset!r}",
         )
     dataset = _with_weights_preprocessing(cfg, dataset)
-    freeze_steps = cfg.freeze_backbone_epochs * steps_per_epoch
+    freeze_steps = cfg.freeze_backbone_epochs * steps_per_epoch  # phases end loops
     loop = LoopSettings(
         total_steps=cfg.train_steps or cfg.epochs * steps_per_epoch,
         steps_per_epoch=steps_per_epoch,

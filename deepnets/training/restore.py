@@ -47,7 +47,9 @@ def restore_model(
     if checkpoint is None:
         raise FileNotFoundError(f"No checkpoint in {folder}.")
     model = record.build_model()
-    status = tf.train.Checkpoint(model=model).read(checkpoint)
+    # A run with a weight average evaluates and exports it: read it rather than the weights.
+    key = "ema_model" if getattr(record.config, "ema_decay", None) else "model"
+    status = tf.train.Checkpoint(**{key: model}).read(checkpoint)
     status.expect_partial()  # the optimizer and the step are not needed here
     status.assert_existing_objects_matched()
     return model, record, checkpoint

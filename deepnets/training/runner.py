@@ -17,12 +17,13 @@ from typing import Any
 
 import tensorflow as tf
 
+from deepnets.training.averaging import WeightAverage
 from deepnets.training.epochs import EpochInput, TrainInputFn
 from deepnets.training.evaluation import EvalInputFn, Evaluator
 from deepnets.training.fine_tuning import HEAD_LAYER, BackboneSplit
 from deepnets.training.gradient_norms import GradientNormRecorder
 from deepnets.training.metrics import ClassificationMetrics
-from deepnets.training.optim import classification_loss, is_decayed
+from deepnets.training.step import TrainStep
 
 keras = tf.keras
 
@@ -71,6 +72,9 @@ class StepRunner:
         log_gradient_norms: record the gradient norm of every top-level layer (stem, blocks,
             classifier) on the last step of each loop; `train` then returns them under
             "gradient_norms". Off, the step computes nothing for it.
+        ema_decay: keep an exponential moving average of the weights with this decay, and
+            evaluate, checkpoint and export it (`WeightAverage`); None: the weights as trained.
+        eval_flip: evaluate with test-time flip averaging (see `Evaluator`).
     """
 
     def __init__(
@@ -92,18 +96,22 @@ class StepRunner:
         backbone_optimizer_fn: OptimizerFn | None = None,
         head_layer: str = HEAD_LAYER,
         log_gradient_norms: bool = False,
+        ema_decay: float | None = None,
+        eval_flip: bool = False,
     ) -> None:
         self.input = EpochInput(strategy, train_input_fn, steps_per_epoch)
         self.strategy = strategy
         self.steps_per_epoch = int(steps_per_epoch)
         self.global_batch_size = int(global_batch_size)
-        self.label_smoothing = float(label_smoothing)
-        self.l2_decay = float(l2_decay)
         self.jit_compile = bool(jit_compile)
         self.freeze_backbone_steps = int(freeze_backbone_steps)
-        with strategy.scope():
+
+        def make_model() -> keras.Model:
             with dtype_policy(mixed_precision):
-                self.model = model_fn()
+                return model_fn()
+
+        with strategy.scope():
+            self.model = make_model()
             if not self.model.built:
                 raise ValueError(
                     "model_fn returned an unbuilt model: build it (model.build(input_shape)) "
@@ -122,23 +130,34 @@ class StepRunner:
             else:
                 self.optimizer = _built(optimizer_fn, self.model.trainable_variables)
             self.train_metrics = ClassificationMetrics(num_classes, prefix="train")
-            self._loss_scaling = isinstance(
-                self.optimizer, keras.mixed_precision.LossScaleOptimizer
-            )
-            scale = (lambda: self.optimizer.dynamic_scale) if self._loss_scaling else None
+            scaling = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
+            scale = (lambda: self.optimizer.dynamic_scale) if scaling else None
             self.gradient_recorder = (
                 GradientNormRecorder(self.model, scale) if log_gradient_norms else None
             )
-        self.evaluator = Evaluator(strategy, self.model, num_classes) if eval_input_fn else None
+            self.weight_average = (
+                WeightAverage(self.model, make_model, ema_decay) if ema_decay else None
+            )
+        self.step = TrainStep(
+            self.model,
+            self.optimizer,
+            global_batch_size=self.global_batch_size,
+            label_smoothing=label_smoothing,
+            l2_decay=l2_decay,
+            metrics=self.train_metrics,
+            split=self.split,
+            backbone_optimizer=self.backbone_optimizer,
+            gradient_recorder=self.gradient_recorder,
+            weight_average=self.weight_average,
+            jit_compile=jit_compile,
+        )
+        self.evaluator = (
+            Evaluator(strategy, self.export_model, num_classes, flip=eval_flip)
+            if eval_input_fn
+            else None
+        )
         self._eval_input_fn = eval_input_fn
         self._eval_dataset: Any = None
-        # The optimizer update stays outside XLA: its cross-replica all-reduce (a merge_call)
-        # cannot run inside a compiled function.
-        self._gradients = (
-            tf.function(self._compute_gradients, jit_compile=True)
-            if self.jit_compile
-            else self._compute_gradients
-        )
         self._train_loop = tf.function(functools.partial(self._run_steps, frozen=False))
         self._frozen_loop = tf.function(functools.partial(self._run_steps, frozen=True))
         # Non-trainable state (BatchNorm moving statistics) is updated by each replica on its
@@ -152,75 +171,21 @@ class StepRunner:
         self._sum_over_replicas = tf.function(self._sum_replicas)
 
     @property
+    def export_model(self) -> keras.Model:
+        """The model to evaluate and save: the weight average when there is one."""
+        return self.weight_average.model if self.weight_average is not None else self.model
+
+    @property
     def has_eval(self) -> bool:
         """Whether the runner has an eval set."""
         return self.evaluator is not None
 
-    # ------------------------------------------------------------------------ the traced step
-
-    def _compute_gradients(
-        self, images: tf.Tensor, labels: tf.Tensor, frozen: bool = False
-    ) -> tuple[Any, ...]:
-        variables = self.split.head_variables if frozen else self.model.trainable_variables
-        with tf.GradientTape() as tape:
-            if frozen:  # the backbone in inference mode: BatchNorm keeps its statistics
-                features = self.split.features(images, training=False)
-                outputs = self.split.head(features, training=True)
-            else:
-                outputs = self.model(images, training=True)
-            logits = tf.cast(outputs, tf.float32)
-            per_example = classification_loss(labels, logits, self.label_smoothing)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
-            regularization = [tf.cast(x, tf.float32) for x in self.model.losses]
-            if regularization:
-                loss += tf.nn.scale_regularization_loss(tf.add_n(regularization))
-            if self._loss_scaling:
-                loss = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(loss, variables)
-        if self.l2_decay:
-            grads = self._decayed(grads, variables)
-        return grads, per_example, logits
-
-    def _decayed(self, grads: list[Any], variables: list[Any]) -> list[Any]:
-        """`g + l2 * w` for conv/dense kernels: the gradient an L2 term in the loss would add.
-
-        Each replica adds its share (the replicas' gradients are summed), scaled like the loss
-        under loss scaling.
-        """
-        coefficient = self.l2_decay / tf.distribute.get_replica_context().num_replicas_in_sync
-        if self._loss_scaling:
-            coefficient *= tf.cast(self.optimizer.dynamic_scale, tf.float32)
-        return [
-            g + tf.cast(coefficient, g.dtype) * tf.cast(v, g.dtype) if is_decayed(v) else g
-            for g, v in zip(grads, variables, strict=True)
-        ]
-
-    def _train_step(self, batch: Any, frozen: bool, last: Any = None) -> None:
-        images, labels = batch[0], batch[1]
-        grads, per_example, logits = self._gradients(images, labels, frozen)
-        if self.gradient_recorder is not None and not frozen:
-
-            def record() -> tf.Tensor:
-                self.gradient_recorder.record(grads)
-                return tf.constant(True)
-
-            tf.cond(last, record, lambda: tf.constant(False))
-        if frozen:
-            self.optimizer.apply_gradients(zip(grads, self.split.head_variables, strict=True))
-        elif self.backbone_optimizer is not None:
-            pairs = list(zip(grads, self.model.trainable_variables, strict=True))
-            head = [p for p, is_head in zip(pairs, self.split.is_head, strict=True) if is_head]
-            rest = [p for p, is_head in zip(pairs, self.split.is_head, strict=True) if not is_head]
-            self.backbone_optimizer.apply_gradients(rest)
-            self.optimizer.apply_gradients(head)
-        else:
-            self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
-        self.train_metrics.update(labels, logits, per_example, with_top_k=last)
+    # ----------------------------------------------------------------------- the traced loops
 
     def _run_steps(self, iterator: Any, num_steps: tf.Tensor, frozen: bool) -> None:
         for i in tf.range(num_steps):
             last = tf.equal(i, num_steps - 1)  # what is measured once per loop: top-5, norms
-            self.strategy.run(self._train_step, args=(next(iterator), frozen, last))
+            self.strategy.run(self.step, args=(next(iterator), frozen, last))
 
     def _average_replica_state(self) -> None:
         for variable in self._replica_local_state:
@@ -254,11 +219,19 @@ class StepRunner:
         return self.train_metrics.result()
 
     def checkpoint_objects(self) -> dict[str, Any]:
-        """What a checkpoint of this runner holds: the model and its optimizer(s)."""
+        """What a checkpoint of this runner holds: the model, its optimizer(s) and the weight
+        average (as the "ema_model", which `sync_state` brings up to date)."""
         objects = {"model": self.model, "optimizer": self.optimizer}
         if self.backbone_optimizer is not None:
             objects["backbone_optimizer"] = self.backbone_optimizer
+        if self.weight_average is not None:
+            objects["ema_model"] = self.weight_average.model
         return objects
+
+    def restored(self) -> None:
+        """Takes up the state a checkpoint restored (the weight average)."""
+        if self.weight_average is not None:
+            self.weight_average.from_model()
 
     def train(self, step: int, num_steps: int) -> dict[str, float]:
         """Trains steps `step + 1 .. step + num_steps`, which must lie within one epoch.
@@ -294,8 +267,11 @@ class StepRunner:
         return self.evaluator.evaluate(self._eval_dataset)
 
     def sync_state(self) -> None:
-        """Averages replica-local state (BatchNorm statistics) over replicas; call before saving."""
+        """Averages replica-local state (BatchNorm statistics) over replicas and brings the
+        weight average's model up to date; call before evaluating or saving."""
         self._average_state()
+        if self.weight_average is not None:
+            self.weight_average.to_model()
 
     def any_replica(self, flag: bool) -> bool:
         """True if `flag` is True on any replica of any worker (every worker must call it)."""

@@ -87,3 +87,42 @@ def test_label_smoothing_matches_the_smoothed_cross_entropy():
     plain = classification_loss(labels, logits).numpy()
     np.testing.assert_allclose(plain, -log_probs[[0, 1], [0, 3]], rtol=1e-6)
     assert np.all(got > plain)  # confident correct predictions pay for smoothing
+
+
+@pytest.mark.parametrize(
+    "name, rate", [("nadam", 1e-2), ("lion", 1e-3), ("lamb", 1e-2), ("muon", 2e-2)]
+)
+def test_more_optimizers_train_and_resume_with_their_state(name, rate, tmp_path):
+    from deepnets.training import LoopSettings, run_loop
+    from deepnets.training.reporting import read_metrics_csv
+
+    cfg = TrainConfig(optimizer=name, weight_decay=1e-4)
+    settings = LoopSettings(total_steps=24, steps_per_epoch=8, steps_per_loop=4)
+    runner = toys.toy_runner(with_eval=False, optimizer=cfg, learning_rate=rate)
+    run_loop(runner, settings, model_dir=str(tmp_path))
+    losses = [float(r["data_loss"]) for r in read_metrics_csv(str(tmp_path / "metrics.csv"))]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    inner = getattr(runner.optimizer, "inner_optimizer", runner.optimizer)
+    assert type(inner).__name__.lower() == name
+    assert cfg.resolved_weight_decay_mode == ("l2" if name == "nadam" else "decoupled")
+    resumed = toys.toy_runner(with_eval=False, optimizer=cfg, learning_rate=rate)
+    longer = LoopSettings(total_steps=28, steps_per_epoch=8, steps_per_loop=4)
+    result = run_loop(resumed, longer, model_dir=str(tmp_path))
+    assert result.resumed_from.endswith("ckpt-24")
+    assert int(resumed.optimizer.iterations.numpy()) == 28  # its state came back
+
+
+def test_clip_grad_norm_bounds_the_update():
+    model = toys.toy_model()
+    cfg = TrainConfig(momentum=0.0, clip_grad_norm=1e-3, weight_decay=0.0)
+    optimizer = make_optimizer(cfg, 1.0, model.trainable_variables)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    huge = [tf.ones_like(v) * 100.0 for v in model.trainable_variables]
+    optimizer.apply_gradients(zip(huge, model.trainable_variables, strict=True))
+    step = np.sqrt(
+        sum(
+            ((v.numpy() - b) ** 2).sum()
+            for v, b in zip(model.trainable_variables, before, strict=True)
+        )
+    )
+    assert step == pytest.approx(1e-3, rel=1e-3)  # lr 1 x a gradient clipped to norm 1e-3

@@ -141,3 +141,32 @@ def _one_pipeline():
     return tf.distribute.InputContext(
         num_input_pipelines=1, input_pipeline_id=0, num_replicas_in_sync=1
     )
+
+
+def test_flip_averaging_scores_by_the_mean_probability_of_image_and_mirror():
+    from deepnets.models import ImagePredictor
+
+    model = toys.toy_model(batch_norm=False)
+    strategy = tf.distribute.get_strategy()
+    evaluator = Evaluator(strategy, model, toys.NUM_CLASSES, flip=True)
+    got = evaluator.evaluate(
+        strategy.distribute_datasets_from_function(toys.make_eval_input_fn(32))
+    )
+    images, labels = toys.toy_arrays(100, seed=7)
+    probabilities = (tf.nn.softmax(model(images)) + tf.nn.softmax(model(images[:, :, ::-1]))) / 2
+    probabilities = probabilities.numpy()
+    assert got["top1"] == pytest.approx((probabilities.argmax(1) == labels).mean())
+    assert got["loss"] == pytest.approx(
+        -np.log(probabilities[np.arange(100), labels]).mean(), rel=1e-5
+    )
+    plain = Evaluator(strategy, model, toys.NUM_CLASSES).evaluate(
+        strategy.distribute_datasets_from_function(toys.make_eval_input_fn(32))
+    )
+    assert plain["loss"] != pytest.approx(got["loss"], rel=1e-6)  # the mirror does count
+    # The exported predictor averages the same way (on its preprocessed inputs).
+    from deepnets.data import Preprocessing
+
+    identity = Preprocessing((8, 8), (0.0,) * 3, (1 / 255,) * 3)  # (x / 255 - 0) * 255 = x
+    predictor = ImagePredictor(model, identity, list("abcd"), flip=True)
+    np.testing.assert_allclose(predictor.probabilities(images), probabilities, atol=1e-6)
+    assert ImagePredictor.from_config(predictor.get_config()).flip is True
