@@ -14,6 +14,7 @@ a path names a folder of class folders of images (`deepnets.data.folders`):
     facts = describe_dataset("~/photos", validation_split=0.1)   # PATH/<class>/<image>
 """
 
+from deepnets.data.augment import Augmentation, augment_image
 from deepnets.data.datasets import (
     DEFAULT_VALIDATION_SPLIT,
     DatasetInfo,
@@ -30,7 +31,6 @@ from deepnets.data.offline import (
     shapes10_arrays,
 )
 from deepnets.data.pipeline import (
-    augment_image,
     make_eval_dataset,
     make_train_dataset,
     preprocessing_for,
@@ -38,6 +38,7 @@ from deepnets.data.pipeline import (
 from deepnets.data.preprocessing import Preprocessing
 
 __all__ = [
+    "Augmentation",
     "DEFAULT_VALIDATION_SPLIT",
     "OFFLINE_DATASETS",
     "SHAPES10_CLASS_NAMES",

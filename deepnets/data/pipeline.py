@@ -45,6 +45,7 @@ import random
 
 import tensorflow as tf
 
+from deepnets.data.augment import Augmentation, augment_image
 from deepnets.data.datasets import DEFAULT_VALIDATION_SPLIT, DatasetInfo, load_split
 from deepnets.data.preprocessing import Preprocessing
 from deepnets.data.sources import pipeline_position, shard, shuffled_examples
@@ -53,7 +54,6 @@ from deepnets.data.sources import pipeline_position, shard, shuffled_examples
 DEFAULT_LARGE_IMAGE_SIZE = 224
 # Images up to this size get CIFAR-style pad-and-crop; larger ones a random resized crop.
 _SMALL_IMAGE_MAX_SIZE = 64
-_CROP_PADDING = 4
 
 
 def preprocessing_for(info: DatasetInfo, image_size: int | None = None) -> Preprocessing:
@@ -102,6 +102,7 @@ def make_train_dataset(
     split: str = "train",
     preprocessing: Preprocessing | None = None,
     validation_split: float = DEFAULT_VALIDATION_SPLIT,
+    augmentation: Augmentation | None = None,
 ) -> tf.data.Dataset:
     """Builds the infinite, shuffled, augmented training dataset of one input pipeline.
 
@@ -125,10 +126,13 @@ def make_train_dataset(
             from the dataset and `image_size` (`preprocessing_for`).
         validation_split: For an image folder without an eval folder, the fraction of each
             class held out of training (see `load_split`).
+        augmentation: RandAugment, random erasing, MixUp, CutMix (`Augmentation`), after the
+            crop and flip; None: none of them.
 
     Returns:
         An infinite dataset of `(image float32 [b, S, S, 3], label int32 [b])` batches with
-        b = global_batch_size // num_replicas_in_sync.
+        b = global_batch_size // num_replicas_in_sync; with MixUp or CutMix the labels are
+        probability vectors, float32 [b, classes].
 
     Raises:
         ValueError: `global_batch_size` is not positive or not divisible by the replica count;
@@ -155,6 +159,9 @@ def make_train_dataset(
 
     preprocessing = preprocessing or preprocessing_for(info, image_size)
     pipeline_id, num_pipelines = pipeline_position(input_context)
+    augmentation = augmentation or Augmentation()
+    extra = augmentation.image_transform(seed + pipeline_id) if augment else None
+    mix = augmentation.batch_transform(info.num_classes, seed + pipeline_id) if augment else None
 
     def preprocess(index: tf.Tensor, example: tuple[tf.Tensor, tf.Tensor]):
         image, label = example
@@ -164,12 +171,16 @@ def make_train_dataset(
                 [tf.constant(seed, tf.int64), index * num_pipelines + pipeline_id]
             )
             image = augment_image(image, example_seed, preprocessing)
+            if extra is not None:
+                image = extra(image)
         else:
             image = preprocessing.view(image)
         return preprocessing.normalize(image), tf.cast(label, tf.int32)
 
     dataset = dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
+    if mix is not None:
+        dataset = dataset.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -261,39 +272,3 @@ def _per_replica_batch_size(
             f"in sync ({num_replicas}); use a multiple of {num_replicas}"
         )
     return global_batch_size // num_replicas
-
-
-def augment_image(image: tf.Tensor, seed: tf.Tensor, preprocessing: Preprocessing) -> tf.Tensor:
-    """A random crop and horizontal flip of one uint8 image, resized as `preprocessing` says.
-
-    Args:
-        image: uint8 [h, w, 3].
-        seed: a stateless seed, int64 [2].
-        preprocessing: says which augmentation ("pad_crop_flip" keeps the image's size,
-            "random_resized_crop_flip" samples a box) and the output size.
-
-    Returns:
-        float32 [H, W, 3] in 0..255, not normalized.
-    """
-    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
-    if preprocessing.train_augmentation == "pad_crop_flip":
-        pad = _CROP_PADDING
-        padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-        cropped = tf.image.stateless_random_crop(padded, tf.shape(image), seed=crop_seed)
-        cropped.set_shape(image.shape)  # a window of the image's own size
-        image = cropped
-    elif preprocessing.train_augmentation == "random_resized_crop_flip":
-        begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-            tf.shape(image),
-            bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
-            seed=crop_seed,
-            min_object_covered=0.1,
-            aspect_ratio_range=(3 / 4, 4 / 3),
-            area_range=(0.08, 1.0),
-            max_attempts=10,
-            use_image_if_no_bounding_boxes=True,
-        )
-        image = tf.slice(image, begin, size)
-    if preprocessing.train_augmentation != "none":
-        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
-    return preprocessing.resize(image)

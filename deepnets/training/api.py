@@ -59,6 +59,13 @@ def make_runner(
     if cfg.seed is not None:
         keras.utils.set_random_seed(cfg.seed)
     eval_batch_size = cfg.eval_batch_size or cfg.global_batch_size
+    augmentation = data.Augmentation(
+        randaugment_ops=cfg.randaugment_ops,
+        randaugment_magnitude=cfg.randaugment_magnitude,
+        random_erasing=cfg.random_erasing,
+        mixup_alpha=cfg.mixup_alpha,
+        cutmix_alpha=cfg.cutmix_alpha,
+    )
     common = {
         "data_dir": cfg.data_dir,
         "download": False,
@@ -74,6 +81,7 @@ def make_runner(
             seed=epoch_seed(cfg.seed, epoch),
             split=facts.train_split,
             cache=cfg.cache_images,
+            augmentation=augmentation,
             **common,
         )
 

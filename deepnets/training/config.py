@@ -18,7 +18,6 @@ from deepnets.checks import ArgumentError
 from deepnets.training.config_fields import (
     BOOL,
     FRACTION,
-    NAME,
     NONNEGATIVE,
     NONNEGATIVE_INT,
     OPTIONAL_POSITIVE_INT,
@@ -28,10 +27,10 @@ from deepnets.training.config_fields import (
     choice,
     number_range,
     optional,
-    overrides_dict,
     setting,
     simple,
 )
+from deepnets.training.config_inputs import InputSettings
 from deepnets.training.optim import DECOUPLED_BY_DEFAULT, OPTIMIZERS
 
 SCHEDULES = ("constant", "step", "cosine")
@@ -42,69 +41,13 @@ JIT_COMPILE_CHOICES = ("auto", True, False)
 
 
 @dataclasses.dataclass
-class TrainConfig:
+class TrainConfig(InputSettings):
     """The single source of truth for a training run (see each field's help).
 
-    Exactly one of `epochs` and `train_steps` sets the length of the run. An epoch is
-    `num_train_examples // global_batch_size` steps (the remainder is dropped).
+    Its first fields (what to train, on which images, from which weights) are those of
+    `InputSettings`. Exactly one of `epochs` and `train_steps` sets the length of the run. An
+    epoch is `num_train_examples // global_batch_size` steps (the remainder is dropped).
     """
-
-    # What to train, on what, and where the run folder is.
-    model: str = setting("resnet18", "Registry name of the model, e.g. resnet18, vgg16_bn.", NAME)
-    model_overrides: dict[str, Any] = setting(
-        None,
-        "Keyword arguments for the model builder, e.g. stem=cifar,width=16.",
-        overrides_dict,
-        factory=dict,
-    )
-    dataset: str = setting(
-        "shapes10",
-        "Dataset: shapes10 (generated offline), a tfds dataset name, or a folder of images "
-        "(PATH/<class>/<image>, or PATH/train/<class>/... with PATH/val|validation|test/...).",
-        NAME,
-    )
-    data_dir: str | None = setting(None, "Where tfds datasets live (default: tfds' own).")
-    download: bool = setting(True, "Let tfds download a dataset missing from data_dir.", BOOL)
-    image_size: int | None = setting(
-        None,
-        "Side of the square model input (default: the dataset's size).",
-        OPTIONAL_POSITIVE_INT,
-    )
-    model_dir: str = setting(
-        "runs/default", "Run folder: checkpoints, reports, run record, final model.", NAME
-    )
-
-    validation_split: float = setting(
-        0.1,
-        "For an image folder without val/validation/test folders: the fraction of every class "
-        "held out for evaluation (the same files every run, whatever the listing order).",
-        number_range(0.0, 1.0, low_inclusive=False, high_inclusive=False),
-    )
-    cache_images: str | bool = setting(
-        "auto",
-        "Keep the decoded training images in memory after the first epoch: auto (when they "
-        "take at most 2 GiB), true or false.",
-        choice("auto", True, False),
-    )
-
-    # Starting weights.
-    init_weights: str | None = setting(
-        None,
-        "Start from these weights: a keras.applications ImageNet .h5 file (vgg16, vgg19, "
-        "resnet50, resnet101, resnet152; the preprocessing those weights expect is switched on), "
-        "a deepnets run folder or a .keras file (every weight but a classifier of another shape).",
-    )
-    freeze_backbone_epochs: int = setting(
-        0,
-        "Train only the classifier for this many epochs (the backbone's BatchNorm in inference "
-        "mode), then the whole network.",
-        NONNEGATIVE_INT,
-    )
-    backbone_learning_rate_multiplier: float = setting(
-        1.0,
-        "The backbone learns at learning_rate times this (the classifier at learning_rate).",
-        number_range(0.0, 1.0, low_inclusive=False),
-    )
 
     # Length and batch.
     epochs: int | None = setting(10, "Epochs to train (or set train_steps).", OPTIONAL_POSITIVE_INT)

@@ -39,13 +39,16 @@ class ClassificationMetrics:
         """Adds one (per-replica) batch. Call inside `strategy.run`.
 
         Args:
-            labels: integer labels, [batch].
+            labels: integer labels [batch], or class probabilities [batch, classes] (counted
+                as their likeliest class).
             logits: scores, [batch, classes].
             per_example_loss: [batch] losses.
             sample_weight: optional [batch] weights (0 drops an example, e.g. eval padding).
             with_top_k: also count top-k (a bool tensor: the training loop counts it on the
                 last step of a loop only, to keep it off the hot path).
         """
+        if labels.shape.rank == 2:  # class probabilities (MixUp, CutMix): the likeliest class
+            labels = tf.argmax(labels, axis=-1)
         labels = tf.reshape(labels, [-1])
         logits = tf.cast(logits, tf.float32)
         self.loss.update_state(per_example_loss, sample_weight=sample_weight)

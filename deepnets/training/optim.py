@@ -132,22 +132,27 @@ def make_optimizer(
 def classification_loss(
     labels: tf.Tensor, logits: tf.Tensor, label_smoothing: float = 0.0
 ) -> tf.Tensor:
-    """Per-example softmax cross-entropy from integer labels and logits.
+    """Per-example softmax cross-entropy from labels and logits.
 
     Args:
-        labels: integer class ids, shape [batch].
+        labels: integer class ids [batch], or class probabilities [batch, classes] (what
+            MixUp and CutMix make).
         logits: unnormalized scores, shape [batch, classes] (cast to float32).
-        label_smoothing: mixes the one-hot target with the uniform distribution by this amount.
+        label_smoothing: mixes the target with the uniform distribution by this amount.
 
     Returns:
         float32 losses of shape [batch].
     """
     logits = tf.cast(logits, tf.float32)
-    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
-    if not label_smoothing:
+    if labels.shape.rank == 2:
+        targets = tf.cast(labels, tf.float32)
+    elif not label_smoothing:
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-    num_classes = tf.shape(logits)[-1]
-    targets = tf.one_hot(labels, num_classes, dtype=tf.float32)
-    uniform = 1.0 / tf.cast(num_classes, tf.float32)
-    targets = targets * (1.0 - label_smoothing) + uniform * label_smoothing
+    else:
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        targets = tf.one_hot(labels, tf.shape(logits)[-1], dtype=tf.float32)
+    if label_smoothing:
+        uniform = 1.0 / tf.cast(tf.shape(logits)[-1], tf.float32)
+        targets = targets * (1.0 - label_smoothing) + uniform * label_smoothing
     return tf.nn.softmax_cross_entropy_with_logits(labels=targets, logits=logits)
