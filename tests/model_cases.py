@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 import deepnets
-from deepnets.models import AlexNet, CifarResNet, ResNet, get_model_spec
+from deepnets.models import AlexNet, CifarResNet, FastVGG, ResNet, get_model_spec
 from deepnets.models.cifar_resnet import CIFAR_RESNET_DEPTHS
 
 
@@ -34,6 +34,8 @@ def small_overrides(name: str) -> dict:
         return common
     if cls is AlexNet:
         return {"fc_units": 16, **common}
+    if cls is FastVGG:
+        return {"widths": (4, 8, 8), "stem_width": 4, **common}
     return {"width": 4, "fc_units": 16, **common}
 
 

@@ -10,10 +10,12 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.checks import check_bool, check_positive_int
+from deepnets.checks import check_bool, check_choice, check_positive_int
 from deepnets.layers.common import ConvBNLayer, chain_shapes, track_layers
 
 keras = tf.keras
+
+ACTIVATIONS = ("relu", "gelu")
 
 
 @keras.utils.register_keras_serializable(package="deepnets")
@@ -25,6 +27,7 @@ class VGGBlock(ConvBNLayer):
         num_convs: how many Conv3x3 -> (BN) -> ReLU units the block has.
         batch_norm: put a BatchNormalization between each convolution and its ReLU (VGG-BN).
         pool: end with a 2x2/2 max-pool (True, as in VGG) or keep the resolution (False).
+        activation: "relu" (VGG) or "gelu" (the fast CIFAR nets).
         **kwargs: the shared options of `ConvBNLayer` (use_bias, bn_momentum, bn_epsilon,
             kernel_initializer, kernel_regularizer, data_format) and Layer arguments (name, dtype).
 
@@ -37,9 +40,11 @@ class VGGBlock(ConvBNLayer):
         num_convs: int = 2,
         batch_norm: bool = False,
         pool: bool = True,
+        activation: str = "relu",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
         self.filters = check_positive_int("filters", filters)
         self.num_convs = check_positive_int("num_convs", num_convs)
         self.batch_norm = check_bool("batch_norm", batch_norm)
@@ -75,7 +80,7 @@ class VGGBlock(ConvBNLayer):
             x = conv(x)
             if self.batch_norm:
                 x = self.norms[i](x, training=training)
-            x = tf.nn.relu(x)
+            x = tf.nn.gelu(x) if self.activation == "gelu" else tf.nn.relu(x)
         if self.max_pool is not None:
             x = self.max_pool(x)
         return x
@@ -91,6 +96,7 @@ class VGGBlock(ConvBNLayer):
                 "num_convs": self.num_convs,
                 "batch_norm": self.batch_norm,
                 "pool": self.pool,
+                "activation": self.activation,
                 **self._conv_bn_config(),
             }
         )

@@ -3,6 +3,7 @@
 from deepnets.models.alexnet import AlexNet
 from deepnets.models.base import ImageClassifier
 from deepnets.models.cifar_resnet import CifarResNet
+from deepnets.models.fast_vgg import FastVGG
 from deepnets.models.keras_weights import load_imagenet_weights, load_keras_applications_weights
 from deepnets.models.predictor import ImagePredictor
 from deepnets.models.registry import (
@@ -47,6 +48,7 @@ plain110 = model_builder("plain110")
 __all__ = [
     "AlexNet",
     "CifarResNet",
+    "FastVGG",
     "ImageClassifier",
     "ImagePredictor",
     "ModelSpec",

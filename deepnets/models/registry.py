@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from deepnets.models.alexnet import AlexNet
 from deepnets.models.cifar_resnet import CIFAR_RESNET_DEPTHS, CifarResNet
+from deepnets.models.fast_vgg import FastVGG
 from deepnets.models.resnet import ResNet
 from deepnets.models.vgg import VGG
 
@@ -144,6 +145,10 @@ def _register_defaults() -> None:
     for depth in CIFAR_RESNET_DEPTHS:
         register_model(f"resnet{depth}", CifarResNet, {"depth": depth})
         register_model(f"plain{depth}", CifarResNet, {"depth": depth, "residual": False})
+    # A small VGG for 32x32 images, shaped for accuracy per minute (airbench's widths), and
+    # a half-width one.
+    register_model("vgg_fast", FastVGG)
+    register_model("vgg_fast_half", FastVGG, {}, {"widths": (32, 128, 128), "stem_width": 16})
 
 
 _register_defaults()

@@ -217,3 +217,17 @@ def test_lrn_matches_formula():
     c = 3
     denom = (2.0 + 1e-1 / 5 * np.sum(x[0, 0, 0, 1:6] ** 2)) ** 0.75
     np.testing.assert_allclose(y[0, 0, 0, c], x[0, 0, 0, c] / denom, rtol=1e-5)
+
+
+def test_vgg_block_activation_is_relu_or_gelu():
+    x = images((8, 8, 3))
+    relu = VGGBlock(4, num_convs=1, batch_norm=True, pool=False)
+    gelu = VGGBlock.from_config({**relu.get_config(), "activation": "gelu"})
+    y_relu = relu(x, training=True).numpy()
+    gelu.build(x.shape)
+    gelu.set_weights(relu.get_weights())
+    y_gelu = gelu(x, training=True).numpy()
+    assert y_relu.min() == 0.0 and y_gelu.min() < 0.0  # GELU lets small negatives through
+    np.testing.assert_allclose(y_gelu[y_relu > 3], y_relu[y_relu > 3], rtol=1e-2)
+    with pytest.raises(ValueError, match=r"`activation` must be one of 'relu', 'gelu'"):
+        VGGBlock(4, activation="tanh")

@@ -14,6 +14,7 @@ EXPECTED_NAMES = {
     "CifarResNet": ["C2", "C3", "C4"],  # the stages conv2..conv4, strides 1, 2, 4
     "VGG": ["C1", "C2", "C3", "C4", "C5"],
     "AlexNet": ["C3", "C4", "C5"],  # the three max-pools, by their ImageNet-layout stride
+    "FastVGG": ["C1", "C2", "C3"],  # the three blocks, strides 2, 4, 8
 }
 
 

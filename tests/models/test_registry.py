@@ -46,6 +46,8 @@ CIFAR_PINNED_PARAMS = {
 CIFAR_PINNED_PARAMS.update(
     {name.replace("resnet", "plain"): counts for name, counts in CIFAR_PINNED_PARAMS.items()}
 )
+# FastVGG (airbench's network: "2.0M parameters"), and its half-width registration.
+FAST_PINNED_PARAMS = {"vgg_fast": 1_980_394, "vgg_fast_half": 497_146}
 TABLE_6_MILLIONS = {"20": "0.27", "32": "0.46", "44": "0.66", "56": "0.85", "110": "1.7"}
 KERAS_APPLICATIONS_PARAMS = {
     "vgg16": 138_357_544,
@@ -59,7 +61,23 @@ KERAS_APPLICATIONS_PARAMS = {
 def test_list_models_names_every_variant():
     names = deepnets.list_models()
     assert names == sorted(names)
-    assert set(PINNED_PARAMS) | set(CIFAR_PINNED_PARAMS) | {"alexnet_cifar"} == set(names)
+    everything = set(PINNED_PARAMS) | set(CIFAR_PINNED_PARAMS) | set(FAST_PINNED_PARAMS)
+    assert everything | {"alexnet_cifar"} == set(names)
+
+
+@pytest.mark.parametrize("name", sorted(FAST_PINNED_PARAMS))
+def test_pinned_fast_vgg_parameter_count(name):
+    model = deepnets.build_model(name, input_shape=(32, 32, 3))
+    assert model.count_params() == FAST_PINNED_PARAMS[name]
+    assert model.compute_output_shape((None, 32, 32, 3)) == (None, 10)
+    assert [layer.name for layer in model.layers[1:]] == [
+        "stem",
+        "block1",
+        "block2",
+        "block3",
+        "classifier",
+    ]
+    assert all(block.activation == "gelu" and block.batch_norm for block in model.blocks)
 
 
 @pytest.mark.parametrize("name", sorted(PINNED_PARAMS))
