@@ -1,5 +1,8 @@
 """The VGG block: `num_convs` x [Conv3x3 -> (BatchNorm) -> ReLU], then a 2x2 max-pool.
 
+(With `pool_position="first_conv"` the pool comes right after the first convolution, as in
+airbench's conv groups: the later convolutions run at a quarter of the positions.)
+
 Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition"
 (ICLR 2015). VGG11/13/16/19 are five of these blocks with 64, 128, 256, 512, 512 filters.
 """
@@ -16,6 +19,7 @@ from deepnets.layers.common import ConvBNLayer, chain_shapes, track_layers
 keras = tf.keras
 
 ACTIVATIONS = ("relu", "gelu")
+POOL_POSITIONS = ("end", "first_conv")
 
 
 @keras.utils.register_keras_serializable(package="deepnets")
@@ -28,6 +32,8 @@ class VGGBlock(ConvBNLayer):
         batch_norm: put a BatchNormalization between each convolution and its ReLU (VGG-BN).
         pool: end with a 2x2/2 max-pool (True, as in VGG) or keep the resolution (False).
         activation: "relu" (VGG) or "gelu" (the fast CIFAR nets).
+        pool_position: with `pool`, "end" (after the last unit, as in VGG) or "first_conv"
+            (right after the first convolution, before its BatchNorm, as in airbench).
         **kwargs: the shared options of `ConvBNLayer` (use_bias, bn_momentum, bn_epsilon,
             kernel_initializer, kernel_regularizer, data_format) and Layer arguments (name, dtype).
 
@@ -41,10 +47,12 @@ class VGGBlock(ConvBNLayer):
         batch_norm: bool = False,
         pool: bool = True,
         activation: str = "relu",
+        pool_position: str = "end",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.pool_position = check_choice("pool_position", pool_position, POOL_POSITIONS)
         self.filters = check_positive_int("filters", filters)
         self.num_convs = check_positive_int("num_convs", num_convs)
         self.batch_norm = check_bool("batch_norm", batch_norm)
@@ -66,8 +74,15 @@ class VGGBlock(ConvBNLayer):
     def _in_call_order(self) -> list[keras.layers.Layer | None]:
         layers: list[keras.layers.Layer | None] = []
         for i, conv in enumerate(self.convs):
-            layers += [conv, self.norms[i] if self.batch_norm else None]
-        return [*layers, self.max_pool]
+            layers.append(conv)
+            if i == 0 and self._pool_early:
+                layers.append(self.max_pool)
+            layers.append(self.norms[i] if self.batch_norm else None)
+        return layers if self._pool_early else [*layers, self.max_pool]
+
+    @property
+    def _pool_early(self) -> bool:
+        return self.max_pool is not None and self.pool_position == "first_conv"
 
     def build(self, input_shape: Any) -> None:
         shape = self._check_input(input_shape)
@@ -78,10 +93,12 @@ class VGGBlock(ConvBNLayer):
         x = inputs
         for i, conv in enumerate(self.convs):
             x = conv(x)
+            if i == 0 and self._pool_early:
+                x = self.max_pool(x)
             if self.batch_norm:
                 x = self.norms[i](x, training=training)
             x = tf.nn.gelu(x) if self.activation == "gelu" else tf.nn.relu(x)
-        if self.max_pool is not None:
+        if self.max_pool is not None and not self._pool_early:
             x = self.max_pool(x)
         return x
 
@@ -97,6 +114,7 @@ class VGGBlock(ConvBNLayer):
                 "batch_norm": self.batch_norm,
                 "pool": self.pool,
                 "activation": self.activation,
+                "pool_position": self.pool_position,
                 **self._conv_bn_config(),
             }
         )

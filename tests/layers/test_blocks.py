@@ -27,6 +27,11 @@ LAYER_CASES = {
         (16, 16, 3),
         (16, 16, 8),
     ),
+    "vgg_block_pool_first": (
+        lambda: VGGBlock(8, num_convs=2, batch_norm=True, pool_position="first_conv"),
+        (16, 16, 3),
+        (8, 8, 8),
+    ),
     "bottleneck_v1": (lambda: BottleneckBlock((4, 4, 16), strides=2), (16, 16, 8), (8, 8, 16)),
     "bottleneck_v15": (
         lambda: BottleneckBlock((4, 4, 16), strides=2, variant="v1.5"),
@@ -231,3 +236,29 @@ def test_vgg_block_activation_is_relu_or_gelu():
     np.testing.assert_allclose(y_gelu[y_relu > 3], y_relu[y_relu > 3], rtol=1e-2)
     with pytest.raises(ValueError, match=r"`activation` must be one of 'relu', 'gelu'"):
         VGGBlock(4, activation="tanh")
+
+
+def test_vgg_block_pool_first_conv_pools_before_the_first_batchnorm():
+    # With one convolution and BN in inference mode at its initial statistics (mean 0, var 1),
+    # "first_conv" is conv -> pool -> BN -> ReLU, the same as "end" (conv -> BN -> ReLU -> pool)
+    # because max-pooling commutes with a monotone per-channel map; with two convolutions the
+    # second runs at a quarter of the positions, so the outputs differ.
+    x = images((8, 8, 3))
+    end = VGGBlock(4, num_convs=1, batch_norm=True)
+    first = VGGBlock.from_config({**end.get_config(), "pool_position": "first_conv"})
+    assert first.get_config()["pool_position"] == "first_conv"
+    first.build(x.shape)
+    end.build(x.shape)
+    first.set_weights(end.get_weights())
+    np.testing.assert_allclose(first(x).numpy(), end(x).numpy(), rtol=1e-5, atol=1e-6)
+    kinds = [type(layer).__name__ for layer in first._in_call_order() if layer is not None]
+    assert kinds[:2] == ["Conv2D", "MaxPooling2D"], kinds
+    two_end = VGGBlock(4, num_convs=2, batch_norm=True)
+    two_first = VGGBlock.from_config({**two_end.get_config(), "pool_position": "first_conv"})
+    two_end.build(x.shape)
+    two_first.build(x.shape)
+    two_first.set_weights(two_end.get_weights())
+    assert two_first(x).shape == two_end(x).shape == (2, 4, 4, 4)
+    assert not np.allclose(two_first(x).numpy(), two_end(x).numpy())
+    with pytest.raises(ValueError, match=r"`pool_position` must be one of 'end', 'first_conv'"):
+        VGGBlock(4, pool_position="start")

@@ -27,7 +27,7 @@ def _run(module, *args, timeout=600):
         (["--model=resnet51"], "--model: Unknown model name 'resnet51'"),
         (["--global_batch_size=-8"], "--global_batch_size=-8 is invalid: expected a positive"),
         (["--schedule=linear"], "--schedule='linear' is invalid: expected one of 'constant'"),
-        (["--optimizer=lamb"], "--optimizer='lamb' is invalid"),
+        (["--optimizer=rmsprop"], "--optimizer='rmsprop' is invalid: expected one of 'sgd'"),
         (["--model_overrides=stem=tiny"], "--model_overrides: `stem` must be one of"),
         (["--model_overrides=colour=red"], "--model_overrides: resnet18 has no argument `colour`"),
         (["--model_overrides=stem"], "--model_overrides: 'stem' is not KEY=VALUE"),
@@ -201,7 +201,7 @@ def test_flags_come_from_the_config_fields_with_their_types_and_help():
     assert values["learning_rate"].parser.flag_type() == "float"
     assert values["nesterov"].boolean and values["download"].boolean
     assert values["decay_epochs"].value == ["30.0", "60.0", "80.0"]
-    for choice in ("sgd", "adam", "adamw"):
+    for choice in ("sgd", "adam", "adamw", "nadam", "lion", "lamb", "muon"):
         assert choice in values["optimizer"].help
 
 

@@ -88,5 +88,5 @@ def test_every_field_has_help_and_the_enumerations_list_their_choices():
     assert set(helps) == {f.name for f in dataclasses.fields(TrainConfig)}
     assert all(len(text) > 10 for text in helps.values()), helps
     checks = {f.name: f.metadata["check"] for f in dataclasses.fields(TrainConfig)}
-    assert checks["optimizer"].choices == ("sgd", "adam", "adamw")
+    assert checks["optimizer"].choices == ("sgd", "adam", "adamw", "nadam", "lion", "lamb", "muon")
     assert checks["jit_compile"].choices == ("auto", True, False)
