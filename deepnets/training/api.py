@@ -8,10 +8,12 @@ final model. This module is the one place that joins the registry, the data pack
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import tensorflow as tf
 
 from deepnets.models.predictor import ImagePredictor
+from deepnets.training.actions import Action
 from deepnets.training.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.export import save_final_model
@@ -145,7 +147,9 @@ def _new_model(plan: RunPlan) -> keras.Model:
 
 
 def train(
-    cfg: TrainConfig | RunPlan, strategy: tf.distribute.Strategy | None = None
+    cfg: TrainConfig | RunPlan,
+    strategy: tf.distribute.Strategy | None = None,
+    extra_actions: Sequence[Action] = (),
 ) -> TrainResult:
     """Trains `cfg.model` on `cfg.dataset` as the config says, resuming from `cfg.model_dir`.
 
@@ -158,6 +162,8 @@ def train(
     Args:
         cfg: the run's config, or a plan already made from it (`plan_run`).
         strategy: a strategy to use instead of the config's (ignored with a plan).
+        extra_actions: told about the run's loops and evaluations after the standard reports
+            (e.g. to time them).
 
     Returns:
         A `TrainResult`; `preempted` is True when SIGTERM stopped the run after a checkpoint.
@@ -182,6 +188,7 @@ def train(
             model_dir=plan.model_dir,
             keep_checkpoints=cfg.keep_checkpoints,
             learning_rate=lambda step: float(schedule(step)),
+            extra_actions=extra_actions,
         )
         if not result.preempted:
             runner.sync_state()

@@ -1,0 +1,172 @@
+"""Held-out top-1 against wall-clock minutes, for training recipes on an image folder.
+
+    python -m benchmarks.cifar10_folders --tarball=../shared/data/cifar10-train-jpeg.tar.gz \
+        --output_dir=/tmp/cifar10
+    python -m benchmarks.time_to_accuracy --folder=/tmp/cifar10 --output_dir=/tmp/tta \
+        --recipes=fast=trainers/flagfiles/cifar10_fast_cpu.cfg,tutorial
+
+Each recipe is a deepnets flagfile (trained with `deepnets.training.train`, the folder's
+`test/` part evaluated as often as the flagfile says) or `tutorial`: the tutorial's own recipe
+(keras.applications ResNet50, inputs / 255, Adam, batch 32, Keras `fit`, no augmentation),
+evaluated on the same images after every epoch until `--tutorial_minutes` have passed. The clock
+runs from the call that starts a run (reading the dataset, building the model and tracing
+included) to each evaluation's end (evaluations included). Writes `time_to_accuracy.png`
+(top-1 against minutes), `results.json` and prints a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from absl import flags
+
+from trainers.cli import fail, quiet_tensorflow_logs, run_binary
+
+PROGRAM = "time-to-accuracy"
+quiet_tensorflow_logs(PROGRAM)
+
+flags.DEFINE_string("folder", None, "An image folder with train/ and test/ class folders.")
+flags.DEFINE_string("output_dir", None, "Where the runs, the picture and results.json go.")
+flags.DEFINE_list("recipes", ["tutorial"], "NAME=FLAGFILE items, or `tutorial`.")
+flags.DEFINE_float("tutorial_minutes", 20.0, "How long the tutorial's recipe trains.")
+FLAGS = flags.FLAGS
+
+
+class Clock:
+    """Records (minutes since start, held-out top-1) at every evaluation of a deepnets run."""
+
+    def __init__(self) -> None:
+        from deepnets.training import Action
+
+        clock = self
+
+        class Timer(Action):
+            def on_eval(self, step: int, metrics: dict) -> None:
+                minutes = (time.perf_counter() - clock.started) / 60
+                clock.points.append((minutes, metrics["top1"], step))
+
+        self.started = time.perf_counter()
+        self.points: list[tuple[float, float, int]] = []
+        self.action = Timer()
+
+
+def run_recipe(flagfile: str, model_dir: str) -> list[tuple[float, float, int]]:
+    """Trains a deepnets flagfile recipe on the folder; returns its clock points."""
+    from absl import flags as absl_flags
+
+    from deepnets.training import train
+    from trainers.flag_config import config_from_flags, define_train_flags
+
+    values = absl_flags.FlagValues()
+    define_train_flags(values)
+    values(
+        [
+            "recipe",
+            f"--flagfile={flagfile}",
+            f"--dataset={FLAGS.folder}",
+            f"--model_dir={model_dir}",
+        ]
+    )
+    clock = Clock()
+    clock.started = time.perf_counter()
+    train(config_from_flags(values), extra_actions=[clock.action])
+    return clock.points
+
+
+def run_tutorial(minutes: float) -> list[tuple[float, float, int]]:
+    """The tutorial's recipe: keras.applications ResNet50 (ImageNet stem, no weights), / 255,
+    Adam 1e-3, batch 32, `fit` one epoch at a time, evaluated after each epoch."""
+    import tensorflow as tf
+
+    from deepnets.data import (
+        Preprocessing,
+        describe_dataset,
+        make_eval_dataset,
+        make_train_dataset,
+    )
+
+    started = time.perf_counter()  # like a deepnets run: reading the dataset counts
+    scale = Preprocessing((32, 32), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # pixels / 255
+    common = {"preprocessing": scale, "validation_split": 0.1}
+    train_data = make_train_dataset(FLAGS.folder, 32, seed=0, augment=False, **common)
+    test_data = make_eval_dataset(FLAGS.folder, 500, **common)
+    model = tf.keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10)
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    steps = max(1, describe_dataset(FLAGS.folder).train_examples // 32)
+    points, epoch = [], 0
+    while not points or points[-1][0] < minutes:  # at least one epoch
+        model.fit(
+            train_data, steps_per_epoch=steps, epochs=epoch + 1, initial_epoch=epoch, verbose=0
+        )
+        epoch += 1
+        _, top1 = model.evaluate(test_data, verbose=0)
+        points.append(((time.perf_counter() - started) / 60, float(top1), epoch * steps))
+    return points
+
+
+def draw(results: dict[str, list], path: str) -> str:
+    """Top-1 against minutes, one line per recipe."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    from deepnets.training.atomic import atomic_path
+
+    figure = Figure(figsize=(8, 5), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    ax = figure.subplots()
+    for name, points in results.items():
+        minutes = [0.0] + [m for m, _, _ in points]
+        top1 = [0.1] + [t for _, t, _ in points]  # chance at the start
+        ax.plot(minutes, [100 * t for t in top1], marker="o", markersize=3, label=name)
+    ax.axhline(93, color="gray", linestyle=":", label="target 93%")
+    ax.axvline(20, color="gray", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("wall-clock minutes (2-core CPU, evaluations included)")
+    ax.set_ylabel("held-out top-1")
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.set_title("CIFAR-10 (real JPEGs), 5,000 held-out images", fontweight="bold")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png")
+    return path
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
+    if not FLAGS.folder or not FLAGS.output_dir:
+        fail(PROGRAM, "--folder and --output_dir: give both")
+    results = {}
+    for item in FLAGS.recipes:
+        name, _, flagfile = item.partition("=")
+        if name == "tutorial" and not flagfile:
+            results[name] = run_tutorial(FLAGS.tutorial_minutes)
+        elif flagfile and os.path.exists(flagfile):
+            results[name] = run_recipe(flagfile, os.path.join(FLAGS.output_dir, name))
+        else:
+            fail(PROGRAM, f"--recipes: {item!r} is neither `tutorial` nor NAME=FLAGFILE")
+        os.makedirs(FLAGS.output_dir, exist_ok=True)
+        with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+    draw(results, os.path.join(FLAGS.output_dir, "time_to_accuracy.png"))
+    print(f"{'recipe':<12} {'minutes':>8} {'top-1':>7}   best within 20 min")
+    for name, points in results.items():
+        minutes, top1, _ = points[-1]
+        within = max((t for m, t, _ in points if m <= 20.0), default=float("nan"))
+        print(f"{name:<12} {minutes:>8.1f} {100 * top1:>6.2f}%   {100 * within:.2f}%")
+
+
+def run() -> None:
+    """Entry point (python -m benchmarks.time_to_accuracy)."""
+    run_binary(main, __name__)
+
+
+if __name__ == "__main__":
+    run()

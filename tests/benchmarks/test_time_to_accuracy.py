@@ -1,0 +1,84 @@
+"""The time-to-accuracy tool trains a flagfile recipe and the tutorial's recipe on a small
+generated folder, and writes its table, results.json and picture."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def split_folder(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 16), ("test", 4)):
+        for name in ("ant", "bee"):
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                data = tf.io.encode_jpeg(image).numpy()
+                (root / split / name / f"{i}.jpg").write_bytes(data)
+    return root
+
+
+def test_tool_trains_both_recipes_and_reports(tmp_path):
+    folder = split_folder(tmp_path / "images")
+    flagfile = tmp_path / "tiny.cfg"
+    flagfile.write_text("--model=vgg_fast_half\n--epochs=2\n--global_batch_size=8\n")
+    out = tmp_path / "tta"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.time_to_accuracy",
+            f"--folder={folder}",
+            f"--output_dir={out}",
+            f"--recipes=tiny={flagfile},tutorial",
+            "--tutorial_minutes=0.001",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) == {"tiny", "tutorial"}
+    # Two epochs of 32 images at batch 8: evaluations at the end of each epoch (steps 4, 8).
+    assert [step for _, _, step in results["tiny"]] == [4, 8]
+    assert [step for _, _, step in results["tutorial"]] == [1]  # one epoch of 32 // 32 steps
+    for points in results.values():
+        minutes = [m for m, _, _ in points]
+        assert minutes == sorted(minutes) and minutes[0] > 0
+        assert all(0.0 <= top1 <= 1.0 for _, top1, _ in points)
+    assert (out / "time_to_accuracy.png").stat().st_size > 10_000
+    assert "tiny" in result.stdout and "tutorial" in result.stdout
+
+
+def test_tool_names_a_bad_recipe(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.time_to_accuracy",
+            f"--folder={tmp_path}",
+            f"--output_dir={tmp_path / 'out'}",
+            "--recipes=fast=missing.cfg",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert "--recipes" in result.stderr and "missing.cfg" in result.stderr
