@@ -40,19 +40,28 @@ def small_overrides(name: str) -> dict:
 
 
 def distinct_models() -> list[str]:
-    """The registered models, less the CIFAR ResNets deeper than resnet20 and plain20.
+    """The registered models, less those that only repeat another's blocks more times.
 
     For the slowest per-model checks (SavedModel export, weights file and checkpoint): resnet32
-    ... resnet110 repeat resnet20's blocks more times and run no other code, while exporting
-    resnet110 alone takes ~15 s (TensorFlow's per-variable SavedModel work). Every registered
-    model still goes through the other registry-wide tests, the fresh-process `.keras` reload
-    included.
+    ... resnet110 repeat resnet20's blocks (and plain32 ... plain110 plain20's), resnet34 and
+    plain34 those of resnet18 and plain18, resnet101 and resnet152 resnet50's bottlenecks,
+    vgg13 and vgg19 the blocks of vgg11 and vgg16 (with or without BN), vgg_fast_half
+    vgg_fast's at another width, and run no other code, while exporting resnet110 or resnet152
+    alone takes 15-25 s (TensorFlow's per-variable SavedModel work). Every
+    registered model still goes through the other registry-wide tests (config round trip,
+    features, parameter counts); the `.keras`, SavedModel and weights checks run one model of
+    each kind of layer stack.
     """
+    repeats = {"resnet34", "plain34", "resnet101", "resnet152", "vgg13", "vgg13_bn", "vgg19"}
+    repeats |= {"vgg19_bn", "vgg16_bn", "vgg_fast_half"}
     return [
         name
         for name in deepnets.list_models()
-        if get_model_spec(name).model_class is not CifarResNet
-        or get_model_spec(name).fixed["depth"] == min(CIFAR_RESNET_DEPTHS)
+        if name not in repeats
+        and (
+            get_model_spec(name).model_class is not CifarResNet
+            or get_model_spec(name).fixed["depth"] == min(CIFAR_RESNET_DEPTHS)
+        )
     ]
 
 

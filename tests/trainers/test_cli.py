@@ -156,6 +156,7 @@ def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path):
 def test_flagfiles_parse_into_valid_configs():
     from absl import flags
 
+    from deepnets.training.config import TrainConfig
     from trainers.flag_config import config_from_flags, define_train_flags
 
     folder = os.path.join(os.path.dirname(__file__), "..", "..", "trainers", "flagfiles")
@@ -183,6 +184,18 @@ def test_flagfiles_parse_into_valid_configs():
     steps_per_epoch = 50_000 // paper.global_batch_size
     boundaries = [round(e * steps_per_epoch) for e in paper.decay_epochs]
     assert boundaries == [32_000, 48_000] and paper.decay_factor == 0.1
+    # The CPU recipes leave the data and the run folder to the command line.
+    fast, narrow = configs["cifar10_fast_cpu.cfg"], configs["cifar10_resnet18_cpu.cfg"]
+    default = TrainConfig()
+    for cfg in (fast, narrow):
+        assert (cfg.dataset, cfg.model_dir) == (default.dataset, default.model_dir)
+    assert (fast.model, fast.epochs, fast.ema_decay, fast.eval_flip) == (
+        "vgg_fast_half",
+        14,
+        0.99,
+        True,
+    )
+    assert (narrow.model, narrow.model_overrides) == ("resnet18", {"stem": "cifar", "width": 16})
 
 
 def test_flags_come_from_the_config_fields_with_their_types_and_help():
