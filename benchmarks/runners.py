@@ -5,7 +5,8 @@ labels in 100 classes, repeated and batched (a `tf.data` pipeline that costs nex
 so that the figures measure the training step and not the input.
 
 - `library_loop`: the real `deepnets.training.StepRunner` (SGD momentum 0.9, L2 weight decay
-  5e-4 in the loss, train metrics), all steps of a call in one `tf.function` (`run_steps`).
+  5e-4 added to the kernels' gradients in the step, train metrics), all steps of a call in one
+  `tf.function` (`run_steps`).
 - `keras_fit`: `model.compile(SGD momentum 0.9 with Keras' own weight_decay=5e-4, sparse
   cross-entropy from logits)` and one `model.fit(epochs=1, steps_per_epoch=steps)` per call;
   the per-call overhead of `fit` (callbacks, data adapter, a fresh iterator) is part of it.

@@ -257,8 +257,9 @@ def report_notes(result: BenchmarkResult) -> list[str]:
         f"{sizes['conv_channels']}->{sizes['conv_channels']} NHWC "
         f"{_spread(peaks['conv'], 1e9)} GFLOP/s.",
         "(a) loop: deepnets.training.StepRunner.run_steps, steps in one tf.function (tf.range "
-        "around strategy.run), OneDeviceStrategy, SGD momentum 0.9, L2 weight decay 5e-4 in the "
-        "loss, train loss/top-1/top-5 metrics; in-memory random data (from_tensor_slices, "
+        "around strategy.run), OneDeviceStrategy, SGD momentum 0.9, L2 weight decay 5e-4 added to "
+        "the kernels' gradients in the step, train loss/top-1 metrics (top-5 once per call); "
+        "in-memory random data (from_tensor_slices, "
         "repeat, batch; tf.data autotuning off, see benchmarks/runners.py).",
         "(b) keras-app fit: the keras.applications model (weights=None, logits), compile(SGD "
         "momentum 0.9, weight_decay=5e-4; sparse CE from logits) + fit(epochs=1, "
