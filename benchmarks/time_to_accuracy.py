@@ -11,7 +11,9 @@ Each recipe is a deepnets flagfile (trained with `deepnets.training.train`, the 
 evaluated on the same images after every epoch until `--tutorial_minutes` have passed. The clock
 runs from the call that starts a run (reading the dataset, building the model and tracing
 included) to each evaluation's end (evaluations included). Writes `time_to_accuracy.png`
-(top-1 against minutes), `results.json` and prints a table.
+(top-1 against minutes), `results.json` and prints a table. Results already in
+`--output_dir/results.json` are kept (a recipe run again replaces its own), so recipes measured
+one at a time end up on one picture.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def run_recipe(flagfile: str, model_dir: str) -> list[tuple[float, float, int]]:
     return clock.points
 
 
-def run_tutorial(minutes: float) -> list[tuple[float, float, int]]:
+def run_tutorial(minutes: float, num_classes: int) -> list[tuple[float, float, int]]:
     """The tutorial's recipe: keras.applications ResNet50 (ImageNet stem, no weights), / 255,
     Adam 1e-3, batch 32, `fit` one epoch at a time, evaluated after each epoch."""
     import tensorflow as tf
@@ -92,7 +94,9 @@ def run_tutorial(minutes: float) -> list[tuple[float, float, int]]:
     common = {"preprocessing": scale, "validation_split": 0.1}
     train_data = make_train_dataset(FLAGS.folder, 32, seed=0, augment=False, **common)
     test_data = make_eval_dataset(FLAGS.folder, 500, **common)
-    model = tf.keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10)
+    model = tf.keras.applications.ResNet50(
+        weights=None, input_shape=(32, 32, 3), classes=num_classes
+    )
     model.compile(
         optimizer=tf.keras.optimizers.Adam(1e-3),
         loss="sparse_categorical_crossentropy",
@@ -110,8 +114,8 @@ def run_tutorial(minutes: float) -> list[tuple[float, float, int]]:
     return points
 
 
-def draw(results: dict[str, list], path: str) -> str:
-    """Top-1 against minutes, one line per recipe."""
+def draw(results: dict[str, list], path: str, title: str, chance: float) -> str:
+    """Top-1 against minutes, one line per recipe, each starting at `chance` at minute 0."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
@@ -123,14 +127,14 @@ def draw(results: dict[str, list], path: str) -> str:
     ax = figure.subplots()
     for name, points in results.items():
         minutes = [0.0] + [m for m, _, _ in points]
-        top1 = [0.1] + [t for _, t, _ in points]  # chance at the start
+        top1 = [chance] + [t for _, t, _ in points]
         ax.plot(minutes, [100 * t for t in top1], marker="o", markersize=3, label=name)
     ax.axhline(93, color="gray", linestyle=":", label="target 93%")
     ax.axvline(20, color="gray", linestyle="--", linewidth=0.8)
     ax.set_xlabel("wall-clock minutes (2-core CPU, evaluations included)")
     ax.set_ylabel("held-out top-1")
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
-    ax.set_title("CIFAR-10 (real JPEGs), 5,000 held-out images", fontweight="bold")
+    ax.set_title(title, fontweight="bold")
     ax.grid(True, alpha=0.3)
     ax.legend()
     with atomic_path(path) as temporary:
@@ -143,19 +147,44 @@ def main(argv: list[str]) -> None:
         fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
     if not FLAGS.folder or not FLAGS.output_dir:
         fail(PROGRAM, "--folder and --output_dir: give both")
-    results = {}
+    recipes = []
     for item in FLAGS.recipes:
         name, _, flagfile = item.partition("=")
-        if name == "tutorial" and not flagfile:
-            results[name] = run_tutorial(FLAGS.tutorial_minutes)
-        elif flagfile and os.path.exists(flagfile):
+        if not (name == "tutorial" and not flagfile) and not (
+            flagfile and os.path.exists(flagfile)
+        ):
+            fail(PROGRAM, f"--recipes: {item!r} is neither `tutorial` nor NAME=FLAGFILE")
+        recipes.append((name, flagfile))
+    from deepnets.data import DatasetUnavailableError, describe_dataset
+
+    try:
+        facts = describe_dataset(FLAGS.folder)
+    except DatasetUnavailableError as error:
+        fail(PROGRAM, f"--folder: {error}")
+    results_path = os.path.join(FLAGS.output_dir, "results.json")
+    results = {}
+    if os.path.exists(results_path):
+        with open(results_path) as f:
+            results = json.load(f)
+        print(f"Kept the results of {', '.join(results)} from {results_path}")
+    for name, flagfile in recipes:
+        if flagfile:
             results[name] = run_recipe(flagfile, os.path.join(FLAGS.output_dir, name))
         else:
-            fail(PROGRAM, f"--recipes: {item!r} is neither `tutorial` nor NAME=FLAGFILE")
+            results[name] = run_tutorial(FLAGS.tutorial_minutes, facts.num_classes)
         os.makedirs(FLAGS.output_dir, exist_ok=True)
-        with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
+        with open(results_path, "w") as f:
             json.dump(results, f, indent=2)
-    draw(results, os.path.join(FLAGS.output_dir, "time_to_accuracy.png"))
+    title = (
+        f"{os.path.basename(os.path.normpath(FLAGS.folder))}: {facts.num_classes} classes, "
+        f"{facts.eval_examples:,} held-out images"
+    )
+    draw(
+        results,
+        os.path.join(FLAGS.output_dir, "time_to_accuracy.png"),
+        title,
+        1 / facts.num_classes,
+    )
     print(f"{'recipe':<12} {'minutes':>8} {'top-1':>7}   best within 20 min")
     for name, points in results.items():
         minutes, top1, _ = points[-1]

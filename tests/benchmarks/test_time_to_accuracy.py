@@ -30,6 +30,9 @@ def test_tool_trains_both_recipes_and_reports(tmp_path):
     flagfile = tmp_path / "tiny.cfg"
     flagfile.write_text("--model=vgg_fast_half\n--epochs=2\n--global_batch_size=8\n")
     out = tmp_path / "tta"
+    # A recipe measured earlier into the same folder stays in the results and the picture.
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps({"earlier": [[3.0, 0.5, 10]]}))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     result = subprocess.run(
@@ -50,11 +53,13 @@ def test_tool_trains_both_recipes_and_reports(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
-    assert set(results) == {"tiny", "tutorial"}
+    assert set(results) == {"earlier", "tiny", "tutorial"}
+    assert results["earlier"] == [[3.0, 0.5, 10]]
+    assert "Kept the results of earlier" in result.stdout
     # Two epochs of 32 images at batch 8: evaluations at the end of each epoch (steps 4, 8).
     assert [step for _, _, step in results["tiny"]] == [4, 8]
     assert [step for _, _, step in results["tutorial"]] == [1]  # one epoch of 32 // 32 steps
-    for points in results.values():
+    for points in (results["tiny"], results["tutorial"]):
         minutes = [m for m, _, _ in points]
         assert minutes == sorted(minutes) and minutes[0] > 0
         assert all(0.0 <= top1 <= 1.0 for _, top1, _ in points)
@@ -62,23 +67,20 @@ def test_tool_trains_both_recipes_and_reports(tmp_path):
     assert "tiny" in result.stdout and "tutorial" in result.stdout
 
 
-def test_tool_names_a_bad_recipe(tmp_path):
+def test_tool_names_a_bad_recipe_and_a_folder_without_images(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     env["PYTHONPATH"] = str(REPO_ROOT)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.time_to_accuracy",
-            f"--folder={tmp_path}",
-            f"--output_dir={tmp_path / 'out'}",
-            "--recipes=fast=missing.cfg",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def run(recipes):
+        command = [sys.executable, "-m", "benchmarks.time_to_accuracy", f"--folder={tmp_path}"]
+        command += [f"--output_dir={tmp_path / 'out'}", f"--recipes={recipes}"]
+        return subprocess.run(
+            command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    result = run("fast=missing.cfg")
     assert result.returncode != 0
     assert "--recipes" in result.stderr and "missing.cfg" in result.stderr
+    result = run("tutorial")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "--folder: " in result.stderr and str(tmp_path) in result.stderr
