@@ -70,7 +70,7 @@ def draw_errors(runs: dict[str, str], path: str) -> str:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    from deepnets.training.atomic import atomic_path
+    from deepnets.training.atomic import atomic_write_png
     from deepnets.training.reporting import read_metrics_csv
 
     figure = Figure(figsize=(13, 4.8), dpi=100, layout="constrained")
@@ -100,9 +100,7 @@ def draw_errors(runs: dict[str, str], path: str) -> str:
         ax.grid(True, alpha=0.3)
         ax.legend()
     train_ax.set_ylabel("error (100% - top-1)")
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png")
-    return path
+    return atomic_write_png(figure, path)
 
 
 def main(argv: list[str]) -> None:

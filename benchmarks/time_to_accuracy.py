@@ -120,7 +120,7 @@ def draw(results: dict[str, list], path: str, title: str, chance: float) -> str:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    from deepnets.training.atomic import atomic_path
+    from deepnets.training.atomic import atomic_write_png
 
     figure = Figure(figsize=(8, 5), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
@@ -137,9 +137,7 @@ def draw(results: dict[str, list], path: str, title: str, chance: float) -> str:
     ax.set_title(title, fontweight="bold")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png")
-    return path
+    return atomic_write_png(figure, path)
 
 
 def main(argv: list[str]) -> None:

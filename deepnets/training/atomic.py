@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 from deepnets.training.faults import fault_point
 
@@ -59,6 +60,16 @@ def atomic_write_text(path: str, text: str) -> str:
     with atomic_path(path) as temporary:
         with open(temporary, "w") as f:
             f.write(text)
+    return path
+
+
+def atomic_write_png(figure: Any, path: str, dpi: float | None = None) -> str:
+    """Writes a matplotlib `figure` to `path` as a PNG atomically; returns `path`.
+
+    `dpi` None keeps the figure's own resolution.
+    """
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", **({} if dpi is None else {"dpi": dpi}))
     return path
 
 

@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from deepnets.training.actions import Action, LoopReport
-from deepnets.training.atomic import atomic_path, atomic_write_text
+from deepnets.training.atomic import atomic_write_png, atomic_write_text
 from deepnets.training.reporting import csv_text, read_step_rows
 
 GRADIENT_CSV = "gradient_norms.csv"
@@ -127,7 +127,4 @@ def write_gradient_norms_png(
     runs: Sequence[tuple[str, Sequence[Mapping[str, str]]]], path: str, moments: int = 4
 ) -> str:
     """Draws `gradient_norms_figure(runs)` and writes it atomically as a PNG; returns `path`."""
-    figure = gradient_norms_figure(runs, moments)
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png")
-    return path
+    return atomic_write_png(gradient_norms_figure(runs, moments), path)

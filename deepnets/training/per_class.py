@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from deepnets.training.atomic import atomic_path, atomic_write_text
+from deepnets.training.atomic import atomic_write_png, atomic_write_text
 from deepnets.training.reporting import csv_text
 
 if TYPE_CHECKING:  # matplotlib is imported when drawing, not with the training library
@@ -260,7 +260,5 @@ def write_per_class_reports(
     counts = [["true_class", *names]]
     counts += [[name, *map(int, row)] for name, row in zip(names, matrix, strict=True)]
     atomic_write_text(paths["confusion_csv"], csv_text(counts))
-    figure = confusion_figure(matrix, names)
-    with atomic_path(paths["confusion_png"]) as temporary:
-        figure.savefig(temporary, format="png", dpi=DPI)
+    atomic_write_png(confusion_figure(matrix, names), paths["confusion_png"], dpi=DPI)
     return paths

@@ -24,7 +24,7 @@ from matplotlib.ticker import (
     ScalarFormatter,
 )
 
-from deepnets.training.atomic import atomic_path
+from deepnets.training.atomic import atomic_write_png
 
 TRAIN_COLOR = "tab:blue"
 EVAL_COLOR = "tab:orange"
@@ -167,7 +167,4 @@ def write_curves_png(rows: Iterable[Mapping[str, str]], path: str) -> str:
     Returns:
         `path`.
     """
-    fig = curves_figure(rows)
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, format="png", dpi=DPI)
-    return path
+    return atomic_write_png(curves_figure(rows), path, dpi=DPI)
