@@ -48,8 +48,10 @@ class Augmentation:
     random_erasing: float = 0.0
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
+    crop_padding: int = CROP_PADDING
 
     def __post_init__(self) -> None:
+        check_nonnegative_int("crop_padding", self.crop_padding)
         check_nonnegative_int("randaugment_ops", self.randaugment_ops)
         check_in_range("randaugment_magnitude", self.randaugment_magnitude, 0.0, 1.0)
         check_in_range("random_erasing", self.random_erasing, 0.0, 1.0)
@@ -127,7 +129,12 @@ def _sometimes(layer: keras.layers.Layer, probability: float, seed: int) -> Any:
     return maybe
 
 
-def augment_image(image: tf.Tensor, seed: tf.Tensor, preprocessing: Preprocessing) -> tf.Tensor:
+def augment_image(
+    image: tf.Tensor,
+    seed: tf.Tensor,
+    preprocessing: Preprocessing,
+    crop_padding: int = CROP_PADDING,
+) -> tf.Tensor:
     """A random crop and horizontal flip of one uint8 image, resized as `preprocessing` says.
 
     Args:
@@ -135,13 +142,14 @@ def augment_image(image: tf.Tensor, seed: tf.Tensor, preprocessing: Preprocessin
         seed: a stateless seed, int64 [2].
         preprocessing: says which augmentation ("pad_crop_flip" keeps the image's size,
             "random_resized_crop_flip" samples a box) and the output size.
+        crop_padding: with "pad_crop_flip", the reflect padding (the largest shift) in pixels.
 
     Returns:
         float32 [H, W, 3] in 0..255, not normalized.
     """
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
     if preprocessing.train_augmentation == "pad_crop_flip":
-        pad = CROP_PADDING
+        pad = crop_padding
         padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
         cropped = tf.image.stateless_random_crop(padded, tf.shape(image), seed=crop_seed)
         cropped.set_shape(image.shape)  # a window of the image's own size

@@ -170,7 +170,9 @@ def make_train_dataset(
             example_seed = tf.stack(
                 [tf.constant(seed, tf.int64), index * num_pipelines + pipeline_id]
             )
-            image = augment_image(image, example_seed, preprocessing)
+            image = augment_image(
+                image, example_seed, preprocessing, crop_padding=augmentation.crop_padding
+            )
             if extra is not None:
                 image = extra(image)
         else:

@@ -12,6 +12,7 @@ from deepnets.layers.lrn import LocalResponseNormalization
 from deepnets.layers.residual import BasicBlock, ResidualBlock
 from deepnets.layers.stems import ResNetStem
 from deepnets.layers.vgg import VGGBlock
+from deepnets.layers.whitening import PatchWhitening
 
 __all__ = [
     "BasicBlock",
@@ -21,6 +22,7 @@ __all__ = [
     "ConvBNLayer",
     "IdentityBlock",
     "LocalResponseNormalization",
+    "PatchWhitening",
     "ResNetStem",
     "ResidualBlock",
     "VGGBlock",

@@ -5,8 +5,9 @@ of training, in this package's blocks: a 3x3 stem convolution, three `VGGBlock`s
 convolutions with BatchNorm and GELU, each halving the resolution with a 2x2 max-pool right after
 its first convolution, as airbench's groups do (widths 64, 256, 256), then global max pooling and
 a linear classifier: about 2.0M parameters, and 0.30 GFLOP per 32x32 image forward. airbench's
-first layer is a fixed 2x2 "whitening" convolution computed from the data; here the stem is an
-ordinary, trained 3x3 convolution.
+first layer is a fixed 2x2 "whitening" convolution computed from the data: `stem="whiten"` makes
+it so (`PatchWhitening` with GELU, 24 channels for RGB, set by `deepnets.train` from the first
+training images); the default stem is an ordinary, trained 3x3 convolution.
 """
 
 from __future__ import annotations
@@ -18,23 +19,29 @@ import tensorflow as tf
 from deepnets.checks import check_choice, check_int_tuple, check_positive_int, check_rate
 from deepnets.layers.common import conv_bn_options
 from deepnets.layers.vgg import ACTIVATIONS, VGGBlock
+from deepnets.layers.whitening import PatchWhitening
 from deepnets.models.base import FeatureStage, ImageClassifier
 from deepnets.models.common import check_top_arguments, model_top, resolve_input_shape
 
 keras = tf.keras
+
+STEMS = ("conv", "whiten")
 
 
 @keras.utils.register_keras_serializable(package="deepnets")
 class FastVGG(ImageClassifier):
     """A 3x3 stem, `len(widths)` VGG blocks with BN, early max-pooling, and a linear classifier.
 
-    Its layers are "stem" (a one-convolution `VGGBlock` without pooling), "block1"... (the
-    blocks; `model.blocks` lists them) and "classifier"; its features are the block outputs
-    "C1", "C2", "C3" (strides 2, 4, 8).
+    Its layers are "stem" (a one-convolution `VGGBlock` without pooling, or a `PatchWhitening`),
+    "block1"... (the blocks; `model.blocks` lists them) and "classifier"; its features are the
+    block outputs "C1", "C2", "C3" (strides 2, 4, 8).
 
     Args:
         widths: filters of each block, (64, 256, 256) as airbench's.
-        stem_width: filters of the stem convolution.
+        stem_width: filters of the stem convolution (with `stem="conv"`).
+        stem: "conv" (a trained 3x3 convolution with BN) or "whiten" (airbench's fixed 2x2
+            patch-whitening convolution with a trained bias, computed from data by
+            `PatchWhitening.adapt`; the image shrinks by one pixel).
         activation: "gelu" (airbench's) or "relu".
         num_classes: number of classes.
         include_top: end with the classifier (global max pool -> classes).
@@ -52,6 +59,7 @@ class FastVGG(ImageClassifier):
         self,
         widths: Any = (64, 256, 256),
         stem_width: int = 32,
+        stem: str = "conv",
         activation: str = "gelu",
         num_classes: int = 10,
         include_top: bool = True,
@@ -70,6 +78,7 @@ class FastVGG(ImageClassifier):
     ) -> None:
         widths = list(check_int_tuple("widths", widths))
         stem_width = check_positive_int("stem_width", stem_width)
+        stem = check_choice("stem", stem, STEMS)
         activation = check_choice("activation", activation, ACTIVATIONS)
         num_classes, include_top, pooling, classifier_activation = check_top_arguments(
             num_classes, include_top, pooling, classifier_activation
@@ -88,7 +97,16 @@ class FastVGG(ImageClassifier):
         common = {"batch_norm": True, "activation": activation, "dtype": policy, **options}
 
         inputs = keras.Input(shape=input_shape, name="images")
-        x = VGGBlock(stem_width, num_convs=1, pool=False, name="stem", **common)(inputs)
+        if stem == "whiten":
+            x = PatchWhitening(
+                kernel_size=2,
+                activation=activation,
+                data_format=options["data_format"],
+                dtype=policy,
+                name="stem",
+            )(inputs)
+        else:
+            x = VGGBlock(stem_width, num_convs=1, pool=False, name="stem", **common)(inputs)
         stages = []
         for i, width in enumerate(widths):
             x = VGGBlock(
@@ -114,6 +132,7 @@ class FastVGG(ImageClassifier):
             arguments={
                 "widths": widths,
                 "stem_width": stem_width,
+                "stem": stem,
                 "activation": activation,
                 "num_classes": num_classes,
                 "include_top": include_top,

@@ -8,10 +8,11 @@ final model. This module is the one place that joins the registry, the data pack
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
+from deepnets.layers.whitening import data_initialized_layers
 from deepnets.models.predictor import ImagePredictor
 from deepnets.training.actions import Action
 from deepnets.training.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
@@ -28,6 +29,9 @@ from deepnets.training.runner import StepRunner
 from deepnets.training.schedules import make_schedule
 
 keras = tf.keras
+
+WHITENING_IMAGES = 5000  # images a `PatchWhitening` layer is adapted to (airbench's number)
+WHITENING_BATCH = 500
 
 
 def epoch_seed(seed: int | None, epoch: int) -> int | None:
@@ -67,6 +71,7 @@ def make_runner(
         random_erasing=cfg.random_erasing,
         mixup_alpha=cfg.mixup_alpha,
         cutmix_alpha=cfg.cutmix_alpha,
+        crop_padding=cfg.crop_padding,
     )
     common = {
         "data_dir": cfg.data_dir,
@@ -105,9 +110,23 @@ def make_runner(
     def backbone_optimizer(variables: list) -> keras.optimizers.Optimizer:
         return make_optimizer(cfg, backbone_schedule, variables)
 
+    def sample_images() -> tf.data.Dataset:  # what the network sees in training, classes mixed
+        return data.make_train_dataset(
+            facts.name,
+            WHITENING_BATCH,
+            seed=epoch_seed(cfg.seed if cfg.seed is not None else 0, 0),
+            split=facts.train_split,
+            shuffle_buffer=WHITENING_BATCH,
+            cache=False,
+            augmentation=augmentation,
+            **common,
+        ).take(-(-WHITENING_IMAGES // WHITENING_BATCH))
+
+    adapted: dict[str, list] = {}  # the data-set weights, computed once for every copy
+
     runner = StepRunner(
         plan.strategy,
-        lambda: _new_model(plan),
+        lambda: _new_model(plan, sample_images, adapted),
         lambda variables: make_optimizer(cfg, schedule, variables),
         train_input_fn,
         steps_per_epoch=plan.loop.steps_per_epoch,
@@ -129,12 +148,25 @@ def make_runner(
     return runner
 
 
-def _new_model(plan: RunPlan) -> keras.Model:
-    """The plan's model, with the starting weights of `init_weights` when the run starts fresh
-    (a resumed run takes every weight from its checkpoint)."""
+def _new_model(
+    plan: RunPlan, sample_images: Callable[[], tf.data.Dataset], adapted: dict[str, list]
+) -> keras.Model:
+    """The plan's model, with its starting weights when the run starts fresh (a resumed run
+    takes every weight from its checkpoint): those of `init_weights`, or else the layers set
+    from data (`PatchWhitening`) adapted to the first training images.
+
+    Args:
+        plan: the run's plan.
+        sample_images: makes the dataset of training batches to adapt such layers to.
+        adapted: the weights of such layers by layer name, filled by the first call and
+            copied by the later ones (the averaged model is made by this function too).
+    """
     model = plan.model.build()
+    if checkpoint_prefixes(os.path.join(plan.model_dir, CHECKPOINT_SUBDIR)):
+        return model
     path = plan.config.init_weights
-    if path is None or checkpoint_prefixes(os.path.join(plan.model_dir, CHECKPOINT_SUBDIR)):
+    if path is None:
+        _adapt_to_data(model, sample_images, adapted, plan.chief)
         return model
     try:
         report = initialize_weights(model, path)
@@ -144,6 +176,24 @@ def _new_model(plan: RunPlan) -> keras.Model:
         new = f"; new: {', '.join(report['skipped'])}" if report["skipped"] else ""
         print(f"Initialized {len(report['copied'])} layers from {path}{new}.", flush=True)
     return model
+
+
+def _adapt_to_data(
+    model: keras.Model,
+    sample_images: Callable[[], tf.data.Dataset],
+    adapted: dict[str, list],
+    chief: bool,
+) -> None:
+    """Sets the weights of the model's data-initialized layers (see `_new_model`)."""
+    layers = data_initialized_layers(model)
+    for layer in layers:
+        if layer.name in adapted:
+            layer.set_weights(adapted[layer.name])
+            continue
+        used = layer.adapt(sample_images(), max_images=WHITENING_IMAGES)
+        adapted[layer.name] = layer.get_weights()
+        if chief:
+            print(f"Set {layer.name} from the patches of {used} training images.", flush=True)
 
 
 def train(

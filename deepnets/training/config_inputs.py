@@ -64,6 +64,12 @@ class InputSettings:
         choice("auto", True, False),
     )
 
+    crop_padding: int = setting(
+        4,
+        "Pixels of reflect padding before the random crop of small (CIFAR-size) training "
+        "images: the largest shift (0: flips only).",
+        NONNEGATIVE_INT,
+    )
     # Augmentation beyond crop and flip (Keras' preprocessing layers; all off by default).
     randaugment_ops: int = setting(
         0, "RandAugment operations per training image (0: off).", NONNEGATIVE_INT

@@ -76,6 +76,21 @@ def test_pad_crop_flip_is_a_window_of_the_reflect_padded_image_or_its_mirror():
     assert 4 <= sum(flips) <= 20  # about half the crops are mirrored
 
 
+@pytest.mark.parametrize("padding", [0, 2])
+def test_crop_padding_bounds_the_shift(padding):
+    image = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    padded = np.pad(image, ((padding, padding), (padding, padding), (0, 0)), mode="reflect")
+    offsets = set()
+    for seed in range(16):
+        seed = tf.constant([seed, 3], tf.int64)
+        out = augment_image(tf.constant(image), seed, _pad_crop(), crop_padding=padding)
+        window = _find_window(padded, out.numpy().astype(np.uint8))
+        assert window is not None
+        offsets.add(window[:2])
+    assert offsets <= {(dy, dx) for dy in range(2 * padding + 1) for dx in range(2 * padding + 1)}
+    assert len(offsets) > (1 if padding else 0)
+
+
 def test_random_resized_crop_takes_a_box_of_the_image_and_may_mirror_it():
     # Channel 0 holds the column, channel 1 the row: a crop keeps both ordered.
     columns, rows = np.meshgrid(np.arange(200), np.arange(160))
