@@ -39,7 +39,12 @@ from deepnets.training.schedules import (
     make_schedule,
 )
 from deepnets.training.serving import save_serving_model
-from deepnets.training.strategy import configure_cpu_replicas, is_chief, make_strategy
+from deepnets.training.strategy import (
+    configure_cpu_replicas,
+    configure_threads,
+    is_chief,
+    make_strategy,
+)
 
 __all__ = [
     "Action",
@@ -63,6 +68,7 @@ __all__ = [
     "TrainResult",
     "classification_loss",
     "configure_cpu_replicas",
+    "configure_threads",
     "epoch_seed",
     "evaluate",
     "evaluate_split",

@@ -136,6 +136,18 @@ class TrainConfig(InputSettings):
     cpu_replicas: int = setting(
         1, "Split the CPU into this many logical devices (tests, CPU-only runs).", POSITIVE_INT
     )
+    intra_op_threads: int = setting(
+        0,
+        "Threads one TensorFlow op may use (0: TensorFlow's default, the core count). Fixed "
+        "when TensorFlow starts: set it in a fresh process.",
+        NONNEGATIVE_INT,
+    )
+    inter_op_threads: int = setting(
+        0,
+        "TensorFlow ops that may run at once (0: TensorFlow's default; 1 keeps independent ops "
+        "from competing for a small CPU's cores). Fixed when TensorFlow starts.",
+        NONNEGATIVE_INT,
+    )
     mixed_precision: str | None = setting(
         None,
         "None (float32), mixed_float16 (with loss scaling) or mixed_bfloat16.",

@@ -18,7 +18,12 @@ import tensorflow as tf
 from deepnets.data import DatasetFacts, DatasetUnavailableError, describe_dataset
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.controller import LoopSettings
-from deepnets.training.strategy import is_chief, make_strategy, resolve_jit_compile
+from deepnets.training.strategy import (
+    configure_threads,
+    is_chief,
+    make_strategy,
+    resolve_jit_compile,
+)
 
 keras = tf.keras
 
@@ -144,8 +149,9 @@ def resolve_model(cfg: TrainConfig, dataset: DatasetFacts) -> ModelRecipe:
 def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> RunPlan:
     """Resolves a training run once: config, strategy, dataset, model and schedule.
 
-    Call it first in a program: with `cfg.cpu_replicas > 1` it splits the CPU, which must
-    happen before TensorFlow runs any op.
+    Call it first in a program: with `cfg.cpu_replicas > 1` it splits the CPU, and with
+    `intra_op_threads` or `inter_op_threads` it sizes the thread pools, which must happen
+    before TensorFlow runs any op.
 
     Args:
         cfg: the run's config.
@@ -160,6 +166,11 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
     """
     cfg.validate()
     _check_fine_tuning(cfg)
+    for field, pool in (("intra_op_threads", "intra_op"), ("inter_op_threads", "inter_op")):
+        try:
+            configure_threads(**{pool: getattr(cfg, field)})
+        except RuntimeError as err:
+            raise ConfigError(field, getattr(cfg, field), reason=str(err)) from err
     if strategy is None:
         try:
             strategy = make_strategy(cfg)

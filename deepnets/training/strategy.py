@@ -51,6 +51,49 @@ def configure_cpu_replicas(num_replicas: int) -> None:
         ) from err
 
 
+def configure_threads(intra_op: int = 0, inter_op: int = 0) -> None:
+    """Sets TensorFlow's thread pools: threads per op (`intra_op`) and ops at once (`inter_op`).
+
+    0 leaves a pool at TensorFlow's default. It must run before TensorFlow executes any op;
+    asking again for the sizes already set is a no-op.
+
+    Args:
+        intra_op: threads one op may use; 0 for the default.
+        inter_op: ops that may run concurrently; 0 for the default.
+
+    Raises:
+        ValueError: a size that is not a non-negative integer.
+        RuntimeError: TensorFlow is already running with other pool sizes.
+    """
+    threading = tf.config.threading
+    for name, value, get, put in (
+        (
+            "intra_op",
+            intra_op,
+            threading.get_intra_op_parallelism_threads,
+            threading.set_intra_op_parallelism_threads,
+        ),
+        (
+            "inter_op",
+            inter_op,
+            threading.get_inter_op_parallelism_threads,
+            threading.set_inter_op_parallelism_threads,
+        ),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if value == 0 or get() == value:
+            continue
+        try:
+            put(value)
+        except RuntimeError as err:
+            raise RuntimeError(
+                f"the {name} thread pool can only be sized before TensorFlow executes any op, and "
+                f"it already runs with {get() or 'the default'}; set it at the start of a fresh "
+                "process (as deepnets-train does)."
+            ) from err
+
+
 def make_strategy(cfg: TrainConfig) -> tf.distribute.Strategy:
     """Creates the distribution strategy that `cfg.strategy` asks for.
 

@@ -1,11 +1,21 @@
 """Strategy choice ("auto" rules, explicit kinds), CPU replicas, XLA default."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
 
-from deepnets.training import TrainConfig, configure_cpu_replicas, is_chief, make_strategy
+from deepnets.training import (
+    ConfigError,
+    TrainConfig,
+    configure_cpu_replicas,
+    configure_threads,
+    is_chief,
+    make_strategy,
+    plan_run,
+)
 from deepnets.training.strategy import resolve_jit_compile, strategy_kind
 
 TWO_WORKERS = json.dumps(
@@ -46,3 +56,28 @@ def test_cpu_replicas_cannot_change_after_tensorflow_started():
         configure_cpu_replicas(3)
     with pytest.raises(ValueError, match="positive integer"):
         configure_cpu_replicas(0)
+
+
+def test_thread_pools_are_sized_in_a_fresh_process():
+    script = (
+        "import tensorflow as tf\n"
+        "from deepnets.training import TrainConfig, plan_run\n"
+        "plan_run(TrainConfig(intra_op_threads=1, inter_op_threads=1, model='vgg_fast_half'))\n"
+        "t = tf.config.threading\n"
+        "print(t.get_intra_op_parallelism_threads(), t.get_inter_op_parallelism_threads())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert done.stdout.split()[-2:] == ["1", "1"]
+
+
+def test_thread_pools_of_a_running_tensorflow_are_refused_by_name():
+    tf.constant(1.0) + 1.0  # TensorFlow is running
+    current = tf.config.threading.get_inter_op_parallelism_threads()
+    wanted = current + 3
+    with pytest.raises(ConfigError, match="inter_op_threads.*before TensorFlow executes any op"):
+        plan_run(TrainConfig(inter_op_threads=wanted))
+    configure_threads(0, current)  # the sizes already set, or the defaults: nothing to do
+    with pytest.raises(ValueError, match="intra_op must be a non-negative integer"):
+        configure_threads(-1)
