@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from deepnets.layers import PatchWhitening
+
 keras = tf.keras
 
 
@@ -19,7 +21,7 @@ def _leaf_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
     return [
         layer
         for layer in model._flatten_layers(include_self=False)  # noqa: SLF001 - Keras' own walk
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense, PatchWhitening))
     ]
 
 
@@ -33,7 +35,8 @@ def forward_macs(model: keras.Model, input_shape: tuple[int, int, int]) -> int:
             AlexNet with its classifier is constructed for one fixed size).
 
     Returns:
-        Multiply-accumulates per image of every Conv2D and Dense layer.
+        Multiply-accumulates per image of every Conv2D and Dense layer (and every
+        `PatchWhitening`, a convolution too).
     """
     if not model.built:
         model.build((None, *input_shape))
@@ -54,7 +57,7 @@ def forward_macs(model: keras.Model, input_shape: tuple[int, int, int]) -> int:
             del layer.call
     total = 0
     for layer, in_shape, out_shape in records:
-        if isinstance(layer, keras.layers.Conv2D):
+        if isinstance(layer, (keras.layers.Conv2D, PatchWhitening)):
             k_h, k_w, c_in_per_group, c_out = layer.kernel.shape
             if layer.data_format == "channels_first":
                 out_h, out_w = out_shape[2], out_shape[3]

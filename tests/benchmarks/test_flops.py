@@ -57,3 +57,16 @@ def test_flops_are_twice_macs_and_count_dense_layers():
     head_16 = 32 * 16 + 16 * 16 + 16 * 3
     head_8 = 32 * 8 + 8 * 8 + 8 * 3
     assert forward_macs(bigger_head, (32, 32, 3)) - macs == head_16 - head_8
+
+
+def test_the_whitening_stem_counts_as_a_convolution():
+    conv = deepnets.build_model("vgg_fast_half", input_shape=(32, 32, 3))
+    white = deepnets.build_model("vgg_fast_half", stem="whiten", input_shape=(32, 32, 3))
+    whitening = 31 * 31 * (2 * 2 * 3) * 24  # a 2x2 valid convolution, 3 -> 24 channels
+    # Then block1's first conv takes 24 channels (not the 16 of the conv stem) on 31 x 31, and
+    # every later map is one pixel smaller per side than with the 3x3 "same" stem.
+    block1 = 31 * 31 * 9 * 24 * 32 + 15 * 15 * 9 * 32 * 32
+    block2 = 15 * 15 * 9 * 32 * 128 + 7 * 7 * 9 * 128 * 128
+    block3 = 7 * 7 * 9 * 128 * 128 + 3 * 3 * 9 * 128 * 128
+    assert forward_macs(white, (32, 32, 3)) == whitening + block1 + block2 + block3 + 128 * 10
+    assert forward_macs(white, (32, 32, 3)) < forward_macs(conv, (32, 32, 3))

@@ -189,12 +189,13 @@ def test_flagfiles_parse_into_valid_configs():
     default = TrainConfig()
     for cfg in (fast, narrow):
         assert (cfg.dataset, cfg.model_dir) == (default.dataset, default.model_dir)
-    assert (fast.model, fast.epochs, fast.ema_decay, fast.eval_flip) == (
+    assert (fast.model, fast.model_overrides, fast.epochs, fast.crop_padding) == (
         "vgg_fast_half",
-        14,
-        0.99,
-        True,
+        {"stem": "whiten"},
+        15,
+        2,
     )
+    assert (fast.ema_decay, fast.eval_flip) == (0.99, True)
     assert (narrow.model, narrow.model_overrides) == ("resnet18", {"stem": "cifar", "width": 16})
 
 
