@@ -59,39 +59,15 @@ def measure(setting: dict, models: list[str], repetitions: int, steps: int) -> d
         configure_cpu_replicas(replicas)
     import deepnets
     from benchmarks.cases import MODEL_CASES
+    from benchmarks.conv_profile import conv_ops
     from benchmarks.runners import in_memory_dataset, random_examples
     from deepnets.training import StepRunner
 
     first = setting.get("data_format") == "channels_first"
-    shape = (64, 64, 32, 32) if first else (64, 32, 32, 64)
-    fmt = "NCHW" if first else "NHWC"
-    x = tf.random.normal(shape, seed=1)
-    k = tf.random.normal((3, 3, 64, 64), seed=2)
-    y = tf.nn.conv2d(x, k, 1, "SAME", data_format=fmt)
+    image = (64, 32, 32) if first else (32, 32, 64)
+    ops = conv_ops(image, (3, 3, 64, 64), 1, "SAME", 64, "NCHW" if first else "NHWC")
     flops = 2.0 * 64 * 32 * 32 * 9 * 64 * 64
-    convs = {
-        "conv_forward": tf.function(lambda: tf.nn.conv2d(x, k, 1, "SAME", data_format=fmt)),
-        "conv_grad_input": tf.function(
-            lambda: tf.raw_ops.Conv2DBackpropInput(
-                input_sizes=shape,
-                filter=k,
-                out_backprop=y,
-                strides=[1, 1, 1, 1],
-                padding="SAME",
-                data_format=fmt,
-            )
-        ),
-        "conv_grad_weights": tf.function(
-            lambda: tf.raw_ops.Conv2DBackpropFilter(
-                input=x,
-                filter_sizes=[3, 3, 64, 64],
-                out_backprop=y,
-                strides=[1, 1, 1, 1],
-                padding="SAME",
-                data_format=fmt,
-            )
-        ),
-    }
+    convs = {f"conv_{direction}": fn for direction, fn in ops.items()}
     contenders = {}
     for name, fn in convs.items():
         fn()  # trace and warm up

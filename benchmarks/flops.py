@@ -25,19 +25,11 @@ def _leaf_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
     ]
 
 
-def forward_macs(model: keras.Model, input_shape: tuple[int, int, int]) -> int:
-    """Multiply-accumulates of one forward pass on one image of `input_shape` (H, W, C).
-
-    Args:
-        model: a Keras model (built or not).
-        input_shape: image shape without the batch dimension, in the model's data format; it
-            must fit the model's own input shape (a deepnets VGG with the "fc" head or an
-            AlexNet with its classifier is constructed for one fixed size).
-
-    Returns:
-        Multiply-accumulates per image of every Conv2D and Dense layer (and every
-        `PatchWhitening`, a convolution too).
-    """
+def layer_shapes(
+    model: keras.Model, input_shape: tuple[int, int, int]
+) -> list[tuple[keras.layers.Layer, tuple, tuple]]:
+    """(layer, input shape, output shape) of every Conv2D, Dense and `PatchWhitening` layer, in
+    the order one forward pass on one image of `input_shape` calls them (batch dimension 1)."""
     if not model.built:
         model.build((None, *input_shape))
     records: list[tuple[keras.layers.Layer, tuple, tuple]] = []
@@ -55,17 +47,36 @@ def forward_macs(model: keras.Model, input_shape: tuple[int, int, int]) -> int:
     finally:
         for layer in leaves:
             del layer.call
+    return records
+
+
+def conv_macs(layer: keras.layers.Layer, out_shape: tuple) -> int:
+    """Multiply-accumulates per image of one convolution, from its output shape."""
+    k_h, k_w, c_in_per_group, c_out = layer.kernel.shape
+    first = getattr(layer, "data_format", "channels_last") == "channels_first"
+    out_h, out_w = (out_shape[2], out_shape[3]) if first else (out_shape[1], out_shape[2])
+    return int(out_h * out_w * k_h * k_w * c_in_per_group * c_out)
+
+
+def forward_macs(model: keras.Model, input_shape: tuple[int, int, int]) -> int:
+    """Multiply-accumulates of one forward pass on one image of `input_shape` (H, W, C).
+
+    Args:
+        model: a Keras model (built or not).
+        input_shape: image shape without the batch dimension, in the model's data format; it
+            must fit the model's own input shape (a deepnets VGG with the "fc" head or an
+            AlexNet with its classifier is constructed for one fixed size).
+
+    Returns:
+        Multiply-accumulates per image of every Conv2D and Dense layer (and every
+        `PatchWhitening`, a convolution too).
+    """
     total = 0
-    for layer, in_shape, out_shape in records:
-        if isinstance(layer, (keras.layers.Conv2D, PatchWhitening)):
-            k_h, k_w, c_in_per_group, c_out = layer.kernel.shape
-            if layer.data_format == "channels_first":
-                out_h, out_w = out_shape[2], out_shape[3]
-            else:
-                out_h, out_w = out_shape[1], out_shape[2]
-            total += out_h * out_w * k_h * k_w * c_in_per_group * c_out
-        else:
+    for layer, in_shape, out_shape in layer_shapes(model, input_shape):
+        if isinstance(layer, keras.layers.Dense):
             total += int(np.prod(in_shape[1:])) * layer.units
+        else:
+            total += conv_macs(layer, out_shape)
     return int(total)
 
 
