@@ -268,8 +268,9 @@ def report_notes(result: BenchmarkResult) -> list[str]:
         "(c) fit: the deepnets model trained exactly like (b) (deepnets' VGG head has "
         "dropout 0.5, keras.applications' none). a/b, a/c: ratios of the medians.",
         f"jit_compile (XLA) used: {jit}.",
-        "fwd GFLOP/img: forward FLOPs per image from benchmarks.flops: every Conv2D and Dense "
-        "layer, 2 FLOPs per multiply-add; BatchNorm, ReLU, pooling, adds not counted.",
+        "fwd GFLOP/img: forward FLOPs per image from benchmarks.flops: every Conv2D, Dense and "
+        "PatchWhitening layer, 2 FLOPs per multiply-add; BatchNorm, ReLU, pooling, adds not "
+        "counted.",
         f"train GFLOP/s = {TRAIN_FLOPS_PER_FORWARD} x fwd FLOPs x (a) img/s (convention: a "
         "training step costs 3 forward passes). % conv peak (the utilisation figure) and "
         "% matmul peak divide it by the row's peaks.",
