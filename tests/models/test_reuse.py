@@ -103,3 +103,8 @@ def test_readme_reuse_snippet_runs(tmp_path, monkeypatch):
     assert (tmp_path / "my_model.keras").exists()
     x = namespace["x"]
     np.testing.assert_allclose(namespace["reloaded"](x), namespace["model"](x), atol=1e-6)
+    # The second snippet (the whitening layer) runs on the first one's images.
+    whitening = re.findall(r"```python\n(.*?)```", section, re.S)[1]
+    exec(compile(whitening, "README.md", "exec"), namespace)
+    assert namespace["whiten"](x).shape == (4, 31, 31, 24)
+    assert [w.name for w in namespace["whiten"].trainable_weights] == ["bias"]
