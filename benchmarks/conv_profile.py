@@ -28,13 +28,6 @@ PROGRAM = "conv-profile"
 DIRECTIONS = ("forward", "grad_input", "grad_weights")
 REFERENCE = ((32, 32, 64), (3, 3, 64, 64), 1, "SAME")  # the probe layer of cpu_settings
 
-flags.DEFINE_string("model", "resnet50_cifar", "A row of benchmarks.cases.")
-flags.DEFINE_integer("batch_size", 64, "Images per convolution call.")
-flags.DEFINE_integer("repetitions", 3, "Timed repetitions of every kernel (the median is shown).")
-flags.DEFINE_integer("top", 0, "Show only this many rows (0: all).")
-flags.DEFINE_integer(
-    "step_repetitions", 3, "Timed calls of 2 whole training steps, for the share (0: skip)."
-)
 FLAGS = flags.FLAGS
 
 
@@ -205,17 +198,38 @@ def main(argv: list[str]) -> None:
     if FLAGS.step_repetitions > 0:
         whole = step_ms(FLAGS.model, FLAGS.batch_size, FLAGS.step_repetitions)
         convs = sum(sum(r["ms"].values()) for r in rows)
-        print(
-            f"whole training step (deepnets loop, in-memory data): {whole:.0f} ms; the "
-            f"convolutions alone would take {convs:.0f} ms of it ({100 * convs / whole:.0f}%), "
+        share = f"{convs:.0f} ms, {100 * convs / whole:.0f}% of it"
+        rest = (
             f"the rest ({whole - convs:.0f} ms) is everything else: BatchNorm, activations, "
             "additions, pooling, the loss, the update, and the convolutions' slowdown inside "
             "the whole graph."
+            if convs < whole
+            else "more than the whole step: inside the graph they ran faster than alone (or the "
+            "timings are noisy: raise --repetitions)."
         )
+        print(
+            f"whole training step (deepnets loop, in-memory data): {whole:.0f} ms; the "
+            f"convolutions alone would take {share}; {rest}"
+        )
+
+
+def define_flags() -> None:
+    """The program's flags, defined when it runs (not on import: the library functions above
+    are imported by other programs and tests, whose own flags share names with these)."""
+    flags.DEFINE_string("model", "resnet50_cifar", "A row of benchmarks.cases.")
+    flags.DEFINE_integer("batch_size", 64, "Images per convolution call.")
+    flags.DEFINE_integer(
+        "repetitions", 3, "Timed repetitions of each kernel (the median is shown)."
+    )
+    flags.DEFINE_integer("top", 0, "Show only this many rows (0: all).")
+    flags.DEFINE_integer(
+        "step_repetitions", 3, "Timed calls of 2 whole training steps, for the share (0: skip)."
+    )
 
 
 def run() -> None:
     """Entry point (python -m benchmarks.conv_profile)."""
+    define_flags()
     run_binary(main, __name__)
 
 

@@ -45,3 +45,11 @@ def test_profile_prints_a_row_per_convolution_and_the_totals():
     assert text[-2].startswith("all convolutions of one step") and "x the reference" in text[-2]
     for row, line in zip(rows[:3], text[1:4], strict=True):
         assert line.split("%  ")[-1].startswith(row["layers"][0])  # the layers it stands for
+
+
+def test_importing_it_defines_no_flags_so_other_programs_can():
+    from absl import flags
+
+    import benchmarks.conv_profile  # noqa: F401 - the import is what is tested
+
+    assert "step_repetitions" not in flags.FLAGS and "top" not in flags.FLAGS
