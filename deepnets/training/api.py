@@ -152,8 +152,9 @@ def _new_model(
     plan: RunPlan, sample_images: Callable[[], tf.data.Dataset], adapted: dict[str, list]
 ) -> keras.Model:
     """The plan's model, with its starting weights when the run starts fresh (a resumed run
-    takes every weight from its checkpoint): those of `init_weights`, or else the layers set
-    from data (`PatchWhitening`) adapted to the first training images.
+    takes every weight from its checkpoint): the layers set from data (`PatchWhitening`)
+    adapted to the first training images, then the weights of `init_weights`, which replace
+    those it has.
 
     Args:
         plan: the run's plan.
@@ -164,9 +165,9 @@ def _new_model(
     model = plan.model.build()
     if checkpoint_prefixes(os.path.join(plan.model_dir, CHECKPOINT_SUBDIR)):
         return model
+    _adapt_to_data(model, sample_images, adapted, plan.chief)  # init_weights may replace them
     path = plan.config.init_weights
     if path is None:
-        _adapt_to_data(model, sample_images, adapted, plan.chief)
         return model
     try:
         report = initialize_weights(model, path)

@@ -1,5 +1,7 @@
 """PatchWhitening: a fixed convolution, set from data, that whitens the images' 2x2 patches."""
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -156,3 +158,28 @@ def test_training_sets_the_stem_from_the_data_once(tmp_path, capsys):
     np.testing.assert_allclose(
         keras.models.load_model(resumed).get_layer("stem").kernel.numpy(), kernel, atol=1e-6
     )
+
+
+def test_starting_weights_without_the_stem_leave_it_set_from_the_data(tmp_path, capsys):
+    source = deepnets.build_model("vgg_fast", widths=(8, 16, 16), input_shape=(32, 32, 3))
+    source.save(str(tmp_path / "conv_stem.keras"))
+    result = train(
+        TrainConfig(
+            model="vgg_fast",
+            model_overrides={"stem": "whiten", "widths": (8, 16, 16)},
+            dataset="shapes10",
+            model_dir=str(tmp_path / "run"),
+            init_weights=str(tmp_path / "conv_stem.keras"),
+            epochs=None,
+            train_steps=1,
+            global_batch_size=16,
+            eval_batch_size=500,
+            export_saved_model=False,
+        )
+    )
+    out = capsys.readouterr().out
+    assert "Set stem from the patches" in out
+    copied = re.search(r"Initialized (\d+) layers from .*; new: (.*)\.", out)
+    assert int(copied.group(1)) >= 2 and "stem" in copied.group(2).split(", ")
+    kernel = keras.models.load_model(result.final_model_path).get_layer("stem").kernel.numpy()
+    np.testing.assert_allclose(kernel[..., 12:], -kernel[..., :12], atol=1e-6)  # the data's
