@@ -82,11 +82,6 @@ class PatchWhitening(keras.layers.Layer):
             name="bias", shape=(2 * k * k * channels,), initializer="zeros", trainable=True
         )
 
-    @property
-    def filters(self) -> int:
-        """Output channels (2 * k * k * input channels); 0 before the layer is built."""
-        return 0 if self.kernel is None else int(self.kernel.shape[-1])
-
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         x = keras.ops.conv(
             inputs, self.kernel, strides=1, padding="valid", data_format=self.data_format
