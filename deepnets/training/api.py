@@ -141,6 +141,7 @@ def make_runner(
         log_gradient_norms=cfg.log_gradient_norms,
         ema_decay=cfg.ema_decay,
         eval_flip=cfg.eval_flip,
+        total_steps=plan.loop.total_steps,
         backbone_optimizer_fn=(
             backbone_optimizer if cfg.backbone_learning_rate_multiplier != 1.0 else None
         ),

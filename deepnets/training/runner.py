@@ -75,6 +75,8 @@ class StepRunner:
         ema_decay: keep an exponential moving average of the weights with this decay, and
             evaluate, checkpoint and export it (`WeightAverage`); None: the weights as trained.
         eval_flip: evaluate with test-time flip averaging (see `Evaluator`).
+        total_steps: the step the run ends at; its loops then continue one training iterator
+            across epochs (see `EpochInput`). None: one iterator per epoch.
     """
 
     def __init__(
@@ -98,8 +100,9 @@ class StepRunner:
         log_gradient_norms: bool = False,
         ema_decay: float | None = None,
         eval_flip: bool = False,
+        total_steps: int | None = None,
     ) -> None:
-        self.input = EpochInput(strategy, train_input_fn, steps_per_epoch)
+        self.input = EpochInput(strategy, train_input_fn, steps_per_epoch, total_steps)
         self.strategy = strategy
         self.steps_per_epoch = int(steps_per_epoch)
         self.global_batch_size = int(global_batch_size)
