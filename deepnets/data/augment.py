@@ -21,12 +21,13 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.checks import check_in_range, check_nonnegative_int
+from deepnets.checks import check_choice, check_in_range, check_nonnegative_int
 from deepnets.data.preprocessing import Preprocessing
 
 keras = tf.keras
 
 CROP_PADDING = 4  # pixels of reflect padding around small images before the random crop
+FLIP_CHOICES = ("random", "alternate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +42,11 @@ class Augmentation:
         mixup_alpha: MixUp's Beta(alpha, alpha) mixing (0: off).
         cutmix_alpha: CutMix's Beta(alpha, alpha) box area (0: off). With both on, each batch
             gets one of the two, at random.
+        crop_padding: the largest shift of the random crops of small images, in pixels.
+        flip: "random" mirrors each image with probability 1/2 every epoch; "alternate"
+            (airbench's alternating flip) mirrors a random half of the examples in even epochs
+            and the other half in odd ones, so every example is seen both ways every two
+            epochs (see `alternating_flip`).
     """
 
     randaugment_ops: int = 0
@@ -49,9 +55,11 @@ class Augmentation:
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
     crop_padding: int = CROP_PADDING
+    flip: str = "random"
 
     def __post_init__(self) -> None:
         check_nonnegative_int("crop_padding", self.crop_padding)
+        check_choice("flip", self.flip, FLIP_CHOICES)
         check_nonnegative_int("randaugment_ops", self.randaugment_ops)
         check_in_range("randaugment_magnitude", self.randaugment_magnitude, 0.0, 1.0)
         check_in_range("random_erasing", self.random_erasing, 0.0, 1.0)
@@ -129,11 +137,27 @@ def _sometimes(layer: keras.layers.Layer, probability: float, seed: int) -> Any:
     return maybe
 
 
+def alternating_flip(example_seed: tf.Tensor, epoch: int) -> tf.Tensor:
+    """Whether to mirror an example in `epoch` under alternating flips.
+
+    Args:
+        example_seed: a stateless seed, int64 [2], the same for the example every epoch.
+        epoch: 0-based epoch index.
+
+    Returns:
+        bool scalar: a coin flip fixed by `example_seed` in even epochs, its opposite in odd
+        ones.
+    """
+    first = tf.random.stateless_uniform([], seed=example_seed) < 0.5
+    return tf.math.logical_xor(first, tf.constant(epoch % 2 == 1))
+
+
 def augment_image(
     image: tf.Tensor,
     seed: tf.Tensor,
     preprocessing: Preprocessing,
     crop_padding: int = CROP_PADDING,
+    flip: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """A random crop and horizontal flip of one uint8 image, resized as `preprocessing` says.
 
@@ -143,6 +167,8 @@ def augment_image(
         preprocessing: says which augmentation ("pad_crop_flip" keeps the image's size,
             "random_resized_crop_flip" samples a box) and the output size.
         crop_padding: with "pad_crop_flip", the reflect padding (the largest shift) in pixels.
+        flip: a bool scalar that decides the mirroring (see `alternating_flip`); None: a coin
+            flip drawn from `seed`.
 
     Returns:
         float32 [H, W, 3] in 0..255, not normalized.
@@ -167,5 +193,8 @@ def augment_image(
         )
         image = tf.slice(image, begin, size)
     if preprocessing.train_augmentation != "none":
-        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+        if flip is None:
+            image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+        else:
+            image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
     return preprocessing.resize(image)

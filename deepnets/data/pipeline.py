@@ -45,7 +45,7 @@ import random
 
 import tensorflow as tf
 
-from deepnets.data.augment import Augmentation, augment_image
+from deepnets.data.augment import Augmentation, alternating_flip, augment_image
 from deepnets.data.datasets import DEFAULT_VALIDATION_SPLIT, DatasetInfo, load_split
 from deepnets.data.preprocessing import Preprocessing
 from deepnets.data.sources import pipeline_position, shard, shuffled_examples
@@ -103,6 +103,8 @@ def make_train_dataset(
     preprocessing: Preprocessing | None = None,
     validation_split: float = DEFAULT_VALIDATION_SPLIT,
     augmentation: Augmentation | None = None,
+    epoch: int = 0,
+    flip_seed: int = 0,
 ) -> tf.data.Dataset:
     """Builds the infinite, shuffled, augmented training dataset of one input pipeline.
 
@@ -144,6 +146,8 @@ def make_train_dataset(
         raise ValueError(f"shuffle_buffer must be positive, got {shuffle_buffer}")
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
+    augmentation = augmentation or Augmentation()
+    alternate = augment and augmentation.flip == "alternate"
     dataset, info = shuffled_examples(
         name,
         split,
@@ -154,24 +158,37 @@ def make_train_dataset(
         cache=cache,
         seed=seed,
         shuffle_buffer=shuffle_buffer,
+        with_ids=alternate,
     )
     dataset = dataset.enumerate()
 
     preprocessing = preprocessing or preprocessing_for(info, image_size)
     pipeline_id, num_pipelines = pipeline_position(input_context)
-    augmentation = augmentation or Augmentation()
     extra = augmentation.image_transform(seed + pipeline_id) if augment else None
     mix = augmentation.batch_transform(info.num_classes, seed + pipeline_id) if augment else None
 
-    def preprocess(index: tf.Tensor, example: tuple[tf.Tensor, tf.Tensor]):
-        image, label = example
+    def preprocess(index: tf.Tensor, example: tuple):
+        # (image, label), or (example id, (image, label)) for alternating flips
+        example_id, (image, label) = example if alternate else (None, example)
         if augment:
             # A different stateless seed per example, and per pipeline, independent of timing.
             example_seed = tf.stack(
                 [tf.constant(seed, tf.int64), index * num_pipelines + pipeline_id]
             )
+            flip = None
+            if alternate:  # fixed by the example, not by its place in the epoch
+                flip = alternating_flip(
+                    tf.stack(
+                        [tf.constant(flip_seed, tf.int64), example_id * num_pipelines + pipeline_id]
+                    ),
+                    epoch,
+                )
             image = augment_image(
-                image, example_seed, preprocessing, crop_padding=augmentation.crop_padding
+                image,
+                example_seed,
+                preprocessing,
+                crop_padding=augmentation.crop_padding,
+                flip=flip,
             )
             if extra is not None:
                 image = extra(image)

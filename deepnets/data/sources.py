@@ -69,6 +69,7 @@ def shuffled_examples(
     cache: bool | str,
     seed: int,
     shuffle_buffer: int,
+    with_ids: bool = False,
 ) -> tuple[tf.data.Dataset, DatasetInfo]:
     """This input pipeline's shard of a split: decoded, shuffled every epoch, repeated forever.
 
@@ -82,23 +83,32 @@ def shuffled_examples(
         cache: True, False or "auto" (see `cache_decision`).
         seed: the shuffling seed.
         shuffle_buffer: examples in the shuffle buffer.
+        with_ids: give each example its position in the shard's fixed order, the same every
+            epoch: the elements become `(example_id int64, (image, label))`.
 
     Returns:
         (dataset of `(image uint8 [H, W, 3], label int64)`, the split's info).
     """
+    ids = (lambda dataset: dataset.enumerate()) if with_ids else (lambda dataset: dataset)
     pipeline_id, num_pipelines = pipeline_position(input_context)
     if folders.is_image_folder(name):
         folder_split = folders.read_folder_split(name, split, validation_split)
         info = folder_split.info
         files = shard(folder_split.files(mixed=True), input_context)
         if not cache_decision(cache, info):
-            names = files.shuffle(
+            names = ids(files).shuffle(
                 max(1, math.ceil(info.num_examples / num_pipelines)),
                 seed=seed,
                 reshuffle_each_iteration=True,
             )
             # A file changed since the folder was read is skipped: it never stops an epoch.
-            return folders.decode_files(names.repeat()).ignore_errors(), info
+            decode = folders.decode_files
+            if with_ids:
+                decode = lambda named: named.map(  # noqa: E731
+                    lambda i, file: (i, (folders.read_image(file[0]), file[1])),
+                    num_parallel_calls=tf.data.AUTOTUNE,
+                )
+            return decode(names.repeat()).ignore_errors(), info
         key = (info.folder, folder_split.fingerprint, info.split, info.validation_split)
         examples = _kept(
             (*key, pipeline_id, num_pipelines),
@@ -110,7 +120,7 @@ def shuffled_examples(
         if cache_decision(cache, info):
             key = (name, data_dir, info.split, pipeline_id, num_pipelines)
             examples = _kept(key, examples.cache)
-    shuffled = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    shuffled = ids(examples).shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     return shuffled.repeat(), info
 
 

@@ -72,6 +72,7 @@ def make_runner(
         mixup_alpha=cfg.mixup_alpha,
         cutmix_alpha=cfg.cutmix_alpha,
         crop_padding=cfg.crop_padding,
+        flip=cfg.flip,
     )
     common = {
         "data_dir": cfg.data_dir,
@@ -89,6 +90,8 @@ def make_runner(
             split=facts.train_split,
             cache=cfg.cache_images,
             augmentation=augmentation,
+            epoch=epoch,
+            flip_seed=cfg.seed or 0,
             **common,
         )
 

@@ -70,6 +70,13 @@ class InputSettings:
         "images: the largest shift (0: flips only).",
         NONNEGATIVE_INT,
     )
+    flip: str = setting(
+        "random",
+        "Mirroring of training images: random (each image with probability 1/2 every epoch) or "
+        "alternate (a random half of the examples in even epochs, the other half in odd ones: "
+        "airbench's alternating flip).",
+        choice("random", "alternate"),
+    )
     # Augmentation beyond crop and flip (Keras' preprocessing layers; all off by default).
     randaugment_ops: int = setting(
         0, "RandAugment operations per training image (0: off).", NONNEGATIVE_INT

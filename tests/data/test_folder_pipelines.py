@@ -11,6 +11,7 @@ import tensorflow as tf
 from folder_files import class_folders, mixed_folder
 
 from deepnets.data import (
+    Augmentation,
     DatasetInfo,
     ImageFolderWarning,
     describe_dataset,
@@ -19,6 +20,7 @@ from deepnets.data import (
     make_train_dataset,
     sources,
 )
+from deepnets.data.augment import alternating_flip
 from deepnets.data.images import read_image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -197,3 +199,43 @@ def test_real_cifar10_jpegs_describe_and_batch(cifar10_folder):
         assert len(set(labels.numpy())) >= 8  # the classes are mixed, not read class by class
     images, labels = next(iter(make_eval_dataset(cifar10_folder, 500, split="validation")))
     assert images.shape == (500, 32, 32, 3) and set(labels.numpy()) == {0}
+
+
+def _mirrored_in_epoch(root: str, originals: np.ndarray, epoch: int, cache: bool) -> list[bool]:
+    """For one epoch of alternating flips: whether each original was mirrored (by its index)."""
+    augmentation = Augmentation(crop_padding=0, flip="alternate")
+    dataset = make_train_dataset(
+        root, 1, seed=10 + epoch, cache=cache, augmentation=augmentation, epoch=epoch, flip_seed=7
+    )
+    mirrored: dict[int, bool] = {}
+    for images, _ in dataset.take(len(originals)):
+        image = images.numpy()[0]
+        as_is = np.abs(originals - image).max(axis=(1, 2, 3))
+        as_mirror = np.abs(originals[:, :, ::-1] - image).max(axis=(1, 2, 3))
+        index = int(np.argmin(np.minimum(as_is, as_mirror)))
+        assert min(as_is[index], as_mirror[index]) < 1e-4, "not an original or its mirror"
+        assert index not in mirrored, "an example came twice in one epoch"
+        mirrored[index] = bool(as_mirror[index] < as_is[index])
+    return [mirrored[i] for i in range(len(originals))]
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_alternating_flips_mirror_every_example_in_exactly_one_of_two_epochs(tmp_path, cache):
+    root = str(class_folders(tmp_path / "f", {"ant": 12, "bee": 12}, seed=4))
+    plain = make_train_dataset(root, 1, seed=0, augment=False, cache=cache).take(200)
+    unique = {images.numpy()[0].tobytes(): images.numpy()[0] for images, _ in plain}
+    originals = np.stack(list(unique.values()))
+    epochs = [_mirrored_in_epoch(root, originals, epoch, cache) for epoch in range(3)]
+    assert all(first != second for first, second in zip(epochs[0], epochs[1], strict=True))
+    assert epochs[2] == epochs[0]
+    assert 0.25 <= np.mean(epochs[0]) <= 0.75  # a random half, not all or none
+
+
+def test_alternating_flip_is_a_coin_fixed_by_the_example_and_turned_over_each_epoch():
+    seeds = [tf.constant([7, i], tf.int64) for i in range(400)]
+    even = [bool(alternating_flip(seed, 0)) for seed in seeds]
+    assert [bool(alternating_flip(seed, 1)) for seed in seeds] == [not f for f in even]
+    assert [bool(alternating_flip(seed, 4)) for seed in seeds] == even
+    assert 160 <= sum(even) <= 240
+    with pytest.raises(ValueError, match="flip.*'random', 'alternate'"):
+        Augmentation(flip="sideways")

@@ -24,6 +24,7 @@ def test_defaults_validate_and_round_trip_through_json():
         ("mixed_precision", "float16", "'mixed_float16', 'mixed_bfloat16'"),
         ("jit_compile", "yes", "'auto', True, False"),
         ("weight_decay_mode", "l1", "'l2', 'decoupled'"),
+        ("flip", "sideways", "'random', 'alternate'"),
         ("global_batch_size", 0, "positive integer"),
         ("global_batch_size", 12.0, "positive integer"),
         ("learning_rate", -0.1, "> 0"),
