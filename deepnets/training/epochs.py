@@ -24,8 +24,10 @@ import tensorflow as tf
 
 TrainInputFn = Callable[[tf.distribute.InputContext, int], tf.data.Dataset]
 
-# The most epochs one iterator spans (each adds its pipeline to the iterator's graph).
+# The most epochs, and examples, one iterator spans: each epoch adds its pipeline (for an image
+# folder, its list of files) to the iterator's graph, so a large dataset gets fewer epochs each.
 MAX_EPOCHS_PER_ITERATOR = 50
+MAX_EXAMPLES_PER_ITERATOR = 5_000_000
 
 
 class EpochInput:
@@ -36,8 +38,11 @@ class EpochInput:
         train_input_fn: `(input_context, epoch) -> dataset` of per-replica batches, at least
             `steps_per_epoch` batches per replica long (a repeated dataset is fine).
         steps_per_epoch: optimizer steps per epoch.
-        total_steps: the step the run ends at: an iterator spans the epochs up to it (at most
-            `MAX_EPOCHS_PER_ITERATOR`). None: one epoch per iterator.
+        total_steps: the step the run ends at: an iterator spans the epochs up to it, at most
+            `MAX_EPOCHS_PER_ITERATOR` of them and, with `global_batch_size`, at most
+            `MAX_EXAMPLES_PER_ITERATOR` examples' worth (but at least one epoch). None: one
+            epoch per iterator.
+        global_batch_size: examples per step, for that limit (None: no limit by examples).
     """
 
     def __init__(
@@ -46,6 +51,7 @@ class EpochInput:
         train_input_fn: TrainInputFn,
         steps_per_epoch: int,
         total_steps: int | None = None,
+        global_batch_size: int | None = None,
     ) -> None:
         if steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
@@ -55,6 +61,12 @@ class EpochInput:
         self.train_input_fn = train_input_fn
         self.steps_per_epoch = int(steps_per_epoch)
         self.total_steps = None if total_steps is None else int(total_steps)
+        self.max_epochs = MAX_EPOCHS_PER_ITERATOR
+        if global_batch_size:
+            examples_per_epoch = self.steps_per_epoch * int(global_batch_size)
+            self.max_epochs = min(
+                self.max_epochs, max(1, MAX_EXAMPLES_PER_ITERATOR // examples_per_epoch)
+            )
         self.iterators_opened = 0
         self._iterator: Any = None
         self._next_step: int | None = None
@@ -101,7 +113,7 @@ class EpochInput:
             epochs = 1
             if self.total_steps is not None:
                 last_epoch = -(-self.total_steps // self.steps_per_epoch)
-                epochs = min(max(1, last_epoch - epoch), MAX_EPOCHS_PER_ITERATOR)
+                epochs = min(max(1, last_epoch - epoch), self.max_epochs)
             self._iterator = None  # the old one goes first: one pipeline's memory at a time
             self._iterator = self.iterator(epoch, done, epochs)
             self._end_step = (epoch + epochs) * self.steps_per_epoch

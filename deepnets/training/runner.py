@@ -102,7 +102,9 @@ class StepRunner:
         eval_flip: bool = False,
         total_steps: int | None = None,
     ) -> None:
-        self.input = EpochInput(strategy, train_input_fn, steps_per_epoch, total_steps)
+        self.input = EpochInput(
+            strategy, train_input_fn, steps_per_epoch, total_steps, global_batch_size
+        )
         self.strategy = strategy
         self.steps_per_epoch = int(steps_per_epoch)
         self.global_batch_size = int(global_batch_size)

@@ -67,6 +67,18 @@ def test_an_iterator_spans_at_most_the_capped_number_of_epochs(monkeypatch):
     assert run.iterators_opened == 3  # epochs 1-2, 3-4, 5
 
 
+def test_a_large_dataset_gets_fewer_epochs_per_iterator(monkeypatch):
+    monkeypatch.setattr(epochs_module, "MAX_EXAMPLES_PER_ITERATOR", 100)
+    strategy = tf.distribute.get_strategy()
+    # 4 steps of 10 examples per epoch: two epochs fit in 100 examples.
+    run = EpochInput(strategy, tagged_input_fn, STEPS_PER_EPOCH, 20, global_batch_size=10)
+    assert run.max_epochs == 2
+    assert batches(run, whole_run(20, loop=4)) == [v for e in range(5) for v in expected(e, 0, 4)]
+    assert run.iterators_opened == 3
+    huge = EpochInput(strategy, tagged_input_fn, STEPS_PER_EPOCH, 20, global_batch_size=1000)
+    assert huge.max_epochs == 1  # never less than one epoch
+
+
 def test_a_run_that_ends_mid_epoch_still_reads_whole_batches_to_its_end():
     run = EpochInput(tf.distribute.get_strategy(), tagged_input_fn, STEPS_PER_EPOCH, total_steps=6)
     assert batches(run, whole_run(6, loop=4)) == expected(0, 0, 4) + expected(1, 0, 2)
