@@ -192,7 +192,7 @@ def test_flagfiles_parse_into_valid_configs():
     assert (fast.model, fast.model_overrides, fast.epochs, fast.crop_padding) == (
         "vgg_fast_half",
         {"stem": "whiten"},
-        15,
+        16,
         2,
     )
     assert (fast.ema_decay, fast.eval_flip) == (0.99, True)
