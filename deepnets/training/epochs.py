@@ -9,9 +9,9 @@ one whenever the pipeline is deterministic for a seed.
 One iterator runs through many epochs: the epochs' pipelines are concatenated (each built by
 `train_input_fn` with its own epoch number, so the batches are the same), and a run's loops
 continue one iterator from epoch to epoch. Dropping a tf.data iterator is not free: in TF 2.21
-its destructor waits for a pipeline thread that sleeps up to a minute at a time, so an iterator
-opened per epoch stalled each epoch's start by up to a minute (measured on an image folder:
-10 s on average, 60 s at worst, in 70-second epochs).
+its destructor can wait many seconds for one of the pipeline's threads to end, so an iterator
+opened per epoch stalled each epoch's start (measured on an image folder: 10 s on average,
+60 s at worst, in 70-second epochs).
 """
 
 from __future__ import annotations
