@@ -104,8 +104,14 @@ def is_image_folder(name: str) -> bool:
     return name.startswith(_PATH_PREFIXES) or os.path.isdir(name)
 
 
-def decode_files(files: tf.data.Dataset) -> tf.data.Dataset:
-    """(image uint8 [H, W, 3], label int64) of (path, label) pairs, decoded in parallel."""
+def decode_files(files: tf.data.Dataset, with_ids: bool = False) -> tf.data.Dataset:
+    """(image uint8 [H, W, 3], label int64) of (path, label) pairs, decoded in parallel; with
+    `with_ids`, (id, (image, label)) of (id, (path, label)) pairs."""
+    if with_ids:
+        return files.map(
+            lambda i, file: (i, (read_image(file[0]), file[1])),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     return files.map(
         lambda path, label: (read_image(path), label), num_parallel_calls=tf.data.AUTOTUNE
     )

@@ -102,13 +102,7 @@ def shuffled_examples(
                 reshuffle_each_iteration=True,
             )
             # A file changed since the folder was read is skipped: it never stops an epoch.
-            decode = folders.decode_files
-            if with_ids:
-                decode = lambda named: named.map(  # noqa: E731
-                    lambda i, file: (i, (folders.read_image(file[0]), file[1])),
-                    num_parallel_calls=tf.data.AUTOTUNE,
-                )
-            return decode(names.repeat()).ignore_errors(), info
+            return folders.decode_files(names.repeat(), with_ids).ignore_errors(), info
         key = (info.folder, folder_split.fingerprint, info.split, info.validation_split)
         examples = _kept(
             (*key, pipeline_id, num_pipelines),
