@@ -66,9 +66,11 @@ def main(argv: list[str]) -> None:
 
     record = source.record
     model, preprocessing = source.model, record.preprocessing if record else None
-    flip = bool(record and getattr(record.config, "eval_flip", False))
+    flip = bool(record and record.config.eval_flip)
+    translate = record.config.eval_translate if record else 0
     if isinstance(model, ImagePredictor):  # an export: its own preprocessing, then its network
-        model, preprocessing, flip = model.classifier, model.preprocessing, model.flip
+        flip, translate = model.flip, model.translate
+        model, preprocessing = model.classifier, model.preprocessing
     dataset = FLAGS.dataset or (run_dataset(record) if record else None)
     with cli_errors(PROGRAM, "--dataset"):
         if dataset is None:
@@ -83,6 +85,7 @@ def main(argv: list[str]) -> None:
             preprocessing=preprocessing,
             validation_split=record.config.validation_split if record else 0.1,
             flip=flip,
+            translate=translate,
         )
     names = result.class_names
     if record and dataset == run_dataset(record) and len(record.class_names) == len(names):

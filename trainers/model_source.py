@@ -81,6 +81,11 @@ def load_predictor(program: str) -> tuple[Any, str]:
                 "give the run folder (--model_dir) or a model written by deepnets-export"
             )
     record = source.record
-    return ImagePredictor(
-        source.model, record.preprocessing, record.class_names
-    ), source.description
+    predictor = ImagePredictor(
+        source.model,
+        record.preprocessing,
+        record.class_names,
+        flip=record.config.eval_flip,  # scored as the run evaluated
+        translate=record.config.eval_translate,
+    )
+    return predictor, source.description

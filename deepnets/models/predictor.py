@@ -18,6 +18,7 @@ from typing import Any
 import tensorflow as tf
 
 from deepnets.data.preprocessing import Preprocessing
+from deepnets.models.test_time import average_probabilities, check_test_time
 
 keras = tf.keras
 
@@ -33,6 +34,8 @@ class ImagePredictor(keras.Model):
         class_names: one name per output class.
         flip: average the probabilities of each image and its mirror image (test-time flip
             averaging, as the run evaluated with `eval_flip`).
+        translate: also average views shifted by this many pixels (as the run evaluated with
+            `eval_translate`; see `deepnets.models.test_time`). 0: none.
         **kwargs: `keras.Model` arguments (name, trainable).
     """
 
@@ -42,6 +45,7 @@ class ImagePredictor(keras.Model):
         preprocessing: Preprocessing | dict[str, Any],
         class_names: Sequence[str],
         flip: bool = False,
+        translate: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -56,7 +60,7 @@ class ImagePredictor(keras.Model):
         self.classifier = classifier
         self.preprocessing = preprocessing
         self.class_names = tuple(str(name) for name in class_names)
-        self.flip = bool(flip)
+        self.flip, self.translate = check_test_time(flip, translate)
         self._ends_in_softmax = getattr(classifier, "classifier_activation", None) == "softmax"
         self.built = True  # the classifier is built; nothing else holds weights
 
@@ -65,10 +69,7 @@ class ImagePredictor(keras.Model):
 
     def probabilities(self, inputs: tf.Tensor) -> tf.Tensor:
         """Class probabilities of preprocessed model inputs [n, H, W, 3] (float32)."""
-        probabilities = self._probabilities(inputs)
-        if self.flip:
-            probabilities = (probabilities + self._probabilities(tf.reverse(inputs, [2]))) / 2.0
-        return probabilities
+        return average_probabilities(self._probabilities, inputs, self.flip, self.translate)
 
     def _probabilities(self, inputs: tf.Tensor) -> tf.Tensor:
         outputs = tf.cast(self.classifier(inputs, training=False), tf.float32)
@@ -86,6 +87,7 @@ class ImagePredictor(keras.Model):
             "preprocessing": self.preprocessing.to_dict(),
             "class_names": list(self.class_names),
             "flip": self.flip,
+            "translate": self.translate,
         }
 
     @classmethod

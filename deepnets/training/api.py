@@ -144,6 +144,7 @@ def make_runner(
         log_gradient_norms=cfg.log_gradient_norms,
         ema_decay=cfg.ema_decay,
         eval_flip=cfg.eval_flip,
+        eval_translate=cfg.eval_translate,
         total_steps=plan.loop.total_steps,
         backbone_optimizer_fn=(
             backbone_optimizer if cfg.backbone_learning_rate_multiplier != 1.0 else None
@@ -249,7 +250,11 @@ def train(
             runner.sync_state()
             model = runner.export_model  # the weight average, with --ema_decay
             predictor = ImagePredictor(
-                model, record.preprocessing, record.class_names, flip=cfg.eval_flip
+                model,
+                record.preprocessing,
+                record.class_names,
+                flip=cfg.eval_flip,
+                translate=cfg.eval_translate,
             )
             result.final_model_path, result.saved_model_path = save_final_model(
                 model,

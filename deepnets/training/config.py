@@ -117,6 +117,14 @@ class TrainConfig(InputSettings):
         "image by the mean of its and its mirror image's probabilities.",
         BOOL,
     )
+    eval_translate: int = setting(
+        0,
+        "Test-time multi-crop averaging (airbench's): evaluation, prediction and the exported "
+        "model also score each image shifted by this many pixels up-left and down-right (edges "
+        "reflected; with their mirrors too under eval_flip); the unshifted views weigh as much "
+        "as the shifted ones together. 0: none.",
+        NONNEGATIVE_INT,
+    )
     ema_decay: float | None = setting(
         None,
         "Keep an exponential moving average of the weights with this decay (e.g. 0.999) and "

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from deepnets.models.test_time import average_probabilities, check_test_time
 from deepnets.training.metrics import ClassificationMetrics, ConfusionMatrix
 from deepnets.training.optim import classification_loss
 
@@ -36,6 +37,8 @@ class Evaluator:
         from_probabilities: the model ends with softmax; take the log before the loss.
         flip: score each image by the mean of its and its mirror image's probabilities
             (test-time flip averaging; images NHWC).
+        translate: also average views shifted by this many pixels (airbench's multi-crop
+            averaging; see `deepnets.models.test_time`). 0: none.
     """
 
     def __init__(
@@ -45,33 +48,42 @@ class Evaluator:
         num_classes: int,
         from_probabilities: bool = False,
         flip: bool = False,
+        translate: int = 0,
     ) -> None:
         self.strategy = strategy
         self.model = model
         self.num_classes = int(num_classes)
         self.from_probabilities = from_probabilities
-        self.flip = bool(flip)
+        self.flip, self.translate = check_test_time(flip, translate)
         with strategy.scope():
             self.metrics = ClassificationMetrics(num_classes, prefix="eval")
             self.confusion = ConfusionMatrix(num_classes, name="eval_confusion_matrix")
         self._last_confusion: np.ndarray | None = None
         self._run = tf.function(self._eval_all)
 
+    def _outputs(self, images: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self.model(images, training=False), tf.float32)
+
+    def _probabilities(self, images: tf.Tensor) -> tf.Tensor:
+        outputs = self._outputs(images)
+        return outputs if self.from_probabilities else tf.nn.softmax(outputs)
+
     def _eval_step(self, batch: Any) -> None:
         images, labels, weights = batch
-        outputs = tf.cast(self.model(images, training=False), tf.float32)
+        if self.flip or self.translate:  # the log of the views' mean probabilities
+            probabilities = average_probabilities(
+                self._probabilities, images, self.flip, self.translate
+            )
+            outputs = tf.math.log(tf.maximum(probabilities, 1e-12))
+        else:
+            outputs = self._outputs(images)
+            if self.from_probabilities:
+                outputs = tf.math.log(tf.maximum(outputs, 1e-12))
         if outputs.shape[-1] not in (None, self.num_classes):  # checked once, when tracing
             raise ValueError(
                 f"the model outputs {outputs.shape[-1]} scores per example but the eval set "
                 f"has {self.num_classes} classes"
             )
-        if self.flip:  # the mean of the image's and its mirror's probabilities
-            mirrored = tf.cast(self.model(tf.reverse(images, axis=[2]), training=False), tf.float32)
-            if not self.from_probabilities:
-                outputs, mirrored = tf.nn.softmax(outputs), tf.nn.softmax(mirrored)
-            outputs = tf.math.log(tf.maximum((outputs + mirrored) / 2.0, 1e-12))
-        elif self.from_probabilities:
-            outputs = tf.math.log(tf.maximum(outputs, 1e-12))
         per_example = classification_loss(labels, outputs)
         self.metrics.update(labels, outputs, per_example, sample_weight=weights)
         self.confusion.update_state(labels, outputs, sample_weight=weights)
@@ -147,6 +159,7 @@ def evaluate(
     preprocessing: Any = None,
     validation_split: float = 0.1,
     flip: bool = False,
+    translate: int = 0,
     strategy: tf.distribute.Strategy | None = None,
 ) -> dict[str, float]:
     """Evaluates a trained classifier on a split of a dataset.
@@ -165,6 +178,7 @@ def evaluate(
         validation_split: for an image folder without an eval folder, the held-out fraction
             (the run's, so that the same files are evaluated).
         flip: test-time flip averaging (see `Evaluator`).
+        translate: test-time averaging over shifted views too (see `Evaluator`).
         strategy: the strategy the model was built under (None: the default strategy).
 
     Returns:
@@ -182,6 +196,7 @@ def evaluate(
         preprocessing=preprocessing,
         validation_split=validation_split,
         flip=flip,
+        translate=translate,
         strategy=strategy,
     ).metrics
 
@@ -198,13 +213,14 @@ def evaluate_split(
     preprocessing: Any = None,
     validation_split: float = 0.1,
     flip: bool = False,
+    translate: int = 0,
     strategy: tf.distribute.Strategy | None = None,
 ) -> EvalResult:
     """`evaluate`, with the confusion matrix and the dataset's class names.
 
     Args:
         model, dataset_name, global_batch_size, data_dir, image_size, download, split,
-        preprocessing, validation_split, flip, strategy: as for `evaluate`.
+        preprocessing, validation_split, flip, translate, strategy: as for `evaluate`.
 
     Returns:
         An `EvalResult`: the metrics, the [C, C] confusion matrix and the class names, ready
@@ -238,6 +254,7 @@ def evaluate_split(
         info.num_classes,
         from_probabilities=outputs_probabilities(model),
         flip=flip,
+        translate=translate,
     )
     metrics = evaluator.evaluate(dataset)
     names = info.class_names or tuple(str(i) for i in range(info.num_classes))

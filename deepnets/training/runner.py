@@ -75,6 +75,7 @@ class StepRunner:
         ema_decay: keep an exponential moving average of the weights with this decay, and
             evaluate, checkpoint and export it (`WeightAverage`); None: the weights as trained.
         eval_flip: evaluate with test-time flip averaging (see `Evaluator`).
+        eval_translate: evaluate with views shifted by this many pixels too (see `Evaluator`).
         total_steps: the step the run ends at; its loops then continue one training iterator
             across epochs (see `EpochInput`). None: one iterator per epoch.
     """
@@ -100,6 +101,7 @@ class StepRunner:
         log_gradient_norms: bool = False,
         ema_decay: float | None = None,
         eval_flip: bool = False,
+        eval_translate: int = 0,
         total_steps: int | None = None,
     ) -> None:
         self.input = EpochInput(
@@ -157,7 +159,13 @@ class StepRunner:
             jit_compile=jit_compile,
         )
         self.evaluator = (
-            Evaluator(strategy, self.export_model, num_classes, flip=eval_flip)
+            Evaluator(
+                strategy,
+                self.export_model,
+                num_classes,
+                flip=eval_flip,
+                translate=eval_translate,
+            )
             if eval_input_fn
             else None
         )

@@ -71,6 +71,8 @@ def test_short_run_then_evaluate_and_export(tmp_path):
         "--steps_per_loop=3",
         "--global_batch_size=32",
         "--eval_batch_size=500",
+        "--eval_flip",
+        "--eval_translate=1",
         f"--model_dir={run_dir}",
     )
     assert train.returncode == 0, train.stderr[-3000:]
@@ -88,7 +90,8 @@ def test_short_run_then_evaluate_and_export(tmp_path):
     assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
     _check_per_class_reports(run_dir / "evaluation" / "ckpt-6", metrics, evaluate.stdout)
 
-    # A model file writes its reports only where --report_dir says; its weights are step 6's.
+    # A model file writes its reports only where --report_dir says (a bare network: scored
+    # without the run's test-time views; its weights are step 6's, checked below).
     reports = tmp_path / "final_reports"
     final = _run(
         "trainers.evaluate",
@@ -98,8 +101,9 @@ def test_short_run_then_evaluate_and_export(tmp_path):
         f"--report_dir={reports}",
     )
     assert final.returncode == 0, final.stderr[-3000:]
-    confusion = (reports / "confusion_matrix.csv").read_text()
-    assert confusion == (run_dir / "evaluation" / "ckpt-6" / "confusion_matrix.csv").read_text()
+    plain = json.loads(final.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    assert plain["examples"] == 2000 and plain["loss"] != pytest.approx(metrics["loss"])
+    _check_per_class_reports(reports, plain, final.stdout)
 
     out = tmp_path / "exported"
     export = _run("trainers.export", f"--model_dir={run_dir}", f"--output_dir={out}")
@@ -110,15 +114,22 @@ def test_short_run_then_evaluate_and_export(tmp_path):
         f"s = tf.saved_model.load({str(out / 'saved_model')!r})\n"
         "x = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype('uint8')\n"
         "a, b = m(x).numpy(), s.serve_images(x)['probabilities'].numpy()\n"
-        "print(float(np.abs(a - b).max()), float(np.abs(a.sum(1) - 1).max()))\n"
+        f"f = tf.keras.models.load_model({str(run_dir / 'final.keras')!r})\n"
+        "p = m.preprocessing(x)\n"
+        "c = float(np.abs(f(p) - m.classifier(p)).max())\n"
+        "print(float(np.abs(a - b).max()), float(np.abs(a.sum(1) - 1).max()), c)\n"
+        "print(m.flip, m.translate)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", check], capture_output=True, text=True, env=ENV, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    diff, softmax_error = map(float, result.stdout.split())
-    assert diff < 1e-5 and softmax_error < 1e-5  # same outputs, and probabilities
-    # The exported model evaluates like the run it came from (its preprocessing travels along).
+    diff, softmax_error, final_diff, flip, translate = result.stdout.split()
+    assert float(diff) < 1e-5 and float(softmax_error) < 1e-5  # same outputs, and probabilities
+    assert float(final_diff) < 1e-5  # final.keras holds the last checkpoint's weights
+    assert (flip, translate) == ("True", "1")  # scored with the run's test-time views
+    # The exported model evaluates like the run it came from (its preprocessing and test-time
+    # views travel along).
     exported = _run(
         "trainers.evaluate", f"--model_path={out / 'model.keras'}", "--dataset=shapes10"
     )

@@ -25,6 +25,7 @@ def test_defaults_validate_and_round_trip_through_json():
         ("jit_compile", "yes", "'auto', True, False"),
         ("weight_decay_mode", "l1", "'l2', 'decoupled'"),
         ("flip", "sideways", "'random', 'alternate'"),
+        ("eval_translate", -1, "non-negative integer"),
         ("global_batch_size", 0, "positive integer"),
         ("global_batch_size", 12.0, "positive integer"),
         ("learning_rate", -0.1, "> 0"),

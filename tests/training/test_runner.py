@@ -170,3 +170,36 @@ def test_flip_averaging_scores_by_the_mean_probability_of_image_and_mirror():
     predictor = ImagePredictor(model, identity, list("abcd"), flip=True)
     np.testing.assert_allclose(predictor.probabilities(images), probabilities, atol=1e-6)
     assert ImagePredictor.from_config(predictor.get_config()).flip is True
+
+
+def test_multi_crop_averaging_weighs_the_unshifted_views_as_much_as_the_shifted_ones():
+    from deepnets.data import Preprocessing
+    from deepnets.models import ImagePredictor
+    from deepnets.models.test_time import shift_images
+
+    model = toys.toy_model(batch_norm=False)
+    strategy = tf.distribute.get_strategy()
+    evaluator = Evaluator(strategy, model, toys.NUM_CLASSES, flip=True, translate=1)
+    got = evaluator.evaluate(
+        strategy.distribute_datasets_from_function(toys.make_eval_input_fn(32))
+    )
+    images, labels = toys.toy_arrays(100, seed=7)
+
+    def pair(x):  # the mean probability of a view and its mirror
+        return (tf.nn.softmax(model(x)) + tf.nn.softmax(model(x[:, :, ::-1]))).numpy() / 2
+
+    shifted = (pair(shift_images(images, -1, -1)) + pair(shift_images(images, 1, 1))) / 2
+    probabilities = (pair(images) + shifted) / 2
+    assert got["top1"] == pytest.approx((probabilities.argmax(1) == labels).mean())
+    assert got["loss"] == pytest.approx(
+        -np.log(probabilities[np.arange(100), labels]).mean(), rel=1e-5
+    )
+    flip_only = -np.log(pair(images)[np.arange(100), labels]).mean()
+    assert got["loss"] != pytest.approx(flip_only, rel=1e-6)  # the shifted views do count
+    identity = Preprocessing((8, 8), (0.0,) * 3, (1 / 255,) * 3)
+    predictor = ImagePredictor(model, identity, list("abcd"), flip=True, translate=1)
+    np.testing.assert_allclose(predictor.probabilities(images), probabilities, atol=1e-6)
+    reloaded = ImagePredictor.from_config(predictor.get_config())
+    assert (reloaded.flip, reloaded.translate) == (True, 1)
+    with pytest.raises(ValueError, match="translate"):
+        ImagePredictor(model, identity, list("abcd"), translate=-2)
