@@ -206,7 +206,7 @@ def test_flagfiles_parse_into_valid_configs():
         16,
         2,
     )
-    assert (fast.ema_decay, fast.eval_flip) == (0.99, True)
+    assert (fast.ema_decay, fast.eval_flip, fast.eval_translate) == (0.99, True, 1)
     assert (narrow.model, narrow.model_overrides) == ("resnet18", {"stem": "cifar", "width": 16})
 
 
