@@ -143,6 +143,8 @@ def make_runner(
         freeze_backbone_steps=plan.freeze_backbone_steps,
         log_gradient_norms=cfg.log_gradient_norms,
         ema_decay=cfg.ema_decay,
+        lookahead_steps=cfg.lookahead_steps,
+        lookahead_decay=cfg.lookahead_decay,
         eval_flip=cfg.eval_flip,
         eval_translate=cfg.eval_translate,
         total_steps=plan.loop.total_steps,

@@ -131,6 +131,19 @@ class TrainConfig(InputSettings):
         "evaluate, checkpoint and export it; None: the weights as trained.",
         optional(number_range(0.0, 1.0, low_inclusive=False, high_inclusive=False)),
     )
+    lookahead_steps: int = setting(
+        0,
+        "Lookahead (airbench's): every this many steps, slow weights move toward the trained "
+        "weights by 1 - d and the trained weights are set to them, with d = lookahead_decay ** "
+        "lookahead_steps * (step / total steps) ** 3 (no pull early, the strongest at the end). "
+        "0: none.",
+        NONNEGATIVE_INT,
+    )
+    lookahead_decay: float = setting(
+        0.95,
+        "The lookahead's per-step decay at the end of the run (see lookahead_steps).",
+        number_range(0.0, 1.0, low_inclusive=False, high_inclusive=False),
+    )
 
     # Devices and speed.
     strategy: str = setting(

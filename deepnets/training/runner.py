@@ -17,7 +17,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.training.averaging import WeightAverage
+from deepnets.training.averaging import Lookahead, WeightAverage
 from deepnets.training.epochs import EpochInput, TrainInputFn
 from deepnets.training.evaluation import EvalInputFn, Evaluator
 from deepnets.training.fine_tuning import HEAD_LAYER, BackboneSplit
@@ -74,6 +74,9 @@ class StepRunner:
             "gradient_norms". Off, the step computes nothing for it.
         ema_decay: keep an exponential moving average of the weights with this decay, and
             evaluate, checkpoint and export it (`WeightAverage`); None: the weights as trained.
+        lookahead_steps: pull the weights back to slow weights every this many steps
+            (airbench's lookahead, see `Lookahead`; needs `total_steps`); 0: none.
+        lookahead_decay: the lookahead's per-step decay at the end of the run.
         eval_flip: evaluate with test-time flip averaging (see `Evaluator`).
         eval_translate: evaluate with views shifted by this many pixels too (see `Evaluator`).
         total_steps: the step the run ends at; its loops then continue one training iterator
@@ -100,6 +103,8 @@ class StepRunner:
         head_layer: str = HEAD_LAYER,
         log_gradient_norms: bool = False,
         ema_decay: float | None = None,
+        lookahead_steps: int = 0,
+        lookahead_decay: float = 0.95,
         eval_flip: bool = False,
         eval_translate: int = 0,
         total_steps: int | None = None,
@@ -145,6 +150,13 @@ class StepRunner:
             self.weight_average = (
                 WeightAverage(self.model, make_model, ema_decay) if ema_decay else None
             )
+            self.lookahead = None
+            if lookahead_steps:
+                if total_steps is None:
+                    raise ValueError("lookahead_steps needs total_steps (the step the run ends at)")
+                self.lookahead = Lookahead(
+                    self.model, lookahead_steps, lookahead_decay, total_steps
+                )
         self.step = TrainStep(
             self.model,
             self.optimizer,
@@ -156,6 +168,7 @@ class StepRunner:
             backbone_optimizer=self.backbone_optimizer,
             gradient_recorder=self.gradient_recorder,
             weight_average=self.weight_average,
+            lookahead=self.lookahead,
             jit_compile=jit_compile,
         )
         self.evaluator = (
@@ -233,12 +246,15 @@ class StepRunner:
 
     def checkpoint_objects(self) -> dict[str, Any]:
         """What a checkpoint of this runner holds: the model, its optimizer(s) and the weight
-        average (as the "ema_model", which `sync_state` brings up to date)."""
+        average (as the "ema_model", which `sync_state` brings up to date) and the lookahead's
+        slow weights."""
         objects = {"model": self.model, "optimizer": self.optimizer}
         if self.backbone_optimizer is not None:
             objects["backbone_optimizer"] = self.backbone_optimizer
         if self.weight_average is not None:
             objects["ema_model"] = self.weight_average.model
+        if self.lookahead is not None:
+            objects["lookahead"] = self.lookahead.state
         return objects
 
     def restored(self) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.training.averaging import WeightAverage
+from deepnets.training.averaging import Lookahead, WeightAverage
 from deepnets.training.fine_tuning import BackboneSplit
 from deepnets.training.gradient_norms import GradientNormRecorder
 from deepnets.training.metrics import ClassificationMetrics
@@ -35,6 +35,7 @@ class TrainStep:
         backbone_optimizer: updates the backbone's variables, or None.
         gradient_recorder: records gradient norms on the last step of a loop, or None.
         weight_average: updated after every step, or None.
+        lookahead: updated after every step (before the weight average), or None.
         jit_compile: compile the forward/backward pass with XLA.
     """
 
@@ -51,6 +52,7 @@ class TrainStep:
         backbone_optimizer: keras.optimizers.Optimizer | None = None,
         gradient_recorder: GradientNormRecorder | None = None,
         weight_average: WeightAverage | None = None,
+        lookahead: Lookahead | None = None,
         jit_compile: bool = False,
     ) -> None:
         self.model = model
@@ -63,6 +65,7 @@ class TrainStep:
         self.backbone_optimizer = backbone_optimizer
         self.gradient_recorder = gradient_recorder
         self.weight_average = weight_average
+        self.lookahead = lookahead
         self.loss_scaling = isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer)
         # The optimizer update stays outside XLA: its cross-replica all-reduce (a merge_call)
         # cannot run inside a compiled function.
@@ -135,6 +138,8 @@ class TrainStep:
             self.optimizer.apply_gradients(head)
         else:
             self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
+        if self.lookahead is not None:
+            self.lookahead.update(self.optimizer.iterations)
         if self.weight_average is not None:
             self.weight_average.update(self.optimizer.iterations)
         self.metrics.update(labels, logits, per_example, with_top_k=last)

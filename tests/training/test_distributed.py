@@ -43,6 +43,17 @@ def test_two_replicas_match_one_replica_on_the_same_global_batches():
     np.testing.assert_array_equal(copies[0], copies[1])
     np.testing.assert_allclose(report["two_replicas_bn_xla"]["losses"], bn["losses"], atol=ATOL)
 
+    # Lookahead's slow weights (sync-on-read) move the same on both replicas as on one.
+    one_la, two_la = report["one_replica_lookahead"], report["two_replicas_lookahead"]
+    np.testing.assert_allclose(two_la["losses"], one_la["losses"], atol=ATOL)
+    for got, want in zip(two_la["after_last_step"], one_la["after_last_step"], strict=True):
+        np.testing.assert_allclose(np.array(got), np.array(want), atol=ATOL)
+    pulled = [
+        np.abs(np.array(a) - np.array(b)).max()
+        for a, b in zip(two_la["after_last_step"], two["after_last_step"], strict=True)
+    ]
+    assert max(pulled) > 1e-3  # the lookahead changed the weights
+
 
 def free_ports(count):
     sockets = [socket.socket() for _ in range(count)]

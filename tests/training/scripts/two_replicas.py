@@ -1,7 +1,8 @@
 """One replica vs two replicas (2 logical CPUs) on the same global batches.
 
-Prints `RESULT {json}` with, for each setup, the per-step losses from metrics.csv, the weights
-after step 1 and after the last step (from the checkpoints), and the eval metrics.
+Prints `RESULT {json}` with, for each setup (plain, BatchNorm, XLA, lookahead), the per-step
+losses from metrics.csv, the weights after step 1 and after the last step (from the
+checkpoints), and the eval metrics.
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ def checkpoint_weights(path: str, batch_norm: bool) -> list[list]:
     return [w.tolist() for w in model.get_weights()]
 
 
-def run(strategy: tf.distribute.Strategy, initial: list, *, batch_norm: bool, jit: bool) -> dict:
+def run(
+    strategy: tf.distribute.Strategy,
+    initial: list,
+    *,
+    batch_norm: bool,
+    jit: bool,
+    lookahead: bool = False,
+) -> dict:
     model_dir = tempfile.mkdtemp(prefix="two_replicas_")
     cfg = TrainConfig(optimizer="sgd", momentum=0.9, weight_decay=0.0)
 
@@ -46,6 +54,8 @@ def run(strategy: tf.distribute.Strategy, initial: list, *, batch_norm: bool, ji
         learning_rate=0.1,
         l2_decay=5e-4,
         jit_compile=jit,
+        # every step, pulled back by 0.9 * (t / 3) ** 3: 3%, 27% and 90%
+        **(dict(lookahead_steps=1, lookahead_decay=0.9, total_steps=STEPS) if lookahead else {}),
     )
     settings = LoopSettings(
         total_steps=STEPS, steps_per_epoch=8, steps_per_loop=1, checkpoint_every_steps=1
@@ -78,6 +88,8 @@ def main() -> int:
         "two_replicas": run(two, plain, batch_norm=False, jit=False),
         "two_replicas_bn": run(two, with_bn, batch_norm=True, jit=False),
         "two_replicas_bn_xla": run(two, with_bn, batch_norm=True, jit=True),
+        "one_replica_lookahead": run(one, plain, batch_norm=False, jit=False, lookahead=True),
+        "two_replicas_lookahead": run(two, plain, batch_norm=False, jit=False, lookahead=True),
         "replicas": two.num_replicas_in_sync,
     }
     print("RESULT " + json.dumps(report), flush=True)
