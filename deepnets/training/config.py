@@ -111,6 +111,12 @@ class TrainConfig(InputSettings):
         choice(*WEIGHT_DECAY_MODES),
     )
     label_smoothing: float = setting(0.0, "Label smoothing of the cross-entropy.", FRACTION)
+    bn_bias_lr_multiplier: float = setting(
+        1.0,
+        "Multiply the learning rate of BatchNorm offsets (betas) by this (airbench: 64), by "
+        "scaling their gradients: optimizer='sgd' only, without clip_grad_norm.",
+        POSITIVE_FLOAT,
+    )
     eval_flip: bool = setting(
         False,
         "Test-time flip averaging: evaluation, prediction and the exported model score each "
@@ -241,6 +247,12 @@ class TrainConfig(InputSettings):
                 "weight_decay_mode",
                 self.optimizer == "adamw" and self.weight_decay_mode == "l2",
                 "'auto' or 'decoupled' with optimizer='adamw' (for L2 decay use 'adam')",
+            ),
+            (
+                "bn_bias_lr_multiplier",
+                self.bn_bias_lr_multiplier != 1.0
+                and (self.optimizer != "sgd" or self.clip_grad_norm is not None),
+                "1.0 unless optimizer='sgd' without clip_grad_norm (it scales gradients)",
             ),
             (
                 "tpu",

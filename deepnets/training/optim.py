@@ -34,6 +34,15 @@ def is_decayed(variable: Any) -> bool:
     return len(variable.shape) >= 2
 
 
+def batch_norm_biases(model: keras.Model) -> list[Any]:
+    """The offsets (betas) of every BatchNormalization layer in `model`, nested ones included."""
+    return [
+        layer.beta
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.center
+    ]
+
+
 def decayed_variables(variables: Sequence[Any]) -> list[Any]:
     """The subset of `variables` that weight decay applies to (see `is_decayed`)."""
     return [v for v in variables if is_decayed(v)]

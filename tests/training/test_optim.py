@@ -1,12 +1,21 @@
 """Optimizers, weight decay (kernels only) and the label-smoothed loss."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import training_toys as toys
 
-from deepnets.training import TrainConfig, classification_loss, l2_weight_decay_loss, make_optimizer
-from deepnets.training.optim import decayed_variables
+from deepnets.models.registry import build_model
+from deepnets.training import (
+    ConfigError,
+    TrainConfig,
+    classification_loss,
+    l2_weight_decay_loss,
+    make_optimizer,
+)
+from deepnets.training.optim import batch_norm_biases, decayed_variables
 
 
 def names(variables):
@@ -126,3 +135,39 @@ def test_clip_grad_norm_bounds_the_update():
         )
     )
     assert step == pytest.approx(1e-3, rel=1e-3)  # lr 1 x a gradient clipped to norm 1e-3
+
+
+def test_the_batch_norm_offsets_are_found_in_nested_blocks():
+    model = build_model("vgg_fast_half", input_shape=(32, 32, 3), stem="conv")
+    biases = batch_norm_biases(model)
+    # the stem block's one BN and two per block, each with its offset
+    assert len(biases) == 1 + 2 * 3
+    assert all(v.path.endswith("beta") for v in biases)
+    assert len({id(v) for v in biases}) == len(biases)
+
+
+def test_the_bn_bias_multiplier_scales_only_the_offsets_first_step():
+    def one_step(multiplier):
+        runner = toys.toy_runner(with_eval=False, shuffle=False, bn_bias_lr_multiplier=multiplier)
+        variables = runner.model.trainable_variables
+        before = [v.numpy() for v in variables]
+        runner.run_steps(runner.train_iterator(), 1)
+        is_beta = [v.path.endswith("beta") for v in variables]
+        return [v.numpy() - b for v, b in zip(variables, before, strict=True)], is_beta
+
+    (plain, is_beta), (scaled, _) = one_step(1.0), one_step(8.0)
+    assert sum(is_beta) == 1
+    assert np.abs(plain[is_beta.index(True)]).max() > 1e-4  # the offset moved
+    for delta, beta, got in zip(plain, is_beta, scaled, strict=True):
+        np.testing.assert_allclose(got, (8.0 if beta else 1.0) * delta, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [dict(optimizer="adam"), dict(optimizer="sgd", clip_grad_norm=1.0)],
+)
+def test_the_bn_bias_multiplier_needs_sgd_without_clipping(changes):
+    cfg = dataclasses.replace(TrainConfig(), bn_bias_lr_multiplier=64.0, **changes)
+    with pytest.raises(ConfigError) as info:
+        cfg.validate()
+    assert info.value.name == "bn_bias_lr_multiplier" and "sgd" in str(info.value)
