@@ -8,6 +8,7 @@ from deepnets.layers.batch_norm import BatchNormalization
 from deepnets.layers.bottleneck import BottleneckBlock, IdentityBlock
 from deepnets.layers.common import ConvBNLayer
 from deepnets.layers.head import ClassifierHead
+from deepnets.layers.initializers import PartialDirac
 from deepnets.layers.lrn import LocalResponseNormalization
 from deepnets.layers.residual import BasicBlock, ResidualBlock
 from deepnets.layers.stems import ResNetStem
@@ -22,6 +23,7 @@ __all__ = [
     "ConvBNLayer",
     "IdentityBlock",
     "LocalResponseNormalization",
+    "PartialDirac",
     "PatchWhitening",
     "ResNetStem",
     "ResidualBlock",

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from deepnets.checks import check_bool, check_choice, check_in_range, check_positive_float
 from deepnets.layers.batch_norm import BatchNormalization
+from deepnets.layers.initializers import get_kernel_initializer
 
 keras = tf.keras
 
@@ -144,7 +145,7 @@ def conv_bn_options(
         "use_bias": check_bool("use_bias", use_bias),
         "bn_momentum": check_in_range("bn_momentum", bn_momentum, 0.0, 1.0, high_inclusive=False),
         "bn_epsilon": check_positive_float("bn_epsilon", bn_epsilon),
-        "kernel_initializer": keras.initializers.get(kernel_initializer),
+        "kernel_initializer": get_kernel_initializer(kernel_initializer),
         "kernel_regularizer": keras.regularizers.get(kernel_regularizer),
         "data_format": normalize_data_format(data_format),
     }
@@ -164,7 +165,8 @@ class ConvBNLayer(keras.layers.Layer):
             within ~20 steps, so evaluation is right in short runs too. It does not change
             inference with given weights, so keras.applications parity holds.
         bn_epsilon: BatchNormalization epsilon.
-        kernel_initializer: initializer (name, config dict or instance) of conv kernels.
+        kernel_initializer: initializer (name, config dict or instance) of conv kernels;
+            "dirac" is airbench's partial identity (`PartialDirac`).
         kernel_regularizer: regularizer (name, config dict, instance or None) of conv kernels.
         data_format: "channels_last", "channels_first" or None for Keras' global setting.
     """
