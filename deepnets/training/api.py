@@ -139,6 +139,7 @@ def make_runner(
         label_smoothing=cfg.label_smoothing,
         l2_decay=l2,
         bn_bias_lr_multiplier=cfg.bn_bias_lr_multiplier,
+        bn_scale_lr_multiplier=cfg.bn_scale_lr_multiplier,
         mixed_precision=cfg.mixed_precision,
         jit_compile=plan.jit_compile,
         freeze_backbone_steps=plan.freeze_backbone_steps,

@@ -117,6 +117,11 @@ class TrainConfig(InputSettings):
         "scaling their gradients: optimizer='sgd' only, without clip_grad_norm.",
         POSITIVE_FLOAT,
     )
+    bn_scale_lr_multiplier: float = setting(
+        1.0,
+        "The same for BatchNorm scales (gammas); 0 keeps them at 1 (airbench's BatchNorm).",
+        NONNEGATIVE,
+    )
     eval_flip: bool = setting(
         False,
         "Test-time flip averaging: evaluation, prediction and the exported model score each "
@@ -248,11 +253,14 @@ class TrainConfig(InputSettings):
                 self.optimizer == "adamw" and self.weight_decay_mode == "l2",
                 "'auto' or 'decoupled' with optimizer='adamw' (for L2 decay use 'adam')",
             ),
-            (
-                "bn_bias_lr_multiplier",
-                self.bn_bias_lr_multiplier != 1.0
-                and (self.optimizer != "sgd" or self.clip_grad_norm is not None),
-                "1.0 unless optimizer='sgd' without clip_grad_norm (it scales gradients)",
+            *(
+                (
+                    name,
+                    getattr(self, name) != 1.0
+                    and (self.optimizer != "sgd" or self.clip_grad_norm is not None),
+                    "1.0 unless optimizer='sgd' without clip_grad_norm (it scales gradients)",
+                )
+                for name in ("bn_bias_lr_multiplier", "bn_scale_lr_multiplier")
             ),
             (
                 "tpu",

@@ -34,12 +34,14 @@ def is_decayed(variable: Any) -> bool:
     return len(variable.shape) >= 2
 
 
-def batch_norm_biases(model: keras.Model) -> list[Any]:
-    """The offsets (betas) of every BatchNormalization layer in `model`, nested ones included."""
+def batch_norm_parameters(model: keras.Model, which: str) -> list[Any]:
+    """The offsets (`which="beta"`) or scales (`"gamma"`) of every BatchNormalization layer in
+    `model`, nested ones included (layers without them are skipped)."""
+    has = {"beta": "center", "gamma": "scale"}[which]
     return [
-        layer.beta
+        getattr(layer, which)
         for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, keras.layers.BatchNormalization) and layer.center
+        if isinstance(layer, keras.layers.BatchNormalization) and getattr(layer, has)
     ]
 
 

@@ -63,6 +63,7 @@ class StepRunner:
             `g + l2_decay * w` (the gradient of `l2_decay * sum(||w||^2) / 2`, without
             computing that term); the reported loss is the data loss.
         bn_bias_lr_multiplier: multiplies the gradients of BatchNorm offsets (see `TrainStep`).
+        bn_scale_lr_multiplier: multiplies those of BatchNorm scales (0 freezes them).
         mixed_precision: a Keras dtype policy name for the model, or None for float32.
         jit_compile: compile the forward/backward pass with XLA.
         freeze_backbone_steps: the first steps train only the head (the layer `head_layer`),
@@ -98,6 +99,7 @@ class StepRunner:
         label_smoothing: float = 0.0,
         l2_decay: float = 0.0,
         bn_bias_lr_multiplier: float = 1.0,
+        bn_scale_lr_multiplier: float = 1.0,
         mixed_precision: str | None = None,
         jit_compile: bool = False,
         freeze_backbone_steps: int = 0,
@@ -166,6 +168,7 @@ class StepRunner:
             label_smoothing=label_smoothing,
             l2_decay=l2_decay,
             bn_bias_lr_multiplier=bn_bias_lr_multiplier,
+            bn_scale_lr_multiplier=bn_scale_lr_multiplier,
             metrics=self.train_metrics,
             split=self.split,
             backbone_optimizer=self.backbone_optimizer,

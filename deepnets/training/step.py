@@ -3,7 +3,7 @@
 The `StepRunner` calls a `TrainStep` inside `strategy.run`, many times per compiled loop. The
 loss is the data loss averaged over the global batch (`tf.nn.compute_average_loss`, plus the
 layers' own losses); L2 weight decay is added to the kernels' gradients, not to the loss (and
-BatchNorm offsets' gradients may be scaled up, airbench's larger learning rate for them); with
+BatchNorm offsets' and scales' gradients may be scaled, airbench's learning rates for them); with
 a frozen backbone only the head is differentiated, the backbone in inference mode.
 """
 
@@ -17,7 +17,7 @@ from deepnets.training.averaging import Lookahead, WeightAverage
 from deepnets.training.fine_tuning import BackboneSplit
 from deepnets.training.gradient_norms import GradientNormRecorder
 from deepnets.training.metrics import ClassificationMetrics
-from deepnets.training.optim import batch_norm_biases, classification_loss, is_decayed
+from deepnets.training.optim import batch_norm_parameters, classification_loss, is_decayed
 
 keras = tf.keras
 
@@ -33,6 +33,8 @@ class TrainStep:
         l2_decay: `g + l2_decay * w` for conv/dense kernels.
         bn_bias_lr_multiplier: the gradients of BatchNorm offsets are multiplied by it (under
             SGD, with or without momentum, the same as multiplying their learning rate).
+        bn_scale_lr_multiplier: the same for BatchNorm scales; 0 keeps them at their initial
+            value (airbench's BatchNorm, whose scale is fixed at 1).
         metrics: the train metrics, updated every step (top-k on the last of a loop).
         split: the head and backbone, for frozen steps and a backbone optimizer.
         backbone_optimizer: updates the backbone's variables, or None.
@@ -51,6 +53,7 @@ class TrainStep:
         label_smoothing: float,
         l2_decay: float,
         bn_bias_lr_multiplier: float = 1.0,
+        bn_scale_lr_multiplier: float = 1.0,
         metrics: ClassificationMetrics,
         split: BackboneSplit | None = None,
         backbone_optimizer: keras.optimizers.Optimizer | None = None,
@@ -64,8 +67,16 @@ class TrainStep:
         self.global_batch_size = int(global_batch_size)
         self.label_smoothing = float(label_smoothing)
         self.l2_decay = float(l2_decay)
-        self.bn_bias_lr_multiplier = float(bn_bias_lr_multiplier)
-        self._bn_biases = {id(v) for v in batch_norm_biases(model)}
+        # variable id -> gradient multiplier, for the variables whose multiplier is not 1
+        self._multipliers = {
+            id(v): float(multiplier)
+            for which, multiplier in (
+                ("beta", bn_bias_lr_multiplier),
+                ("gamma", bn_scale_lr_multiplier),
+            )
+            if multiplier != 1.0
+            for v in batch_norm_parameters(model, which)
+        }
         self.metrics = metrics
         self.split = split
         self.backbone_optimizer = backbone_optimizer
@@ -100,9 +111,9 @@ class TrainStep:
         grads = tape.gradient(loss, variables)
         if self.l2_decay:
             grads = self._decayed(grads, variables)
-        if self.bn_bias_lr_multiplier != 1.0:
+        if self._multipliers:
             grads = [
-                g * tf.cast(self.bn_bias_lr_multiplier, g.dtype) if id(v) in self._bn_biases else g
+                g * tf.cast(self._multipliers[id(v)], g.dtype) if id(v) in self._multipliers else g
                 for g, v in zip(grads, variables, strict=True)
             ]
         return grads, per_example, logits

@@ -15,7 +15,7 @@ from deepnets.training import (
     l2_weight_decay_loss,
     make_optimizer,
 )
-from deepnets.training.optim import batch_norm_biases, decayed_variables
+from deepnets.training.optim import batch_norm_parameters, decayed_variables
 
 
 def names(variables):
@@ -137,37 +137,49 @@ def test_clip_grad_norm_bounds_the_update():
     assert step == pytest.approx(1e-3, rel=1e-3)  # lr 1 x a gradient clipped to norm 1e-3
 
 
-def test_the_batch_norm_offsets_are_found_in_nested_blocks():
+def test_the_batch_norm_parameters_are_found_in_nested_blocks():
     model = build_model("vgg_fast_half", input_shape=(32, 32, 3), stem="conv")
-    biases = batch_norm_biases(model)
-    # the stem block's one BN and two per block, each with its offset
-    assert len(biases) == 1 + 2 * 3
-    assert all(v.path.endswith("beta") for v in biases)
-    assert len({id(v) for v in biases}) == len(biases)
+    for which in ("beta", "gamma"):
+        found = batch_norm_parameters(model, which)
+        # the stem block's one BN and two per block
+        assert len(found) == 1 + 2 * 3
+        assert all(v.path.endswith(which) for v in found)
+        assert len({id(v) for v in found}) == len(found)
 
 
-def test_the_bn_bias_multiplier_scales_only_the_offsets_first_step():
-    def one_step(multiplier):
-        runner = toys.toy_runner(with_eval=False, shuffle=False, bn_bias_lr_multiplier=multiplier)
+@pytest.mark.parametrize("bias, scale", [(8.0, 1.0), (1.0, 0.0), (64.0, 0.5)])
+def test_the_bn_multipliers_scale_only_their_parameters_first_step(bias, scale):
+    def one_step(**multipliers):
+        runner = toys.toy_runner(with_eval=False, shuffle=False, **multipliers)
         variables = runner.model.trainable_variables
         before = [v.numpy() for v in variables]
         runner.run_steps(runner.train_iterator(), 1)
-        is_beta = [v.path.endswith("beta") for v in variables]
-        return [v.numpy() - b for v, b in zip(variables, before, strict=True)], is_beta
+        kinds = [v.path.rsplit("/", 1)[-1] for v in variables]
+        return [v.numpy() - b for v, b in zip(variables, before, strict=True)], kinds
 
-    (plain, is_beta), (scaled, _) = one_step(1.0), one_step(8.0)
-    assert sum(is_beta) == 1
-    assert np.abs(plain[is_beta.index(True)]).max() > 1e-4  # the offset moved
-    for delta, beta, got in zip(plain, is_beta, scaled, strict=True):
-        np.testing.assert_allclose(got, (8.0 if beta else 1.0) * delta, rtol=1e-4, atol=1e-7)
+    plain, kinds = one_step()
+    scaled, _ = one_step(bn_bias_lr_multiplier=bias, bn_scale_lr_multiplier=scale)
+    assert kinds.count("beta") == kinds.count("gamma") == 1
+    for kind in ("beta", "gamma"):  # both moved in the plain step
+        assert np.abs(plain[kinds.index(kind)]).max() > 1e-4
+    factors = {"beta": bias, "gamma": scale}
+    for delta, kind, got in zip(plain, kinds, scaled, strict=True):
+        want = factors.get(kind, 1.0) * delta
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize(
-    "changes",
-    [dict(optimizer="adam"), dict(optimizer="sgd", clip_grad_norm=1.0)],
+    "field, changes",
+    [
+        ("bn_bias_lr_multiplier", dict(optimizer="adam")),
+        ("bn_bias_lr_multiplier", dict(optimizer="sgd", clip_grad_norm=1.0)),
+        ("bn_scale_lr_multiplier", dict(optimizer="lion")),
+    ],
 )
-def test_the_bn_bias_multiplier_needs_sgd_without_clipping(changes):
-    cfg = dataclasses.replace(TrainConfig(), bn_bias_lr_multiplier=64.0, **changes)
+def test_the_bn_multipliers_need_sgd_without_clipping(field, changes):
+    cfg = dataclasses.replace(
+        TrainConfig(), **{field: 0.0 if "scale" in field else 64.0}, **changes
+    )
     with pytest.raises(ConfigError) as info:
         cfg.validate()
-    assert info.value.name == "bn_bias_lr_multiplier" and "sgd" in str(info.value)
+    assert info.value.name == field and "sgd" in str(info.value)
