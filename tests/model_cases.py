@@ -35,7 +35,7 @@ def small_overrides(name: str) -> dict:
     if cls is AlexNet:
         return {"fc_units": 16, **common}
     if cls is FastVGG:
-        return {"widths": (4, 8, 8), "stem_width": 4, **common}
+        return {"widths": (4, 8, 8), "stem_width": 4, "logit_scale": 0.5, **common}
     return {"width": 4, "fc_units": 16, **common}
 
 

@@ -11,6 +11,7 @@ from deepnets.checks import (
     ArgumentError,
     check_choice,
     check_int_tuple,
+    check_positive_float,
     check_positive_int,
     check_rate,
 )
@@ -55,6 +56,8 @@ class ClassifierHead(keras.layers.Layer):
         classifier_activation: "softmax", None for logits, or another Keras activation name.
         kernel_regularizer: regularizer of the Dense kernels.
         data_format: layout of the incoming feature map.
+        logit_scale: the logits are multiplied by it before the activation (airbench's network
+            scales them by 1/9); 1.0: not scaled.
     """
 
     def __init__(
@@ -66,9 +69,11 @@ class ClassifierHead(keras.layers.Layer):
         classifier_activation: Any = "softmax",
         kernel_regularizer: Any = None,
         data_format: str | None = None,
+        logit_scale: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.logit_scale = check_positive_float("logit_scale", logit_scale)
         self.num_classes = check_positive_int("num_classes", num_classes)
         self.pooling = check_choice("pooling", pooling, HEAD_POOLINGS)
         self.hidden_units = check_int_tuple("hidden_units", hidden_units)
@@ -107,9 +112,15 @@ class ClassifierHead(keras.layers.Layer):
             if self.dropout > 0
             else [],
         )
+        # With a scale the activation follows it; without, it stays in the Dense layer (as
+        # keras.applications has it, and as models saved before the scale existed load).
+        scaled = self.logit_scale != 1.0
+        self.output_activation = (
+            keras.activations.get(self.classifier_activation) if scaled else None
+        )
         self.predictions = keras.layers.Dense(
             self.num_classes,
-            activation=self.classifier_activation,
+            activation=None if scaled else self.classifier_activation,
             kernel_regularizer=self.kernel_regularizer,
             dtype=mixed_output_dtype(policy),
             name="predictions",
@@ -135,7 +146,12 @@ class ClassifierHead(keras.layers.Layer):
                 x = self.dropouts[i](x, training=training)
         if self.dropouts and not self.hidden:
             x = self.dropouts[0](x, training=training)
-        return self.predictions(x)
+        x = self.predictions(x)
+        if self.logit_scale != 1.0:
+            x = x * tf.cast(self.logit_scale, x.dtype)
+            if self.output_activation is not None:
+                x = self.output_activation(x)
+        return x
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return chain_shapes([self.pool, *self.hidden, self.predictions], input_shape)
@@ -151,6 +167,7 @@ class ClassifierHead(keras.layers.Layer):
                 "classifier_activation": self.classifier_activation,
                 "kernel_regularizer": serialize_regularizer(self.kernel_regularizer),
                 "data_format": self.data_format,
+                "logit_scale": self.logit_scale,
             }
         )
         return config

@@ -105,6 +105,7 @@ def model_top(
     kernel_regularizer: Any = None,
     data_format: str,
     dtype: Any,
+    logit_scale: float = 1.0,
 ) -> Any:
     """Apply the top of a model to its last feature map `x`.
 
@@ -113,7 +114,8 @@ def model_top(
         include_top: end with a `ClassifierHead` named "classifier"; else `pooling` applies.
         num_classes, classifier_activation: of the classifier.
         pooling: without the classifier: None (keep the map), "avg" or "max" (global pooling).
-        head_pooling, hidden_units, dropout, kernel_regularizer: `ClassifierHead` arguments.
+        head_pooling, hidden_units, dropout, kernel_regularizer, logit_scale: `ClassifierHead`
+            arguments.
         data_format: layout of `x`.
         dtype: dtype policy of the new layers (the classifier's last Dense runs in float32
             under a mixed policy).
@@ -130,6 +132,7 @@ def model_top(
             classifier_activation=classifier_activation,
             kernel_regularizer=kernel_regularizer,
             data_format=data_format,
+            logit_scale=logit_scale,
             dtype=dtype,
             name="classifier",
         )(x)

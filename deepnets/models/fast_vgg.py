@@ -16,7 +16,13 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.checks import check_choice, check_int_tuple, check_positive_int, check_rate
+from deepnets.checks import (
+    check_choice,
+    check_int_tuple,
+    check_positive_float,
+    check_positive_int,
+    check_rate,
+)
 from deepnets.layers.common import conv_bn_options
 from deepnets.layers.vgg import ACTIVATIONS, VGGBlock
 from deepnets.layers.whitening import PatchWhitening
@@ -47,6 +53,7 @@ class FastVGG(ImageClassifier):
         include_top: end with the classifier (global max pool -> classes).
         pooling: with `include_top=False`: None, "avg" or "max".
         dropout: dropout rate before the classifier.
+        logit_scale: the classifier's logits are multiplied by it (airbench's: 1/9).
         classifier_activation: "softmax", None for logits, or another Keras activation name.
         input_shape: shape of one image; None: (None, None, 3), any size.
         use_bias, bn_momentum, bn_epsilon, kernel_initializer, kernel_regularizer: conv options.
@@ -65,6 +72,7 @@ class FastVGG(ImageClassifier):
         include_top: bool = True,
         pooling: str | None = None,
         dropout: float = 0.0,
+        logit_scale: float = 1.0,
         classifier_activation: Any = "softmax",
         input_shape: tuple | None = None,
         use_bias: bool = False,
@@ -84,6 +92,7 @@ class FastVGG(ImageClassifier):
             num_classes, include_top, pooling, classifier_activation
         )
         dropout = check_rate("dropout", dropout)
+        logit_scale = check_positive_float("logit_scale", logit_scale)
         options = conv_bn_options(
             use_bias=use_bias,
             bn_momentum=bn_momentum,
@@ -121,6 +130,7 @@ class FastVGG(ImageClassifier):
             classifier_activation=classifier_activation,
             head_pooling="max",
             dropout=dropout,
+            logit_scale=logit_scale,
             kernel_regularizer=options["kernel_regularizer"],
             data_format=options["data_format"],
             dtype=policy,
@@ -138,6 +148,7 @@ class FastVGG(ImageClassifier):
                 "include_top": include_top,
                 "pooling": pooling,
                 "dropout": dropout,
+                "logit_scale": logit_scale,
                 "classifier_activation": classifier_activation,
                 "input_shape": input_shape,
                 **options,

@@ -56,6 +56,7 @@ LAYER_CASES = {
         (2, 2, 4),
         (5,),
     ),
+    "head_scaled": (lambda: ClassifierHead(5, pooling="max", logit_scale=1 / 9), (2, 2, 4), (5,)),
     "lrn": (lambda: LocalResponseNormalization(), (4, 4, 8), (4, 4, 8)),
 }
 
@@ -262,3 +263,20 @@ def test_vgg_block_pool_first_conv_pools_before_the_first_batchnorm():
     assert not np.allclose(two_first(x).numpy(), two_end(x).numpy())
     with pytest.raises(ValueError, match=r"`pool_position` must be one of 'end', 'first_conv'"):
         VGGBlock(4, pool_position="start")
+
+
+@pytest.mark.parametrize("activation", ["softmax", None])
+def test_the_logit_scale_multiplies_the_logits_before_the_activation(activation):
+    features = images((3, 3, 4))
+    plain = ClassifierHead(5, pooling="max", classifier_activation=None)
+    scaled = ClassifierHead(5, pooling="max", classifier_activation=activation, logit_scale=0.25)
+    plain(features)
+    scaled(features)
+    scaled.set_weights(plain.get_weights())
+    logits = 0.25 * plain(features).numpy()
+    want = tf.nn.softmax(logits).numpy() if activation else logits
+    np.testing.assert_allclose(scaled(features).numpy(), want, rtol=1e-5, atol=1e-6)
+    # unscaled heads keep the activation inside the Dense layer, as saved models have it
+    assert ClassifierHead(5).predictions.activation is keras.activations.softmax
+    with pytest.raises(ValueError, match="logit_scale"):
+        ClassifierHead(5, logit_scale=0.0)
