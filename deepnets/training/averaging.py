@@ -26,6 +26,20 @@ def _float_weights(model: keras.Model) -> list[Any]:
     return [w for w in model.weights if tf.as_dtype(w.dtype).is_floating]
 
 
+def _copies(weights: list[Any], name: str) -> list[tf.Variable]:
+    """Non-trainable copies of `weights`, updated on each replica and read as their mean."""
+    return [
+        tf.Variable(
+            w.value,
+            trainable=False,
+            synchronization=tf.VariableSynchronization.ON_READ,
+            aggregation=tf.VariableAggregation.MEAN,
+            name=name,
+        )
+        for w in weights
+    ]
+
+
 class WeightAverage:
     """Running averages of a model's weights, and a model that holds them.
 
@@ -42,16 +56,7 @@ class WeightAverage:
             raise ValueError(f"`decay` must be in (0, 1), got {decay!r}")
         self.decay = float(decay)
         self.weights = _float_weights(model)
-        self.averages = [
-            tf.Variable(
-                w.value,
-                trainable=False,
-                synchronization=tf.VariableSynchronization.ON_READ,
-                aggregation=tf.VariableAggregation.MEAN,
-                name="weight_average",
-            )
-            for w in self.weights
-        ]
+        self.averages = _copies(self.weights, "weight_average")
         self.model = model_fn()
         self._targets = _float_weights(self.model)
         if [tuple(w.shape) for w in self._targets] != [tuple(w.shape) for w in self.weights]:
@@ -113,16 +118,7 @@ class Lookahead:
         self.total_steps = int(total_steps)
         self.weights = _float_weights(model)
         self.state = tf.Module(name="lookahead")
-        self.state.slow = [
-            tf.Variable(
-                w.value,
-                trainable=False,
-                synchronization=tf.VariableSynchronization.ON_READ,
-                aggregation=tf.VariableAggregation.MEAN,
-                name="lookahead_slow",
-            )
-            for w in self.weights
-        ]
+        self.state.slow = _copies(self.weights, "lookahead_slow")
 
     def decay_at(self, step: tf.Tensor) -> tf.Tensor:
         """`d` at step `step` (a float32 tensor)."""
