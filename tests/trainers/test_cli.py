@@ -167,6 +167,7 @@ def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path):
 def test_flagfiles_parse_into_valid_configs():
     from absl import flags
 
+    from deepnets.models.registry import build_model
     from deepnets.training.config import TrainConfig
     from trainers.flag_config import config_from_flags, define_train_flags
 
@@ -202,11 +203,22 @@ def test_flagfiles_parse_into_valid_configs():
         assert (cfg.dataset, cfg.model_dir) == (default.dataset, default.model_dir)
     assert (fast.model, fast.model_overrides, fast.epochs, fast.crop_padding) == (
         "vgg_fast_half",
-        {"stem": "whiten"},
+        {
+            "stem": "whiten",
+            "logit_scale": 0.1111111,
+            "kernel_initializer": "dirac",
+            "bn_momentum": 0.6,
+        },
         16,
         2,
     )
     assert (fast.ema_decay, fast.eval_flip, fast.eval_translate) == (0.99, True, 1)
+    assert (fast.lookahead_steps, fast.bn_scale_lr_multiplier, fast.bn_bias_lr_multiplier) == (
+        5,
+        0.0,
+        16.0,
+    )
+    build_model(fast.model, input_shape=(32, 32, 3), **fast.model_overrides)  # the options exist
     assert (narrow.model, narrow.model_overrides) == ("resnet18", {"stem": "cifar", "width": 16})
 
 
