@@ -165,6 +165,9 @@ def _binomial_bound(n, p, sigmas=4.0):
 
 @pytest.mark.parametrize("rate", [0.25, 0.5])
 def test_stochastic_depth_drops_whole_branches_and_rescales_kept_ones(rate):
+    # Seeded, so the count is reproducible: unseeded, one CI run of the suite dropped 92 of
+    # 256 branches at rate 0.25 (4.04 sigma above the mean).
+    keras.utils.set_random_seed(1234)
     n = 256
     block = IdentityBlock((2, 2, 8), stochastic_depth_rate=rate)
     # A large positive input keeps relu(x + residual) = x + residual, so the residual that was
