@@ -35,6 +35,7 @@ from deepnets.training.runner import StepRunner
 from deepnets.training.schedules import (
     ConstantWithWarmup,
     CosineWithWarmup,
+    LinearWithWarmup,
     StepDecayWithWarmup,
     make_schedule,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "ConstantWithWarmup",
     "Controller",
     "CosineWithWarmup",
+    "LinearWithWarmup",
     "EvalResult",
     "Evaluator",
     "LoopReport",

@@ -33,7 +33,7 @@ from deepnets.training.config_fields import (
 from deepnets.training.config_inputs import InputSettings
 from deepnets.training.optim import DECOUPLED_BY_DEFAULT, OPTIMIZERS
 
-SCHEDULES = ("constant", "step", "cosine")
+SCHEDULES = ("constant", "step", "cosine", "linear")
 WEIGHT_DECAY_MODES = ("auto", "l2", "decoupled")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 MIXED_PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16")
@@ -80,7 +80,10 @@ class TrainConfig(InputSettings):
 
     # Learning-rate schedule.
     schedule: str = setting(
-        "cosine", "constant, step or cosine, each after linear warmup.", choice(*SCHEDULES)
+        "cosine",
+        "constant, step, cosine or linear (linear decay: with warmup, the triangular one-cycle "
+        "shape), each after linear warmup.",
+        choice(*SCHEDULES),
     )
     warmup_epochs: float = setting(0.0, "Linear warmup in epochs (may be fractional).", NONNEGATIVE)
     warmup_steps: int | None = setting(
@@ -95,7 +98,9 @@ class TrainConfig(InputSettings):
         0.1, "Multiplier at each decay epoch.", number_range(0.0, 1.0, low_inclusive=False)
     )
     min_learning_rate_ratio: float = setting(
-        0.0, "The cosine schedule ends at learning_rate times this.", number_range(0.0, 1.0)
+        0.0,
+        "The cosine and linear schedules end at learning_rate times this.",
+        number_range(0.0, 1.0),
     )
 
     # Regularization.

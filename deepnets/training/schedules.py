@@ -1,4 +1,5 @@
-"""Learning-rate schedules with linear warmup: constant, step (piecewise constant) and cosine.
+"""Learning-rate schedules with linear warmup: constant, step (piecewise constant), cosine and
+linear decay.
 
 Each is a serializable `tf.keras.optimizers.schedules.LearningRateSchedule`. The optimizer calls
 a schedule with its iteration count `s` (0 for the first step), so step `s` trains with
@@ -141,6 +142,45 @@ class CosineWithWarmup(_WarmupSchedule):
         return config
 
 
+@keras.utils.register_keras_serializable(package="deepnets")
+class LinearWithWarmup(_WarmupSchedule):
+    """Linear decay from `learning_rate` to `learning_rate * min_ratio`, after linear warmup.
+
+    With warmup this is the triangular ("one-cycle") shape of fast CIFAR-10 recipes such as
+    airbench's: up linearly, then down linearly to a floor. Step `warmup_steps` starts at the
+    peak and step `total_steps` reaches the floor (later steps stay there).
+
+    Args:
+        learning_rate: the peak rate.
+        total_steps: length of the whole run in steps, warmup included.
+        warmup_steps: number of warmup steps (0: none).
+        min_ratio: final rate as a fraction of the peak.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float,
+        total_steps: int,
+        warmup_steps: int = 0,
+        min_ratio: float = 0.0,
+    ) -> None:
+        super().__init__(learning_rate, warmup_steps)
+        if total_steps <= 0:
+            raise ValueError(f"total_steps must be > 0, got {total_steps}")
+        self.total_steps = int(total_steps)
+        self.min_ratio = float(min_ratio)
+
+    def _base(self, step: tf.Tensor) -> tf.Tensor:
+        decay_steps = float(max(1, self.total_steps - self.warmup_steps))
+        progress = tf.clip_by_value((step - self.warmup_steps) / decay_steps, 0.0, 1.0)
+        return self.learning_rate * (1.0 - (1.0 - self.min_ratio) * progress)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(total_steps=self.total_steps, min_ratio=self.min_ratio)
+        return config
+
+
 def warmup_steps_for(cfg: TrainConfig, steps_per_epoch: int) -> int:
     """Warmup length in steps: `cfg.warmup_steps` if set, else `cfg.warmup_epochs` epochs.
 
@@ -180,7 +220,9 @@ def make_schedule(
         return StepDecayWithWarmup(cfg.learning_rate, boundaries, cfg.decay_factor, warmup)
     if cfg.schedule == "cosine":
         return CosineWithWarmup(cfg.learning_rate, total_steps, warmup, cfg.min_learning_rate_ratio)
+    if cfg.schedule == "linear":
+        return LinearWithWarmup(cfg.learning_rate, total_steps, warmup, cfg.min_learning_rate_ratio)
     raise ValueError(
         f"TrainConfig.schedule={cfg.schedule!r} is invalid: expected one of "
-        "'constant', 'step', 'cosine'."
+        "'constant', 'step', 'cosine', 'linear'."
     )

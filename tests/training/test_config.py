@@ -19,7 +19,7 @@ def test_defaults_validate_and_round_trip_through_json():
     "field, value, allowed",
     [
         ("optimizer", "rmsprop", "'sgd', 'adam', 'adamw'"),
-        ("schedule", "linear", "'constant', 'step', 'cosine'"),
+        ("schedule", "onecycle", "'constant', 'step', 'cosine', 'linear'"),
         ("strategy", "parameter_server", "'one_device', 'mirrored'"),
         ("mixed_precision", "float16", "'mixed_float16', 'mixed_bfloat16'"),
         ("jit_compile", "yes", "'auto', True, False"),

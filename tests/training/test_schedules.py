@@ -9,6 +9,7 @@ import tensorflow as tf
 from deepnets.training import (
     ConstantWithWarmup,
     CosineWithWarmup,
+    LinearWithWarmup,
     StepDecayWithWarmup,
     TrainConfig,
     make_schedule,
@@ -41,6 +42,19 @@ def test_cosine_runs_from_peak_after_warmup_to_minimum_at_total():
     assert quarter == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi / 4)), rel=1e-6)
 
 
+def test_linear_runs_from_peak_after_warmup_down_to_floor_at_total():
+    # airbench's triangle: up over the first steps, then straight down to 7% of the peak.
+    schedule = LinearWithWarmup(2.0, total_steps=110, warmup_steps=10, min_ratio=0.07)
+    got = values(schedule, [0, 4, 9, 10, 35, 60, 110, 500])
+    peak, floor = 2.0, 0.14
+    quarter, half = peak - (peak - floor) / 4, peak - (peak - floor) / 2
+    np.testing.assert_allclose(got, [0.2, 1.0, 2.0, 2.0, quarter, half, floor, floor], rtol=1e-6)
+    # Without warmup the first step is at the peak; the rate never rises after it.
+    plain = values(LinearWithWarmup(1.0, total_steps=20), range(25))
+    assert plain[0] == pytest.approx(1.0) and plain[20] == pytest.approx(0.0, abs=1e-7)
+    assert all(a >= b for a, b in zip(plain[:-1], plain[1:], strict=True))
+
+
 def test_make_schedule_converts_epochs_to_steps():
     cfg = TrainConfig(
         schedule="step",
@@ -57,6 +71,10 @@ def test_make_schedule_converts_epochs_to_steps():
     cosine = make_schedule(cfg, steps_per_epoch=10, total_steps=50)
     assert isinstance(cosine, CosineWithWarmup) and cosine.warmup_steps == 3
     assert cosine.total_steps == 50
+    cfg = TrainConfig(schedule="linear", warmup_epochs=1, min_learning_rate_ratio=0.07, epochs=5)
+    linear = make_schedule(cfg, steps_per_epoch=10, total_steps=50)
+    assert isinstance(linear, LinearWithWarmup) and linear.warmup_steps == 10
+    assert (linear.total_steps, linear.min_ratio) == (50, 0.07)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +83,7 @@ def test_make_schedule_converts_epochs_to_steps():
         ConstantWithWarmup(0.3, 7),
         StepDecayWithWarmup(0.1, [5, 9], 0.5, 2),
         CosineWithWarmup(0.2, 100, 10, 0.05),
+        LinearWithWarmup(0.4, 100, 23, 0.07),
     ],
 )
 def test_schedules_serialize_and_deserialize(schedule):
