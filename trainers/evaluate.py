@@ -2,6 +2,12 @@
 
 deepnets-evaluate --model_dir=runs/r18                 # newest checkpoint, the run's dataset
 deepnets-evaluate --model_path=runs/r18/final.keras --dataset=shapes10 --report_dir=out
+deepnets-evaluate --model_path=runs/fast/final.keras --dataset=data/cifar10 --eval_flip \
+    --eval_translate=1                                 # a bare network, with test-time views
+
+A run folder and an exported model are scored with the test-time views the run used
+(`--eval_flip`, `--eval_translate`); a bare network file (final.keras) with none unless the flags
+say so. The flags override either.
 
 It also writes per-class accuracy and the confusion matrix (per_class.csv, confusion_matrix.csv,
 confusion_matrix.png): for a run folder into `<model_dir>/evaluation/ckpt-<step>/` (with
@@ -31,6 +37,19 @@ flags.DEFINE_string("data_dir", None, "tfds data directory (default: the run's).
 flags.DEFINE_integer("batch_size", 256, "Global evaluation batch size.", lower_bound=1)
 flags.DEFINE_integer(
     "image_size", None, "Input size for --model_path (a run uses its recorded preprocessing)."
+)
+flags.DEFINE_boolean(
+    "eval_flip",
+    None,
+    "Average each image's scores with its mirror image's (default: as the run or the export "
+    "was evaluated; none for a bare model file).",
+)
+flags.DEFINE_integer(
+    "eval_translate",
+    None,
+    "Also average the views shifted this many pixels up-left and down-right (default: as the "
+    "run or the export was evaluated; none for a bare model file).",
+    lower_bound=0,
 )
 flags.DEFINE_string(
     "report_dir",
@@ -71,6 +90,10 @@ def main(argv: list[str]) -> None:
     if isinstance(model, ImagePredictor):  # an export: its own preprocessing, then its network
         flip, translate = model.flip, model.translate
         model, preprocessing = model.classifier, model.preprocessing
+    if FLAGS.eval_flip is not None:
+        flip = FLAGS.eval_flip
+    if FLAGS.eval_translate is not None:
+        translate = FLAGS.eval_translate
     dataset = FLAGS.dataset or (run_dataset(record) if record else None)
     with cli_errors(PROGRAM, "--dataset"):
         if dataset is None:

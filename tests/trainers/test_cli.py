@@ -104,6 +104,19 @@ def test_short_run_then_evaluate_and_export(tmp_path):
     plain = json.loads(final.stdout.strip().splitlines()[-1].split(": ", 1)[1])
     assert plain["examples"] == 2000 and plain["loss"] != pytest.approx(metrics["loss"])
     _check_per_class_reports(reports, plain, final.stdout)
+    # With the run's views named on the command line, the bare network scores as the run did.
+    viewed = _run(
+        "trainers.evaluate",
+        f"--model_path={run_dir / 'final.keras'}",
+        "--dataset=shapes10",
+        "--batch_size=500",
+        "--eval_flip",
+        "--eval_translate=1",
+    )
+    assert viewed.returncode == 0, viewed.stderr[-3000:]
+    views = json.loads(viewed.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    assert views["loss"] == pytest.approx(metrics["loss"], abs=1e-5)
+    assert views["top1"] == pytest.approx(metrics["top1"], abs=1e-6)
 
     out = tmp_path / "exported"
     export = _run("trainers.export", f"--model_dir={run_dir}", f"--output_dir={out}")
