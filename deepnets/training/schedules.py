@@ -103,8 +103,44 @@ class StepDecayWithWarmup(_WarmupSchedule):
         return config
 
 
+class _DecayToFloor(_WarmupSchedule):
+    """A decay over the steps after warmup, from the peak to `learning_rate * min_ratio`.
+
+    Step `warmup_steps` starts at the peak and step `total_steps` reaches the floor (later steps
+    stay there); subclasses give the decay's shape as `_fraction(progress)`, 1 at progress 0
+    and 0 at progress 1. Arguments: see `CosineWithWarmup`.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float,
+        total_steps: int,
+        warmup_steps: int = 0,
+        min_ratio: float = 0.0,
+    ) -> None:
+        super().__init__(learning_rate, warmup_steps)
+        if total_steps <= 0:
+            raise ValueError(f"total_steps must be > 0, got {total_steps}")
+        self.total_steps = int(total_steps)
+        self.min_ratio = float(min_ratio)
+
+    def _fraction(self, progress: tf.Tensor) -> tf.Tensor:
+        raise NotImplementedError
+
+    def _base(self, step: tf.Tensor) -> tf.Tensor:
+        decay_steps = float(max(1, self.total_steps - self.warmup_steps))
+        progress = tf.clip_by_value((step - self.warmup_steps) / decay_steps, 0.0, 1.0)
+        fraction = self._fraction(progress)
+        return self.learning_rate * (self.min_ratio + (1.0 - self.min_ratio) * fraction)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(total_steps=self.total_steps, min_ratio=self.min_ratio)
+        return config
+
+
 @keras.utils.register_keras_serializable(package="deepnets")
-class CosineWithWarmup(_WarmupSchedule):
+class CosineWithWarmup(_DecayToFloor):
     """Cosine decay from `learning_rate` to `learning_rate * min_ratio`, after linear warmup.
 
     The cosine runs over the steps after warmup: step `warmup_steps` starts at the peak and step
@@ -117,68 +153,22 @@ class CosineWithWarmup(_WarmupSchedule):
         min_ratio: final rate as a fraction of the peak.
     """
 
-    def __init__(
-        self,
-        learning_rate: float,
-        total_steps: int,
-        warmup_steps: int = 0,
-        min_ratio: float = 0.0,
-    ) -> None:
-        super().__init__(learning_rate, warmup_steps)
-        if total_steps <= 0:
-            raise ValueError(f"total_steps must be > 0, got {total_steps}")
-        self.total_steps = int(total_steps)
-        self.min_ratio = float(min_ratio)
-
-    def _base(self, step: tf.Tensor) -> tf.Tensor:
-        decay_steps = float(max(1, self.total_steps - self.warmup_steps))
-        progress = tf.clip_by_value((step - self.warmup_steps) / decay_steps, 0.0, 1.0)
-        cosine = 0.5 * (1.0 + tf.cos(math.pi * progress))
-        return self.learning_rate * (self.min_ratio + (1.0 - self.min_ratio) * cosine)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(total_steps=self.total_steps, min_ratio=self.min_ratio)
-        return config
+    def _fraction(self, progress: tf.Tensor) -> tf.Tensor:
+        return 0.5 * (1.0 + tf.cos(math.pi * progress))
 
 
 @keras.utils.register_keras_serializable(package="deepnets")
-class LinearWithWarmup(_WarmupSchedule):
+class LinearWithWarmup(_DecayToFloor):
     """Linear decay from `learning_rate` to `learning_rate * min_ratio`, after linear warmup.
 
     With warmup this is the triangular ("one-cycle") shape of fast CIFAR-10 recipes such as
     airbench's: up linearly, then down linearly to a floor. Step `warmup_steps` starts at the
-    peak and step `total_steps` reaches the floor (later steps stay there).
-
-    Args:
-        learning_rate: the peak rate.
-        total_steps: length of the whole run in steps, warmup included.
-        warmup_steps: number of warmup steps (0: none).
-        min_ratio: final rate as a fraction of the peak.
+    peak and step `total_steps` reaches the floor (later steps stay there). Its arguments are
+    `CosineWithWarmup`'s.
     """
 
-    def __init__(
-        self,
-        learning_rate: float,
-        total_steps: int,
-        warmup_steps: int = 0,
-        min_ratio: float = 0.0,
-    ) -> None:
-        super().__init__(learning_rate, warmup_steps)
-        if total_steps <= 0:
-            raise ValueError(f"total_steps must be > 0, got {total_steps}")
-        self.total_steps = int(total_steps)
-        self.min_ratio = float(min_ratio)
-
-    def _base(self, step: tf.Tensor) -> tf.Tensor:
-        decay_steps = float(max(1, self.total_steps - self.warmup_steps))
-        progress = tf.clip_by_value((step - self.warmup_steps) / decay_steps, 0.0, 1.0)
-        return self.learning_rate * (1.0 - (1.0 - self.min_ratio) * progress)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(total_steps=self.total_steps, min_ratio=self.min_ratio)
-        return config
+    def _fraction(self, progress: tf.Tensor) -> tf.Tensor:
+        return 1.0 - progress
 
 
 def warmup_steps_for(cfg: TrainConfig, steps_per_epoch: int) -> int:
