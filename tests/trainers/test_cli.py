@@ -26,7 +26,7 @@ def _run(module, *args, timeout=600):
     [
         (["--model=resnet51"], "--model: Unknown model name 'resnet51'"),
         (["--global_batch_size=-8"], "--global_batch_size=-8 is invalid: expected a positive"),
-        (["--schedule=linear"], "--schedule='linear' is invalid: expected one of 'constant'"),
+        (["--schedule=onecycle"], "--schedule='onecycle' is invalid: expected one of 'constant'"),
         (["--optimizer=rmsprop"], "--optimizer='rmsprop' is invalid: expected one of 'sgd'"),
         (["--model_overrides=stem=tiny"], "--model_overrides: `stem` must be one of"),
         (["--model_overrides=colour=red"], "--model_overrides: resnet18 has no argument `colour`"),

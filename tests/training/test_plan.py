@@ -53,7 +53,7 @@ def test_image_size_sets_the_input_shape_and_the_preprocessing():
         (dict(model_overrides={"num_classes": 100}), "model_overrides", r"set by the run"),
         (dict(global_batch_size=20_000), "global_batch_size", r"larger than the 10000"),
         (dict(dataset="no_such_dataset_xyz"), "dataset", r"not available"),
-        (dict(schedule="linear"), "schedule", r"one of 'constant'"),
+        (dict(schedule="onecycle"), "schedule", r"one of 'constant'"),
     ],
 )
 def test_every_problem_names_its_field(fields, field, pattern):
