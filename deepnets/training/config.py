@@ -62,8 +62,9 @@ class TrainConfig(InputSettings):
     # Optimizer.
     optimizer: str = setting(
         "sgd",
-        "sgd (momentum, nesterov), adam, adamw, nadam, lion, lamb or muon (Keras' Muon: "
-        "orthogonalized momentum for the kernels, AdamW for the rest).",
+        "sgd (momentum, nesterov), adam, adamw, nadam, lion, lamb or muon (momentum, nesterov; "
+        "orthogonalized momentum for the conv and hidden dense kernels, AdamW at the same rate "
+        "for the vectors and the classifier head).",
         choice(*OPTIMIZERS),
     )
     clip_grad_norm: float | None = setting(
@@ -72,8 +73,8 @@ class TrainConfig(InputSettings):
         optional(POSITIVE_FLOAT),
     )
     learning_rate: float = setting(0.1, "Peak learning rate, reached after warmup.", POSITIVE_FLOAT)
-    momentum: float = setting(0.9, "SGD momentum.", FRACTION)
-    nesterov: bool = setting(False, "Nesterov momentum (sgd only).", BOOL)
+    momentum: float = setting(0.9, "SGD (and Muon) momentum.", FRACTION)
+    nesterov: bool = setting(False, "Nesterov momentum (sgd and muon only).", BOOL)
     beta_1: float = setting(0.9, "Adam/AdamW first-moment decay.", FRACTION)
     beta_2: float = setting(0.999, "Adam/AdamW second-moment decay.", FRACTION)
     epsilon: float = setting(1e-7, "Adam/AdamW epsilon.", POSITIVE_FLOAT)
@@ -252,7 +253,11 @@ class TrainConfig(InputSettings):
                 f"epochs={self.epochs!r}, train_steps={self.train_steps!r}.",
             )
         rules = (
-            ("nesterov", self.nesterov and self.optimizer != "sgd", "False unless optimizer='sgd'"),
+            (
+                "nesterov",
+                self.nesterov and self.optimizer not in ("sgd", "muon"),
+                "False unless optimizer='sgd' or 'muon'",
+            ),
             (
                 "weight_decay_mode",
                 self.optimizer == "adamw" and self.weight_decay_mode == "l2",

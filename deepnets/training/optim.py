@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
+from deepnets.training.muon import Muon
+
 if TYPE_CHECKING:
     from deepnets.training.config import TrainConfig
 
@@ -113,10 +115,10 @@ def make_optimizer(
             learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2, **common
         )
     elif cfg.optimizer == "muon":
-        # Newton-Schulz orthogonalized momentum for the kernels, AdamW for the vectors (biases,
-        # BatchNorm): Keras' Muon decides which by rank, like the decay rule here.
+        # Newton-Schulz orthogonalized momentum for the conv and hidden dense kernels, AdamW
+        # for the vectors (biases, BatchNorm) and the classifier head (see deepnets.training.muon).
         decay = common.pop("weight_decay") or 0.0
-        optimizer = keras.optimizers.Muon(
+        optimizer = Muon(
             learning_rate,
             momentum=cfg.momentum,
             nesterov=cfg.nesterov,

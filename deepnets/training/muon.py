@@ -1,0 +1,71 @@
+"""Muon for convolutional networks.
+
+Keras' `keras.optimizers.Muon` orthogonalizes the momentum of 2-D variables only and sends
+every other variable to its AdamW step. In a convolutional network that means the opposite of
+what Muon is for: the 4-D convolution kernels (nearly all of the weights) get AdamW, and the
+2-D classifier kernel, which Muon's authors say to leave to AdamW, gets the Newton-Schulz step.
+
+`Muon` here keeps Keras' update, state and arguments and changes which variables take which
+step: every kernel of rank >= 2 (convolutions viewed as `[kh * kw * in, out]` matrices, the
+layout of Keller Jordan's CIFAR-10 and NanoGPT runs) takes the Muon step, except the layers that
+`exclude_layers` names (by default the deepnets classifier head); vectors (biases, BatchNorm)
+and the excluded layers take the AdamW step at `learning_rate * adam_lr_ratio`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import tensorflow as tf
+
+keras = tf.keras
+
+# Variables whose path matches go to AdamW: the classifier head of every deepnets model.
+HEAD_PATTERN = r"(^|/)classifier/"
+
+
+@keras.utils.register_keras_serializable(package="deepnets")
+class Muon(keras.optimizers.Muon):
+    """Keras' Muon with convolution kernels orthogonalized and the classifier head left to AdamW.
+
+    Args:
+        learning_rate: a float or a schedule; the Muon step's rate (AdamW's is this times
+            `adam_lr_ratio`).
+        exclude_layers: regular expressions matched against variable paths; matching variables
+            take the AdamW step. Default: the deepnets classifier head (`HEAD_PATTERN`).
+        **kwargs: every other argument of `keras.optimizers.Muon` (momentum, nesterov,
+            weight_decay, adam_weight_decay, adam_beta_1/2, epsilon, rms_rate, ns_steps, ...).
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        exclude_layers: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if exclude_layers is None:
+            exclude_layers = [HEAD_PATTERN]
+        super().__init__(learning_rate=learning_rate, exclude_layers=exclude_layers, **kwargs)
+
+    def _should_use_adamw(self, variable: Any) -> bool:
+        if len(variable.shape) < 2:
+            return True
+        if self.exclude_embeddings and "embedding" in variable.path.lower():
+            return True
+        return any(re.search(keyword, variable.path) for keyword in self.exclude_layers)
+
+    def uses_muon(self, variable: Any) -> bool:
+        """Whether `variable` takes the Muon step (else the AdamW step)."""
+        return not self._should_use_adamw(variable)
+
+    def _muon_update_step(self, gradient: Any, variable: Any, lr: Any, m: Any) -> None:
+        shape = tuple(variable.shape)
+        matrix = (math.prod(shape[:-1]), shape[-1])  # [fan-in, fan-out]
+        self.assign_add(m, gradient + m * (self.momentum - 1))
+        g = gradient + self.momentum * m if self.nesterov else m
+        update = self.zeropower_via_newtonschulz5(tf.reshape(g, matrix), self.ns_steps)
+        if self.rms_rate is not None:  # Keras' (Moonlight's) scale: an update RMS of rms_rate
+            update = update * (math.sqrt(max(matrix)) * self.rms_rate)
+        self.assign_sub(variable, tf.reshape(lr * update, shape))
