@@ -206,7 +206,9 @@ class TrainConfig(InputSettings):
     )
     keep_checkpoints: int = setting(3, "Checkpoints kept on disk.", POSITIVE_INT)
     eval_every_steps: int | None = setting(
-        None, "Evaluation period in steps (default: every epoch).", OPTIONAL_POSITIVE_INT
+        None,
+        "Evaluation period in steps (default: every epoch; 0: only at the end of the run).",
+        optional(NONNEGATIVE_INT),
     )
     log_every_steps: int | None = setting(
         None,

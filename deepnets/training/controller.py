@@ -29,7 +29,8 @@ class LoopSettings:
         total_steps: the step the run ends at.
         steps_per_epoch: steps per epoch; loops never cross an epoch's end.
         steps_per_loop: most steps per runner call.
-        eval_every_steps: evaluation period (None: at the end of every epoch).
+        eval_every_steps: evaluation period (None: at the end of every epoch; 0: only at the
+            end of the run).
         checkpoint_every_steps: checkpoint period (None: at the end of every epoch).
         log_every_steps: a progress line at most this often (None: after every loop).
         phase_steps: steps where the training changes (e.g. the backbone is unfrozen); loops
@@ -63,12 +64,13 @@ class LoopSettings:
         return min(limits)
 
     def due(self, step: int, every: int | None) -> bool:
-        """Whether something with period `every` (None: each epoch) is due at `step`."""
+        """Whether something with period `every` (None: each epoch; 0: only the last step) is
+        due at `step`."""
         if step == self.total_steps:
             return True
         if every is None:
             return step % self.steps_per_epoch == 0
-        return step % every == 0
+        return every > 0 and step % every == 0
 
     def log_due(self, step: int, num_steps: int) -> bool:
         """Whether the loop that ended at `step` crossed a multiple of `log_every_steps`."""

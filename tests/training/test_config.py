@@ -40,6 +40,7 @@ def test_defaults_validate_and_round_trip_through_json():
         ("cpu_replicas", 0, "positive integer"),
         ("keep_checkpoints", 0, "positive integer"),
         ("checkpoint_every_steps", -5, "None or a positive integer"),
+        ("eval_every_steps", -1, "non-negative integer"),
         ("deterministic", "yes", "True or False"),
         ("model", "", "non-empty string"),
         ("nesterov", 1, "True or False"),

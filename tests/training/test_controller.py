@@ -129,6 +129,15 @@ def test_explicit_eval_period_and_final_eval_once():
     assert checkpoints.saved == [10]  # the epoch never ends: only the final checkpoint
 
 
+def test_eval_period_zero_evaluates_only_at_the_end():
+    settings = LoopSettings(total_steps=12, steps_per_epoch=4, steps_per_loop=3, eval_every_steps=0)
+    _, runner, checkpoints, recorder = run(settings)
+    assert [e[1] for e in recorder.events if e[0] == "eval"] == [12]
+    assert checkpoints.saved == [4, 8, 12]  # checkpoints keep their period (every epoch)
+    trains = [c[1:] for c in runner.calls if c[0] == "train"]
+    assert trains == [(0, 3), (3, 1), (4, 3), (7, 1), (8, 3), (11, 1)]
+
+
 def test_no_eval_set_means_no_evaluation():
     settings = LoopSettings(total_steps=6, steps_per_epoch=3, steps_per_loop=3)
     result, runner, _, _ = run(settings, runner=FakeRunner(has_eval=False))
