@@ -120,8 +120,9 @@ class TrainConfig(InputSettings):
     bn_bias_lr_multiplier: float = setting(
         1.0,
         "Multiply the learning rate of BatchNorm offsets (betas) by this (airbench: 64), by "
-        "scaling their gradients: optimizer='sgd' only, without clip_grad_norm.",
-        POSITIVE_FLOAT,
+        "scaling their gradients: optimizer='sgd' only, without clip_grad_norm (0 or 1 with "
+        "any optimizer: 0 freezes them).",
+        NONNEGATIVE,
     )
     bn_scale_lr_multiplier: float = setting(
         1.0,
@@ -268,9 +269,10 @@ class TrainConfig(InputSettings):
             *(
                 (
                     name,
-                    getattr(self, name) != 1.0
+                    getattr(self, name) not in (0.0, 1.0)
                     and (self.optimizer != "sgd" or self.clip_grad_norm is not None),
-                    "1.0 unless optimizer='sgd' without clip_grad_norm (it scales gradients)",
+                    "0.0 (frozen) or 1.0 unless optimizer='sgd' without clip_grad_norm (it "
+                    "scales gradients)",
                 )
                 for name in ("bn_bias_lr_multiplier", "bn_scale_lr_multiplier")
             ),

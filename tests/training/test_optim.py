@@ -174,12 +174,30 @@ def test_the_bn_multipliers_scale_only_their_parameters_first_step(bias, scale):
         ("bn_bias_lr_multiplier", dict(optimizer="adam")),
         ("bn_bias_lr_multiplier", dict(optimizer="sgd", clip_grad_norm=1.0)),
         ("bn_scale_lr_multiplier", dict(optimizer="lion")),
+        ("bn_scale_lr_multiplier", dict(optimizer="muon")),
     ],
 )
 def test_the_bn_multipliers_need_sgd_without_clipping(field, changes):
     cfg = dataclasses.replace(
-        TrainConfig(), **{field: 0.0 if "scale" in field else 64.0}, **changes
+        TrainConfig(), **{field: 0.5 if "scale" in field else 64.0}, **changes
     )
     with pytest.raises(ConfigError) as info:
         cfg.validate()
     assert info.value.name == field and "sgd" in str(info.value)
+    # 0 (frozen) is the one multiplier every optimizer honours
+    frozen = dataclasses.replace(cfg, **{field: 0.0}).validate()
+    assert getattr(frozen, field) == 0.0
+
+
+@pytest.mark.parametrize("name", ["muon", "adam"])
+def test_a_zero_multiplier_freezes_batch_norm_scales_under_any_optimizer(name):
+    cfg = TrainConfig(optimizer=name, bn_scale_lr_multiplier=0.0, weight_decay=1e-3).validate()
+    runner = toys.toy_runner(
+        with_eval=False, optimizer=cfg, learning_rate=1e-2, bn_scale_lr_multiplier=0.0
+    )
+    variables = runner.model.trainable_variables
+    before = {v.path: v.numpy() for v in variables}
+    runner.run_steps(runner.train_iterator(), 3)
+    moved = {v.path: bool(np.any(v.numpy() != before[v.path])) for v in variables}
+    assert not any(m for p, m in moved.items() if p.endswith("gamma")), moved
+    assert all(m for p, m in moved.items() if not p.endswith("gamma")), moved
