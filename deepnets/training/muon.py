@@ -7,7 +7,7 @@ what Muon is for: the 4-D convolution kernels (nearly all of the weights) get Ad
 
 `Muon` here keeps Keras' update, state and arguments and changes which variables take which
 step: every kernel of rank >= 2 (convolutions viewed as `[kh * kw * in, out]` matrices, the
-layout of Keller Jordan's CIFAR-10 and NanoGPT runs) takes the Muon step, except the layers that
+layout of Keller Jordan's CIFAR-10 runs) takes the Muon step, except the layers that
 `exclude_layers` names (by default the deepnets classifier head); vectors (biases, BatchNorm)
 and the excluded layers take the AdamW step at `learning_rate * adam_lr_ratio`.
 """
