@@ -51,8 +51,12 @@ KILL_POINTS = [
 ]
 
 
-def launch(model_dir, faults=None, extra=(), wait=True):
-    env = script_env(**({"DEEPNETS_FAULTS": faults} if faults else {}))
+def launch(model_dir, faults=None, extra=(), wait=True, onednn="0"):
+    # TensorFlow's op determinism does not cover its oneDNN kernels (on some CPUs a weight
+    # gradient varies from call to call), so the drills, which compare bits, run without them.
+    env = script_env(
+        TF_ENABLE_ONEDNN_OPTS=onednn, **({"DEEPNETS_FAULTS": faults} if faults else {})
+    )
     command = [sys.executable, "-m", "trainers.train", *FLAGS, f"--model_dir={model_dir}", *extra]
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -96,7 +100,17 @@ def reference(tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("reference")
     code, out, err = launch(model_dir)
     assert code == 0, err[-3000:]
+    assert "warning" not in err, err[-3000:]
     return model_dir, weights_digest(model_dir / "final.keras")
+
+
+def test_a_deterministic_run_with_onednn_on_warns_that_it_may_not_repeat(tmp_path):
+    code, out, err = launch(tmp_path, extra=["--train_steps=3"], onednn="1")
+    assert code == 0, err[-3000:]
+    warnings = [line for line in err.splitlines() if line.startswith("deepnets-train: warning:")]
+    assert len(warnings) == 1, err[-3000:]
+    assert "oneDNN kernels are on" in warnings[0]
+    assert "set TF_ENABLE_ONEDNN_OPTS=0" in warnings[0]
 
 
 def test_killed_at_every_named_moment_the_run_still_ends_bit_identical(reference, tmp_path):
