@@ -20,10 +20,12 @@ from typing import Any
 
 import tensorflow as tf
 
+from deepnets.training.fine_tuning import HEAD_LAYER
+
 keras = tf.keras
 
 # Variables whose path matches go to AdamW: the classifier head of every deepnets model.
-HEAD_PATTERN = r"(^|/)classifier/"
+HEAD_PATTERN = rf"(^|/){HEAD_LAYER}/"
 
 
 @keras.utils.register_keras_serializable(package="deepnets")
