@@ -8,7 +8,6 @@ final model. This module is the one place that joins the registry, the data pack
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Sequence
 
 import tensorflow as tf
@@ -18,7 +17,6 @@ from deepnets.models.predictor import ImagePredictor
 from deepnets.training.actions import Action
 from deepnets.training.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
 from deepnets.training.config import ConfigError, TrainConfig
-from deepnets.training.errors import DeterminismWarning
 from deepnets.training.export import save_final_model
 from deepnets.training.fine_tuning import ScaledSchedule, initialize_weights
 from deepnets.training.loop import run_folder, run_loop
@@ -51,45 +49,19 @@ def epoch_seed(seed: int | None, epoch: int) -> int | None:
     return (seed * 1_000_003 + epoch * 7_919 + 1) % (2**31 - 1)
 
 
-def onednn_enabled() -> bool:
-    """Whether TensorFlow runs its oneDNN CPU kernels in this process.
-
-    TensorFlow turns them on at start-up on CPUs with AVX-512 VNNI/BF16 or AMX, and elsewhere
-    only when `TF_ENABLE_ONEDNN_OPTS=1` is set before it is imported. `enable_op_determinism`
-    does not cover them: on a 2-core AVX2-only AMD EPYC, the weight gradient of a strided 1x1
-    convolution differed in its last bits between calls on the same inputs (3 of 30 eager calls,
-    16 of 30 inside a `tf.function`), so a deterministic run was not repeatable there.
-    """
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-    except ImportError:  # a TensorFlow build without the probe
-        return False
-    return bool(_pywrap_util_port.IsMklEnabled())
-
-
 def make_runner(
     plan: RunPlan, schedule: keras.optimizers.schedules.LearningRateSchedule
 ) -> StepRunner:
     """The step runner of a planned run: its model, optimizer and input pipelines.
 
     Creating it sets Keras' global random seed (Python, NumPy and TensorFlow) when the config
-    has a seed, and enables op determinism process-wide when `deterministic` is set (with a
-    `DeterminismWarning` when TensorFlow's oneDNN kernels are on: see `onednn_enabled`).
+    has a seed, and enables op determinism process-wide when `deterministic` is set.
     """
     from deepnets import data  # deferred: the training library imports without the data package
 
     cfg, facts = plan.config, plan.dataset
     if cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
-        if onednn_enabled():
-            warnings.warn(
-                "deterministic=True, but TensorFlow's oneDNN kernels are on and its op "
-                "determinism does not cover them: on some CPUs (measured on an AVX2-only one) "
-                "weight gradients differ in their last bits from run to run. For bit-identical "
-                "runs set TF_ENABLE_ONEDNN_OPTS=0 before starting.",
-                DeterminismWarning,
-                stacklevel=2,
-            )
     if cfg.seed is not None:
         keras.utils.set_random_seed(cfg.seed)
     eval_batch_size = cfg.eval_batch_size or cfg.global_batch_size

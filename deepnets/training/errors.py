@@ -48,10 +48,6 @@ class RunFolderWarning(UserWarning):
     """Something in the run folder was repaired or skipped (a stale lock, a broken checkpoint)."""
 
 
-class DeterminismWarning(UserWarning):
-    """A deterministic run asked for may not be bit-reproducible on this machine."""
-
-
 class RunLockedError(RunFolderError):
     """Another process holds the run folder (see `deepnets.training.lock`).
 
