@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import gc
-import os
 import platform
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +26,7 @@ from benchmarks.flops import forward_flops
 from benchmarks.peak import PeakSizes, peak_contenders
 from benchmarks.table import NA
 from benchmarks.timing import Contender, Measurement, interleaved_rates
+from deepnets.training.machine import machine_facts
 
 keras = tf.keras
 
@@ -183,13 +183,15 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
     for row in rows:
         row["pipeline_vs_loop"] = pipeline.median / row["loop_img_s"]
     fastest = max(rows, key=lambda r: r["loop_img_s"])
+    machine = machine_facts()
     context = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "python": platform.python_version(),
-        "cpu": _cpu_name(),
-        "cpu_count": os.cpu_count(),
+        "cpu": machine["cpu"],
+        "cpu_count": machine["cpus"],
+        "onednn": machine["onednn"],
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "peaks_flop_s": {
             name: Measurement(
@@ -204,17 +206,6 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
         "models": details,
     }
     return BenchmarkResult(rows, context)
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _spread(m: dict[str, Any], scale: float = 1.0, fmt: str = ".1f") -> str:
@@ -233,6 +224,7 @@ def report_notes(result: BenchmarkResult) -> list[str]:
     ctx, s = result.context, result.context["settings"]
     peaks, sizes = ctx["peaks_flop_s"], ctx["peak_sizes"]
     device = ", ".join(ctx["gpus"]) or "CPU only"
+    onednn = {True: "on", False: "off"}.get(ctx.get("onednn"), "unknown")
     jit = "; ".join(
         f"{name}: (a) {d['deepnets_loop_jit_compile']}, (b) "
         f"{NA if d['keras_app_fit_jit_compile'] is None else d['keras_app_fit_jit_compile']}, "
@@ -243,7 +235,7 @@ def report_notes(result: BenchmarkResult) -> list[str]:
     pipeline = ctx["pipeline_img_s"]
     lines = [
         f"{ctx['date']}  TensorFlow {ctx['tensorflow']}, Keras {ctx['keras']}, Python "
-        f"{ctx['python']}; {ctx['cpu']}, {ctx['cpu_count']} CPUs; {device}.",
+        f"{ctx['python']}; {ctx['cpu']}, {ctx['cpu_count']} CPUs, oneDNN {onednn}; {device}.",
         f"Settings: global batch {s['batch_size']} (one replica; a row's own where its batch "
         "column differs), float32, 32x32x3 inputs, "
         f"100 classes; {s['repetitions']} repetitions of {s['steps']} step(s) after a warm-up "

@@ -11,9 +11,10 @@ Each recipe is a deepnets flagfile (trained with `deepnets.training.train`, the 
 evaluated on the same images after every epoch until `--tutorial_minutes` have passed. The clock
 runs from the call that starts a run (reading the dataset, building the model and tracing
 included) to each evaluation's end (evaluations included). Writes `time_to_accuracy.png`
-(top-1 against minutes), `results.json` and prints a table. Results already in
-`--output_dir/results.json` are kept (a recipe run again replaces its own), so recipes measured
-one at a time end up on one picture.
+(top-1 against minutes), `results.json`, `machines.json` (the machine each recipe ran on: CPU,
+CPUs, oneDNN, GPUs) and prints a table. Results already in `--output_dir/results.json` are kept
+(a recipe run again replaces its own), so recipes measured one at a time end up on one picture;
+the picture names the machine, or each recipe's where they differ.
 """
 
 from __future__ import annotations
@@ -114,8 +115,14 @@ def run_tutorial(minutes: float, num_classes: int) -> list[tuple[float, float, i
     return points
 
 
-def draw(results: dict[str, list], path: str, title: str, chance: float) -> str:
-    """Top-1 against minutes, one line per recipe, each starting at `chance` at minute 0."""
+def draw(
+    results: dict[str, list], path: str, title: str, chance: float, machines: dict[str, str]
+) -> str:
+    """Top-1 against minutes, one line per recipe, each starting at `chance` at minute 0.
+
+    `machines` maps recipes to the machine they ran on: one machine goes under the x axis,
+    several into the legend.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
@@ -125,13 +132,17 @@ def draw(results: dict[str, list], path: str, title: str, chance: float) -> str:
     figure = Figure(figsize=(8, 5), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.subplots()
+    where = {name: machines.get(name, "machine not recorded") for name in results}
+    shared = set(where.values())
     for name, points in results.items():
         minutes = [0.0] + [m for m, _, _ in points]
         top1 = [chance] + [t for _, t, _ in points]
-        ax.plot(minutes, [100 * t for t in top1], marker="o", markersize=3, label=name)
+        label = name if len(shared) == 1 else f"{name} ({where[name]})"
+        ax.plot(minutes, [100 * t for t in top1], marker="o", markersize=3, label=label)
     ax.axhline(93, color="gray", linestyle=":", label="target 93%")
     ax.axvline(20, color="gray", linestyle="--", linewidth=0.8)
-    ax.set_xlabel("wall-clock minutes (2-core CPU, evaluations included)")
+    on = f" on {shared.pop()}" if len(shared) == 1 else ""
+    ax.set_xlabel(f"wall-clock minutes{on} (evaluations included)")
     ax.set_ylabel("held-out top-1")
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     ax.set_title(title, fontweight="bold")
@@ -159,20 +170,31 @@ def main(argv: list[str]) -> None:
         facts = describe_dataset(FLAGS.folder)
     except DatasetUnavailableError as error:
         fail(PROGRAM, f"--folder: {error}")
+    from deepnets.training.machine import describe_machine
+
+    machine = describe_machine()
+    print(f"Machine: {machine}", flush=True)
     results_path = os.path.join(FLAGS.output_dir, "results.json")
-    results = {}
+    machines_path = os.path.join(FLAGS.output_dir, "machines.json")
+    results, machines = {}, {}
     if os.path.exists(results_path):
         with open(results_path) as f:
             results = json.load(f)
         print(f"Kept the results of {', '.join(results)} from {results_path}")
+    if os.path.exists(machines_path):
+        with open(machines_path) as f:
+            machines = json.load(f)
     for name, flagfile in recipes:
         if flagfile:
             results[name] = run_recipe(flagfile, os.path.join(FLAGS.output_dir, name))
         else:
             results[name] = run_tutorial(FLAGS.tutorial_minutes, facts.num_classes)
+        machines[name] = machine
         os.makedirs(FLAGS.output_dir, exist_ok=True)
         with open(results_path, "w") as f:
             json.dump(results, f, indent=2)
+        with open(machines_path, "w") as f:
+            json.dump(machines, f, indent=2)
     title = (
         f"{os.path.basename(os.path.normpath(FLAGS.folder))}: {facts.num_classes} classes, "
         f"{facts.eval_examples:,} held-out images"
@@ -182,12 +204,14 @@ def main(argv: list[str]) -> None:
         os.path.join(FLAGS.output_dir, "time_to_accuracy.png"),
         title,
         1 / facts.num_classes,
+        machines,
     )
-    print(f"{'recipe':<12} {'minutes':>8} {'top-1':>7}   best within 20 min")
+    print(f"{'recipe':<12} {'minutes':>8} {'top-1':>7}   best within 20 min   machine")
     for name, points in results.items():
         minutes, top1, _ = points[-1]
         within = max((t for m, t, _ in points if m <= 20.0), default=float("nan"))
-        print(f"{name:<12} {minutes:>8.1f} {100 * top1:>6.2f}%   {100 * within:.2f}%")
+        where = machines.get(name, "not recorded")
+        print(f"{name:<12} {minutes:>8.1f} {100 * top1:>6.2f}%   {100 * within:>17.2f}%   {where}")
 
 
 def run() -> None:

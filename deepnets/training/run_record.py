@@ -21,6 +21,7 @@ import tensorflow as tf
 from deepnets.data import DatasetFacts, Preprocessing
 from deepnets.training.atomic import atomic_write_text
 from deepnets.training.config import TrainConfig
+from deepnets.training.machine import machine_facts
 from deepnets.training.plan import ModelRecipe, RunPlan
 
 keras = tf.keras
@@ -52,6 +53,9 @@ class RunRecord:
         keras_config: `keras.utils.serialize_keras_object(model)` of the built model: rebuilds
             the exact architecture even if the registry's defaults change later.
         versions: deepnets, TensorFlow, Keras and Python versions that wrote the record.
+        machine: the machine that wrote it (`deepnets.training.machine.machine_facts`: CPU model,
+            usable CPUs, whether TensorFlow's oneDNN kernels were on, GPUs); a resumed run
+            rewrites it, so it names the machine of the newest launch.
         written: ISO time of writing.
     """
 
@@ -60,6 +64,7 @@ class RunRecord:
     dataset: DatasetFacts
     keras_config: dict[str, Any] | None = None
     versions: dict[str, str] = dataclasses.field(default_factory=versions)
+    machine: dict[str, Any] = dataclasses.field(default_factory=machine_facts)
     written: str = ""
 
     @property
@@ -96,6 +101,7 @@ class RunRecord:
             "format": FORMAT_VERSION,
             "written": self.written or datetime.datetime.now(datetime.UTC).isoformat(),
             "versions": dict(self.versions),
+            "machine": dict(self.machine),
             "model": self.model.to_dict(),
             "input_shape": list(self.input_shape),
             "dataset": self.dataset.to_dict(),
@@ -112,6 +118,7 @@ class RunRecord:
             dataset=DatasetFacts.from_dict(values["dataset"]),
             keras_config=values.get("keras_config"),
             versions=dict(values.get("versions", {})),
+            machine=dict(values.get("machine", {})),
             written=values.get("written", ""),
         )
 

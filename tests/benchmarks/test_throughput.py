@@ -101,6 +101,9 @@ def test_quick_run_notes_explain_the_figures(quick_run):
     for fact in ("TensorFlow", "matmul", "3x3 conv", "GFLOP/s", "3 x fwd FLOPs", "jit_compile"):
         assert fact in notes
     assert "QUICK MODE" in notes
+    onednn = "on" if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1" else "off"
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS") in ("0", "1"):  # the setting is in the notes
+        assert f"CPUs, oneDNN {onednn};" in notes
 
 
 def test_json_holds_the_same_rows_with_exact_ratios(quick_run):

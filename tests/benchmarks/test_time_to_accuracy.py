@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from deepnets.training.machine import cpu_model
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -65,6 +67,13 @@ def test_tool_trains_both_recipes_and_reports(tmp_path):
         assert all(0.0 <= top1 <= 1.0 for _, top1, _ in points)
     assert (out / "time_to_accuracy.png").stat().st_size > 10_000
     assert "tiny" in result.stdout and "tutorial" in result.stdout
+    # The machine of each recipe measured here; the kept one's is not known.
+    machines = json.loads((out / "machines.json").read_text())
+    assert set(machines) == {"tiny", "tutorial"} and machines["tiny"] == machines["tutorial"]
+    assert machines["tiny"].startswith(cpu_model() + ", ") and "oneDNN" in machines["tiny"]
+    assert f"Machine: {machines['tiny']}" in result.stdout
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line[:1].isalpha()}
+    assert rows["tiny"].endswith(machines["tiny"]) and rows["earlier"].endswith("not recorded")
 
 
 def test_tool_names_a_bad_recipe_and_a_folder_without_images(tmp_path):

@@ -1,6 +1,7 @@
 """A run folder describes its run: export, restore and evaluate it without the training data."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -54,6 +55,11 @@ def test_run_record_holds_what_the_model_needs(trained_run):
     assert raw["dataset"]["preprocessing"]["crop"] == "none"
     assert raw["dataset"]["preprocessing"]["train_augmentation"] == "pad_crop_flip"
     assert set(raw["versions"]) == {"deepnets", "tensorflow", "keras", "python"}
+    assert raw["machine"]["cpus"] == len(os.sched_getaffinity(0)) and raw["machine"]["gpus"] == 0
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS") in ("0", "1"):  # conftest sets 1 unless told
+        assert raw["machine"]["onednn"] is (os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1")
+    older = {key: value for key, value in raw.items() if key != "machine"}
+    assert RunRecord.from_dict(older).machine == {}  # records written before it still read
     assert raw["model"] == {
         "name": "resnet18",
         "arguments": {
