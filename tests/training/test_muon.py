@@ -105,3 +105,25 @@ def test_it_serializes_with_its_exclusions():
     assert type(again) is Muon
     assert again.exclude_layers == ["head_a", "head_b"] and again.momentum == pytest.approx(0.7)
     assert Muon(0.1).exclude_layers == [r"(^|/)classifier/"]
+
+
+@pytest.mark.parametrize("shape", [(1152, 128), (128, 1152), (576, 64)])
+def test_wide_matrices_are_orthogonalized_in_their_gram_space_with_the_same_result(
+    shape, monkeypatch
+):
+    g = np.random.default_rng(0).normal(size=shape)
+    expected = newton_schulz(g)
+    # Keras' own iteration is not called for these: the Gram-space one gives the result.
+    monkeypatch.setattr(keras.optimizers.Muon, "zeropower_via_newtonschulz5", None)
+    result = Muon(0.01).zeropower_via_newtonschulz5(tf.constant(g, tf.float32), 5).numpy()
+    assert result.shape == shape
+    np.testing.assert_allclose(result, expected, atol=2e-6)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (288, 128), (216, 32)])
+def test_small_or_near_square_matrices_take_keras_iteration_bit_for_bit(shape):
+    g = tf.constant(np.random.default_rng(1).normal(size=shape), tf.float32)
+    ours = Muon(0.01).zeropower_via_newtonschulz5(g, 5).numpy()
+    stock = keras.optimizers.Muon(0.01).zeropower_via_newtonschulz5(g, 5).numpy()
+    np.testing.assert_array_equal(ours, stock)
+    np.testing.assert_allclose(ours, newton_schulz(g.numpy().astype(np.float64)), atol=2e-6)
