@@ -28,10 +28,15 @@ from trainers.cli import fail, quiet_tensorflow_logs, run_binary
 PROGRAM = "kernel-check"
 quiet_tensorflow_logs(PROGRAM)
 
-flags.DEFINE_integer("repeats", 10, "Calls of each float32 computation on the same inputs.")
-flags.DEFINE_float("tolerance", 1e-4, "Largest error allowed, relative to the largest entry.")
-flags.DEFINE_integer("batch_size", 16, "Images per call.")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The tool's flags, defined when it runs (importing the module defines none, so its
+    functions can be used beside other binaries' flags)."""
+    flags.DEFINE_integer("repeats", 10, "Calls of each float32 computation on the same inputs.")
+    flags.DEFINE_float("tolerance", 1e-4, "Largest error allowed, relative to the largest entry.")
+    flags.DEFINE_integer("batch_size", 16, "Images per call.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +177,7 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
     """Entry point (python -m benchmarks.kernel_check)."""
+    define_flags()
     run_binary(main, __name__)
 
 

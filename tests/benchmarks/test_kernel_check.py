@@ -72,6 +72,14 @@ def test_tensorflow_eigen_kernels_pass_every_case():
     assert f"0 wrong, 0 varying between calls, of {len(rows)}" in done.stdout
 
 
+def test_importing_the_tool_defines_no_flags():
+    from absl import flags
+
+    import benchmarks.kernel_check  # noqa: F401  (imported at the top too)
+
+    assert "repeats" not in flags.FLAGS and "tolerance" not in flags.FLAGS
+
+
 def test_bad_flags_are_named():
     done = run_check("--repeats=0")
     assert done.returncode == 2 and "--repeats=0: expected a positive integer" in done.stderr
