@@ -128,7 +128,9 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> TrainConfi
         elif kind == "str" and field.default is None and value is not None:
             value = None if value.lower() in _NONE_WORDS else value
         values[field.name] = value
-    # `--train_steps` alone means "train for that many steps", without also clearing --epochs.
-    if values["train_steps"] is not None and not flag_values["epochs"].present:
+    # `--train_steps` (or `--time_budget_minutes`) alone sets the run's length, without also
+    # clearing --epochs.
+    length_set = values["train_steps"] is not None or values["time_budget_minutes"] is not None
+    if length_set and not flag_values["epochs"].present:
         values["epochs"] = None
     return TrainConfig(**values)

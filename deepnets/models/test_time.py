@@ -57,6 +57,11 @@ def view_groups(images: tf.Tensor, flip: bool, translate: int) -> list[list[tf.T
     return groups
 
 
+def num_views(flip: bool, translate: int) -> int:
+    """How many views `view_groups` scores per image."""
+    return (3 if translate else 1) * (2 if flip else 1)
+
+
 def average_probabilities(
     probabilities: Callable[[tf.Tensor], tf.Tensor],
     images: tf.Tensor,

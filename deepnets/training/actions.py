@@ -196,11 +196,12 @@ class CurvesWriter(Action):
         result.curves_png = self.draw()
 
 
-def standard_actions(model_dir: str, steps_per_epoch: int) -> list[Action]:
-    """The chief's actions: progress lines, metrics.csv, TensorBoard and curves.png."""
+def standard_actions(model_dir: str, steps_per_epoch: int, progress: bool = True) -> list[Action]:
+    """The chief's actions: progress lines (if `progress`), metrics.csv, TensorBoard and
+    curves.png."""
     csv_path = os.path.join(model_dir, METRICS_CSV)
     return [
-        ProgressPrinter(),
+        *([ProgressPrinter()] if progress else []),
         MetricsCsvWriter(csv_path, steps_per_epoch),
         TensorBoardWriter(os.path.join(model_dir, TENSORBOARD_DIR)),
         CurvesWriter(csv_path, os.path.join(model_dir, CURVES_PNG)),

@@ -8,13 +8,17 @@ final model. This module is the one place that joins the registry, the data pack
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import tensorflow as tf
 
 from deepnets.layers.whitening import data_initialized_layers
 from deepnets.models.predictor import ImagePredictor
+from deepnets.models.test_time import num_views
 from deepnets.training.actions import Action
+from deepnets.training.budget import CalibrationClock
 from deepnets.training.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.export import save_final_model
@@ -206,6 +210,63 @@ def _adapt_to_data(
             print(f"Set {layer.name} from the patches of {used} training images.", flush=True)
 
 
+def _write_record(plan: RunPlan, runner: StepRunner) -> RunRecord:
+    """The run's record, written into the run folder by the chief."""
+    record = RunRecord.from_plan(plan, runner.export_model)
+    if plan.chief:
+        record.write(plan.model_dir)
+    return record
+
+
+def _run(
+    plan: RunPlan,
+    runner: StepRunner,
+    schedule: keras.optimizers.schedules.LearningRateSchedule,
+    actions: Sequence[Action],
+    **options: Any,
+) -> TrainResult:
+    """`run_loop` over the plan's schedule (`options`: its `progress` and `stop_when`)."""
+    return run_loop(
+        runner,
+        plan.loop,
+        model_dir=plan.model_dir,
+        keep_checkpoints=plan.config.keep_checkpoints,
+        learning_rate=lambda step: float(schedule(step)),
+        extra_actions=actions,
+        **options,
+    )
+
+
+def _calibrate(
+    plan: RunPlan, started: float, extra_actions: Sequence[Action]
+) -> tuple[RunPlan, TrainResult]:
+    """A budgeted run's first steps: trains them under the plan's provisional length while
+    timing them, checkpoints, then fixes and records the run's length (see
+    `deepnets.training.budget`).
+
+    Returns:
+        The plan with its budget, and the calibration's result; the plan has no budget when
+        SIGTERM stopped the calibration (its checkpoint is kept: a rerun resumes it).
+    """
+    cfg = plan.config
+    schedule = make_schedule(cfg, plan.loop.steps_per_epoch, plan.loop.total_steps)
+    runner = make_runner(plan, schedule)
+    clock = CalibrationClock(started, cfg.global_batch_size)
+    with run_folder(plan.model_dir, plan.chief):
+        _write_record(plan, runner)
+        actions = [clock, *extra_actions]
+        result = _run(plan, runner, schedule, actions, progress=False, stop_when=clock.done)
+        if not clock.done():
+            return plan, result
+        eval_images = plan.dataset.eval_examples if runner.has_eval else 0
+        views = num_views(cfg.eval_flip, cfg.eval_translate)
+        budget = clock.plan(cfg.time_budget_minutes, plan.loop, eval_images, views)
+        if plan.chief:
+            budget.write(plan.model_dir)
+            print(budget.describe(plan.loop.steps_per_epoch, cfg.global_batch_size), flush=True)
+    return plan.with_budget(budget), result
+
+
 def train(
     cfg: TrainConfig | RunPlan,
     strategy: tf.distribute.Strategy | None = None,
@@ -234,22 +295,19 @@ def train(
         RunFolderError: another process trains in the folder (`RunLockedError`), a file could
             not be written (`OutputWriteError`), or no checkpoint can be read.
     """
+    started = time.perf_counter()  # a time budget counts from here
     plan = cfg if isinstance(cfg, RunPlan) else plan_run(cfg, strategy)
     cfg = plan.config
+    calibrating = plan.needs_calibration
+    if calibrating:
+        plan, calibration = _calibrate(plan, started, extra_actions)
+        if plan.budget is None:  # SIGTERM stopped the calibration at a checkpoint
+            return calibration
     schedule = make_schedule(cfg, plan.loop.steps_per_epoch, plan.loop.total_steps)
     runner = make_runner(plan, schedule)
     with run_folder(plan.model_dir, plan.chief):  # one writer: the lock is held to the end
-        record = RunRecord.from_plan(plan, runner.export_model)
-        if plan.chief:
-            record.write(plan.model_dir)
-        result = run_loop(
-            runner,
-            plan.loop,
-            model_dir=plan.model_dir,
-            keep_checkpoints=cfg.keep_checkpoints,
-            learning_rate=lambda step: float(schedule(step)),
-            extra_actions=extra_actions,
-        )
+        record = _write_record(plan, runner)
+        result = _run(plan, runner, schedule, extra_actions)
         if not result.preempted:
             runner.sync_state()
             model = runner.export_model  # the weight average, with --ema_decay
@@ -273,4 +331,11 @@ def train(
                 confusion = runner.evaluator.confusion_matrix()
                 write_per_class_reports(plan.model_dir, confusion, record.class_names)
                 print(per_class_summary(confusion, record.class_names), flush=True)
+            if plan.chief and calibrating:  # the budget's whole run was this process's
+                print(
+                    f"Time budget {plan.budget.minutes:g} min: this process took "
+                    f"{(time.perf_counter() - started) / 60:.2f} min (planned "
+                    f"{plan.budget.planned_seconds / 60:.2f}).",
+                    flush=True,
+                )
     return result

@@ -45,14 +45,23 @@ class TrainConfig(InputSettings):
     """The single source of truth for a training run (see each field's help).
 
     Its first fields (what to train, on which images, from which weights) are those of
-    `InputSettings`. Exactly one of `epochs` and `train_steps` sets the length of the run. An
-    epoch is `num_train_examples // global_batch_size` steps (the remainder is dropped).
+    `InputSettings`. Exactly one of `epochs`, `train_steps` and `time_budget_minutes` sets the
+    length of the run. An epoch is `num_train_examples // global_batch_size` steps (the
+    remainder is dropped).
     """
 
     # Length and batch.
     epochs: int | None = setting(10, "Epochs to train (or set train_steps).", OPTIONAL_POSITIVE_INT)
     train_steps: int | None = setting(
         None, "Optimizer steps to train (instead of epochs).", OPTIONAL_POSITIVE_INT
+    )
+    time_budget_minutes: float | None = setting(
+        None,
+        "Train as many steps as fit in this many minutes of wall-clock, evaluations and export "
+        "included (instead of epochs): the first steps measure the step rate, then the run's "
+        "length is fixed and recorded in the run folder (budget.json), so the schedule decays "
+        "over it and a resumed run keeps it. One process only (not multi-worker).",
+        optional(POSITIVE_FLOAT),
     )
     global_batch_size: int = setting(128, "Examples per step, over all replicas.", POSITIVE_INT)
     eval_batch_size: int | None = setting(
@@ -248,12 +257,14 @@ class TrainConfig(InputSettings):
                     check(field.name, getattr(self, field.name))
                 except ArgumentError as err:
                     raise ConfigError(err.name, err.value, err.allowed, reason=err.reason) from None
-        if (self.epochs is None) == (self.train_steps is None):
+        lengths = (self.epochs, self.train_steps, self.time_budget_minutes)
+        if sum(value is not None for value in lengths) != 1:
             raise ConfigError(
                 "epochs",
                 self.epochs,
-                reason="set exactly one of `epochs` and `train_steps`; got "
-                f"epochs={self.epochs!r}, train_steps={self.train_steps!r}.",
+                reason="set exactly one of `epochs`, `train_steps` and `time_budget_minutes`; "
+                f"got epochs={self.epochs!r}, train_steps={self.train_steps!r}, "
+                f"time_budget_minutes={self.time_budget_minutes!r}.",
             )
         rules = (
             (

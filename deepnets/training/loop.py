@@ -37,6 +37,8 @@ def run_loop(
     keep_checkpoints: int = 3,
     learning_rate: Callable[[int], float] | None = None,
     extra_actions: Sequence[Action] = (),
+    progress: bool = True,
+    stop_when: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Trains `runner` to `settings.total_steps`, resuming from `model_dir`'s newest checkpoint.
 
@@ -52,6 +54,9 @@ def run_loop(
         keep_checkpoints: checkpoints kept on disk.
         learning_rate: step -> rate, for the reports.
         extra_actions: actions called after the standard ones (every worker calls them).
+        progress: print the progress lines (off: metrics.csv, TensorBoard and curves only).
+        stop_when: asked after each loop, like SIGTERM: True checkpoints and stops the run
+            (`preempted=True`) without its final evaluation.
 
     Returns:
         The `TrainResult` (final model paths are left None; `train` fills them).
@@ -66,7 +71,15 @@ def run_loop(
     chief = is_chief(strategy)
     with run_folder(model_dir, chief):
         return _run(
-            runner, settings, model_dir, chief, keep_checkpoints, learning_rate, extra_actions
+            runner,
+            settings,
+            model_dir,
+            chief,
+            keep_checkpoints,
+            learning_rate,
+            extra_actions,
+            progress,
+            stop_when,
         )
 
 
@@ -96,12 +109,14 @@ def _run(
     keep_checkpoints: int,
     learning_rate: Callable[[int], float] | None,
     extra_actions: Sequence[Action],
+    progress: bool,
+    stop_when: Callable[[], bool] | None,
 ) -> TrainResult:
     strategy = runner.strategy
     checkpoints = CheckpointKeeper(
         strategy, model_dir, keep_checkpoints, **runner.checkpoint_objects()
     )
-    actions = standard_actions(model_dir, settings.steps_per_epoch) if chief else []
+    actions = standard_actions(model_dir, settings.steps_per_epoch, progress) if chief else []
     if chief and runner.gradient_recorder is not None:
         actions.append(GradientNormsWriter(model_dir, settings.steps_per_epoch))
     actions += list(extra_actions)
@@ -110,8 +125,9 @@ def _run(
         with SigtermFlag() as sigterm:
 
             def stop_requested() -> bool:
+                requested = sigterm.requested or (stop_when is not None and stop_when())
                 # Every worker must stop at the same step, or the others hang in a collective.
-                return runner.any_replica(sigterm.requested) if multi_worker else sigterm.requested
+                return runner.any_replica(requested) if multi_worker else requested
 
             controller = Controller(
                 runner,

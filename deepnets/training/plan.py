@@ -16,11 +16,13 @@ from typing import Any
 import tensorflow as tf
 
 from deepnets.data import DatasetFacts, DatasetUnavailableError, describe_dataset
+from deepnets.training.budget import PROVISIONAL_EPOCHS, BudgetPlan
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.controller import LoopSettings
 from deepnets.training.strategy import (
     configure_threads,
     is_chief,
+    is_multi_worker,
     make_strategy,
     resolve_jit_compile,
 )
@@ -80,6 +82,9 @@ class RunPlan:
         loop: the schedule in steps.
         strategy: the distribution strategy.
         jit_compile: whether the step is compiled with XLA.
+        budget: with `time_budget_minutes`, the length the calibration fixed (`loop` then
+            ends there); None before the calibration (`loop` then has the provisional
+            length) or without a budget.
     """
 
     config: TrainConfig
@@ -88,6 +93,17 @@ class RunPlan:
     loop: LoopSettings
     strategy: tf.distribute.Strategy
     jit_compile: bool
+    budget: BudgetPlan | None = None
+
+    @property
+    def needs_calibration(self) -> bool:
+        """Whether the run must first measure its step rate (`time_budget_minutes`)."""
+        return self.config.time_budget_minutes is not None and self.budget is None
+
+    def with_budget(self, budget: BudgetPlan) -> RunPlan:
+        """The plan with the length a calibration fixed."""
+        loop = dataclasses.replace(self.loop, total_steps=budget.total_steps)
+        return dataclasses.replace(self, loop=loop, budget=budget)
 
     @property
     def model_dir(self) -> str:
@@ -203,9 +219,16 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
             f"training examples of {cfg.dataset!r}",
         )
     dataset = _with_weights_preprocessing(cfg, dataset)
+    budget = _recorded_budget(cfg, strategy)
+    if budget is not None:
+        total_steps = budget.total_steps
+    elif cfg.time_budget_minutes is not None:
+        total_steps = PROVISIONAL_EPOCHS * steps_per_epoch
+    else:
+        total_steps = cfg.train_steps or cfg.epochs * steps_per_epoch
     freeze_steps = cfg.freeze_backbone_epochs * steps_per_epoch  # phases end loops
     loop = LoopSettings(
-        total_steps=cfg.train_steps or cfg.epochs * steps_per_epoch,
+        total_steps=total_steps,
         steps_per_epoch=steps_per_epoch,
         steps_per_loop=cfg.steps_per_loop,
         eval_every_steps=cfg.eval_every_steps,
@@ -220,7 +243,40 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         loop=loop,
         strategy=strategy,
         jit_compile=resolve_jit_compile(cfg.jit_compile, strategy),
+        budget=budget,
     )
+
+
+def _recorded_budget(cfg: TrainConfig, strategy: tf.distribute.Strategy) -> BudgetPlan | None:
+    """The length a calibration recorded in the run folder, for a budgeted run.
+
+    Raises:
+        ConfigError: on "time_budget_minutes": a multi-worker run, a budget other than the one
+            the folder was planned for, or an unreadable budget.json.
+    """
+    minutes = cfg.time_budget_minutes
+    if minutes is None:
+        return None
+    if is_multi_worker(strategy):
+        raise ConfigError(
+            "time_budget_minutes",
+            minutes,
+            reason="a time budget is measured and planned in one process; a multi-worker run "
+            "sets its length with epochs or train_steps",
+        )
+    try:
+        budget = BudgetPlan.read(cfg.model_dir)
+    except ValueError as err:
+        raise ConfigError("time_budget_minutes", minutes, reason=str(err)) from err
+    if budget is not None and budget.minutes != minutes:
+        raise ConfigError(
+            "time_budget_minutes",
+            minutes,
+            reason=f"{cfg.model_dir} was planned for {budget.minutes:g} minutes "
+            f"({budget.total_steps} steps, budget.json); resume with "
+            f"--time_budget_minutes={budget.minutes:g}, or train in a new model_dir",
+        )
+    return budget
 
 
 # keras.applications has ImageNet weights of these; `load_imagenet_weights` checks the rest.

@@ -61,12 +61,17 @@ def test_bad_value_names_field_value_and_allowed(field, value, allowed):
     assert allowed in message
 
 
-def test_exactly_one_of_epochs_and_train_steps():
-    with pytest.raises(ValueError, match=r"exactly one of `epochs` and `train_steps`.*epochs=5"):
+def test_exactly_one_of_epochs_train_steps_and_time_budget():
+    one_of = r"exactly one of `epochs`, `train_steps` and `time_budget_minutes`"
+    with pytest.raises(ValueError, match=one_of + r".*epochs=5"):
         TrainConfig(epochs=5, train_steps=100).validate()
     with pytest.raises(ValueError, match=r"epochs=None, train_steps=None"):
         TrainConfig(epochs=None, train_steps=None).validate()
     assert TrainConfig(epochs=None, train_steps=100).validate().train_steps == 100
+    with pytest.raises(ValueError, match=one_of + r".*time_budget_minutes=20"):
+        TrainConfig(train_steps=100, epochs=None, time_budget_minutes=20).validate()
+    budget = TrainConfig(epochs=None, time_budget_minutes=20).validate()
+    assert budget.time_budget_minutes == 20
 
 
 def test_cross_field_rules():
