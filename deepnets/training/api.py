@@ -251,7 +251,9 @@ def _calibrate(
     cfg = plan.config
     schedule = make_schedule(cfg, plan.loop.steps_per_epoch, plan.loop.total_steps)
     runner = make_runner(plan, schedule)
-    clock = CalibrationClock(started, cfg.global_batch_size)
+    clock = CalibrationClock(
+        started, cfg.global_batch_size, plan.loop.steps_per_epoch, cfg.time_budget_minutes * 60
+    )
     with run_folder(plan.model_dir, plan.chief):
         _write_record(plan, runner)
         actions = [clock, *extra_actions]

@@ -103,7 +103,9 @@ class FakeClock:
 
 def test_calibration_clock_times_the_steady_loops(capsys):
     now = FakeClock()
-    clock = CalibrationClock(started=100.0, batch_size=10, clock=now)
+    clock = CalibrationClock(
+        started=100.0, batch_size=10, steps_per_epoch=1000, budget_seconds=600.0, clock=now
+    )  # an epoch of 250 s: more than a quarter of the budget, so it is not waited out
     clock.on_start(0, 10**6, None)
     now.now = 130.0
     clock.on_train_loop(report(20, 20, images_per_sec=20.0))  # 10 s of steps, 20 s of tracing
@@ -122,6 +124,22 @@ def test_calibration_clock_times_the_steady_loops(capsys):
     per_image = 0.25 / 10
     assert plan.seconds_per_evaluation == pytest.approx(1000 * 6 * per_image / 3)
     assert "Time budget: measuring the step rate..." in capsys.readouterr().out
+
+
+def test_calibration_clock_leaves_out_a_short_first_epoch():
+    now = FakeClock()
+    clock = CalibrationClock(
+        started=100.0, batch_size=10, steps_per_epoch=40, budget_seconds=600.0, clock=now
+    )
+    clock.on_train_loop(report(20, 20, images_per_sec=20.0))  # tracing
+    clock.on_train_loop(report(40, 20, images_per_sec=20.0))  # 0.5 s per step: reads files
+    assert clock.steady == [] and not clock.done()  # a 20 s epoch: waited out
+    for step in (60, 80, 100, 120):
+        clock.on_train_loop(report(step, 20, images_per_sec=40.0))  # 0.25 s per step
+        assert clock.done() == (step == 120)  # 5 s per loop: four loops for 20 s
+    assert clock.seconds_per_step() == pytest.approx(0.25)
+    clock.budget_seconds = 60.0  # the same epoch against a 1-minute budget: timed from its start
+    assert clock.steady[0] == (20, 10.0) and len(clock.steady) == 5
 
 
 def test_budget_plan_round_trips_through_the_run_folder(tmp_path):
@@ -222,6 +240,7 @@ def test_a_budgeted_run_calibrates_plans_resumes_and_ends_at_the_planned_step(
     tmp_path, capsys, monkeypatch
 ):
     monkeypatch.setattr(budget_module, "CALIBRATION_SECONDS", 0.0)  # two steady loops suffice
+    monkeypatch.setattr(budget_module, "FIRST_EPOCH_SHARE", 0.0)  # the first epoch counts
     measured = CalibrationClock.plan
 
     def plan_25_more(clock, *args):  # what the machine's speed allows, pinned for the test
@@ -241,7 +260,7 @@ def test_a_budgeted_run_calibrates_plans_resumes_and_ends_at_the_planned_step(
     assert budget.total_steps == 65 and budget.seconds_per_step > 0
     assert result.final_step == result.total_steps == budget.total_steps and not result.preempted
     assert result.resumed_from.endswith("ckpt-40")
-    assert f"the run trains {budget.total_steps} steps" in out
+    assert f"measured by step 40; the run trains {budget.total_steps} steps" in out
     assert f"Resumed from {result.resumed_from} at step 40/{budget.total_steps}." in out
     assert "this process took" in out
     assert result.eval_metrics["examples"] == 2000
