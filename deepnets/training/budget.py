@@ -188,10 +188,9 @@ class CalibrationClock(Action):
         self.loops: list[tuple[int, int, float]] = []  # (first step, steps, seconds) per loop
         self.first_loop_end: float | None = None
         self.step = 0
-        self.start_step = 0
 
     def on_start(self, step: int, total_steps: int, resumed_from: str | None) -> None:
-        self.start_step = self.step = step
+        self.step = step
         print(
             "Time budget: measuring the step rate"
             + (f" (resumed at step {step})" if step else "")
