@@ -262,7 +262,7 @@ def _calibrate(
             return plan, result
         eval_images = plan.dataset.eval_examples if runner.has_eval else 0
         views = num_views(cfg.eval_flip, cfg.eval_translate)
-        budget = clock.plan(cfg.time_budget_minutes, plan.loop, eval_images, views)
+        budget = clock.plan(plan.loop, eval_images, views)
         if plan.chief:
             budget.write(plan.model_dir)
             print(budget.describe(plan.loop.steps_per_epoch, cfg.global_batch_size), flush=True)

@@ -235,13 +235,10 @@ class CalibrationClock(Action):
         first_steps = self.loops[0][1]
         return max(0.0, self.first_loop_end - self.started - first_steps * self.seconds_per_step())
 
-    def plan(
-        self, minutes: float, settings: LoopSettings, eval_images: int, views: int
-    ) -> BudgetPlan:
-        """The run's plan from what was measured (see `plan_budget`).
+    def plan(self, settings: LoopSettings, eval_images: int, views: int) -> BudgetPlan:
+        """The run's plan from what was measured, within `budget_seconds` (see `plan_budget`).
 
         Args:
-            minutes: the budget.
             settings: the run's schedule.
             eval_images: images of one evaluation (0: no eval set).
             views: test-time views of each (1 without test-time averaging).
@@ -249,7 +246,7 @@ class CalibrationClock(Action):
         per_step = self.seconds_per_step()
         per_image = per_step / self.batch_size
         return plan_budget(
-            minutes,
+            self.budget_seconds / 60.0,
             settings,
             calibration_steps=self.step,
             seconds_per_step=per_step,

@@ -119,7 +119,7 @@ def test_calibration_clock_times_the_steady_loops(capsys):
     assert clock.seconds_per_step() == pytest.approx(0.25)
     assert clock.startup_seconds() == pytest.approx(30.0 - 20 * 0.25)
     now.now = 160.0
-    plan = clock.plan(10.0, loop_settings(0), eval_images=1000, views=6)
+    plan = clock.plan(loop_settings(0), eval_images=1000, views=6)  # 600 s
     assert plan.calibration_steps == 100 and plan.elapsed_seconds == pytest.approx(60.0)
     per_image = 0.25 / 10
     assert plan.seconds_per_evaluation == pytest.approx(1000 * 6 * per_image / 3)
