@@ -12,7 +12,9 @@ counted from the start of `train`. The `BudgetPlan` is written to the run folder
 and the run resumes from the calibration's checkpoint with that length, as a killed run would:
 its schedule decays over the planned steps, and any later resume reads the same plan.
 
-The estimate: the steps after calibration at the calibration's seconds per step; a second
+The estimate: the steps after calibration at the calibration's seconds per step plus
+`SPEED_MARGIN` (a machine's speed drifts: in one 20-minute run of the fast CPU recipe the later
+steps ran 2% slower than the calibration measured, and the run ended 10 s over); a second
 start-up (building the model again, tracing) as long as the first one's, less one steady loop;
 each evaluation at `EVAL_COST_RATIO` of a training step's time per image per view (a forward
 pass against a forward and backward pass); the export at `EXPORT_STARTUP_RATIO` of a start-up
@@ -40,6 +42,7 @@ FIRST_EPOCH_SHARE = 0.25  # the first epoch is left out of the timing if it take
 PROVISIONAL_EPOCHS = 1000  # the calibration's length: its schedule is still at its start
 EVAL_COST_RATIO = 1.0 / 3.0  # an eval image-view against a training image (forward only)
 EXPORT_STARTUP_RATIO = 0.5  # the export against a start-up
+SPEED_MARGIN = 0.02  # the steps after calibration are planned this much slower than measured
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +131,8 @@ def plan_budget(
         minutes: the budget.
         settings: the run's schedule (its evaluation period counts the evaluations).
         calibration_steps: steps already trained.
-        seconds_per_step: their steady rate.
+        seconds_per_step: their steady rate (the later steps are planned at `SPEED_MARGIN`
+            more).
         startup_seconds: the start-up's cost (charged for the resume, and in part for the
             export).
         elapsed_seconds: spent so far.
@@ -139,13 +143,14 @@ def plan_budget(
     """
     budget = minutes * 60.0
     fixed = elapsed_seconds + (1.0 + EXPORT_STARTUP_RATIO) * startup_seconds
+    step_seconds = seconds_per_step * (1.0 + SPEED_MARGIN)
 
     def seconds(total: int) -> float:
         evaluations = evaluations_after(settings, calibration_steps, total) if eval_seconds else 0
-        return fixed + (total - calibration_steps) * seconds_per_step + evaluations * eval_seconds
+        return fixed + (total - calibration_steps) * step_seconds + evaluations * eval_seconds
 
     low = calibration_steps  # the largest total known to fit (or the calibration's, if none)
-    high = calibration_steps + max(0, math.floor((budget - fixed) / seconds_per_step)) + 1
+    high = calibration_steps + max(0, math.floor((budget - fixed) / step_seconds)) + 1
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (middle, high) if seconds(middle) <= budget else (low, middle)
