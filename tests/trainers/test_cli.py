@@ -221,6 +221,7 @@ def test_flagfiles_parse_into_valid_configs():
             "logit_scale": 0.1111111,
             "kernel_initializer": "dirac",
             "bn_momentum": 0.6,
+            "activation": "relu",
         },
         2,
     )
