@@ -300,14 +300,15 @@ def train(
     started = time.perf_counter()  # a time budget counts from here
     plan = cfg if isinstance(cfg, RunPlan) else plan_run(cfg, strategy)
     cfg = plan.config
-    calibrating = plan.needs_calibration
-    if calibrating:
-        plan, calibration = _calibrate(plan, started, extra_actions)
-        if plan.budget is None:  # SIGTERM stopped the calibration at a checkpoint
-            return calibration
-    schedule = make_schedule(cfg, plan.loop.steps_per_epoch, plan.loop.total_steps)
-    runner = make_runner(plan, schedule)
-    with run_folder(plan.model_dir, plan.chief):  # one writer: the lock is held to the end
+    # One writer from the calibration to the export: the lock is held to the end.
+    with run_folder(plan.model_dir, plan.chief):
+        calibrating = plan.needs_calibration
+        if calibrating:
+            plan, calibration = _calibrate(plan, started, extra_actions)
+            if plan.budget is None:  # SIGTERM stopped the calibration at a checkpoint
+                return calibration
+        schedule = make_schedule(cfg, plan.loop.steps_per_epoch, plan.loop.total_steps)
+        runner = make_runner(plan, schedule)
         record = _write_record(plan, runner)
         result = _run(plan, runner, schedule, extra_actions)
         if not result.preempted:

@@ -2,6 +2,7 @@
 the run folder, and a budgeted run end to end."""
 
 import dataclasses
+import fcntl
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import tensorflow as tf
 import training_toys as toys
 
 from deepnets.training import ConfigError, LoopSettings, TrainConfig, plan_run, run_loop, train
+from deepnets.training import api as api_module
 from deepnets.training import budget as budget_module
 from deepnets.training.actions import Action, LoopReport
 from deepnets.training.budget import (
@@ -276,3 +278,41 @@ def test_a_budgeted_run_calibrates_plans_resumes_and_ends_at_the_planned_step(
     again = train(cfg, ONE_DEVICE)  # a rerun reads the plan: no second calibration
     assert "measuring the step rate" not in capsys.readouterr().out
     assert again.final_step == budget.total_steps and BudgetPlan.read(str(tmp_path)) == budget
+
+
+def lock_is_free(model_dir) -> bool:
+    """Whether another writer could take the run folder's lock now (a new open file
+    description conflicts with this process's own `flock`)."""
+    fd = os.open(os.path.join(model_dir, "run.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing drops the probe's lock, if it took it
+    return True
+
+
+def test_a_budgeted_run_holds_the_lock_from_the_calibration_to_the_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(budget_module, "CALIBRATION_SECONDS", 0.0)
+    monkeypatch.setattr(budget_module, "FIRST_EPOCH_SHARE", 0.0)
+    measured = CalibrationClock.plan
+    monkeypatch.setattr(
+        CalibrationClock,
+        "plan",
+        lambda clock, *args: dataclasses.replace(
+            measured(clock, *args), total_steps=clock.step + 10
+        ),
+    )
+    made = api_module.make_runner
+    free_when_made = []
+
+    def make_runner(plan, schedule):  # the calibration's runner, then the run's
+        free_when_made.append(lock_is_free(str(tmp_path)))
+        return made(plan, schedule)
+
+    monkeypatch.setattr(api_module, "make_runner", make_runner)
+    result = train(budget_config(tmp_path), ONE_DEVICE)
+    assert result.final_step == BudgetPlan.read(str(tmp_path)).total_steps
+    assert free_when_made == [False, False]  # no second launch can slip in between
+    assert lock_is_free(str(tmp_path))  # and it is let go at the end
