@@ -110,12 +110,13 @@ def make_runner(
         )
 
     l2 = cfg.weight_decay if cfg.resolved_weight_decay_mode == "l2" else 0.0
+    loss_scaling = plan.mixed_precision == "mixed_float16"
     backbone_schedule = ScaledSchedule(
         schedule, cfg.backbone_learning_rate_multiplier, offset=plan.freeze_backbone_steps
     )
 
     def backbone_optimizer(variables: list) -> keras.optimizers.Optimizer:
-        return make_optimizer(cfg, backbone_schedule, variables)
+        return make_optimizer(cfg, backbone_schedule, variables, loss_scaling)
 
     def sample_images() -> tf.data.Dataset:  # what the network sees in training, classes mixed
         return data.make_train_dataset(
@@ -134,7 +135,7 @@ def make_runner(
     runner = StepRunner(
         plan.strategy,
         lambda: _new_model(plan, sample_images, adapted),
-        lambda variables: make_optimizer(cfg, schedule, variables),
+        lambda variables: make_optimizer(cfg, schedule, variables, loss_scaling),
         train_input_fn,
         steps_per_epoch=plan.loop.steps_per_epoch,
         global_batch_size=cfg.global_batch_size,
@@ -144,7 +145,7 @@ def make_runner(
         l2_decay=l2,
         bn_bias_lr_multiplier=cfg.bn_bias_lr_multiplier,
         bn_scale_lr_multiplier=cfg.bn_scale_lr_multiplier,
-        mixed_precision=cfg.mixed_precision,
+        mixed_precision=plan.mixed_precision,
         jit_compile=plan.jit_compile,
         freeze_backbone_steps=plan.freeze_backbone_steps,
         log_gradient_norms=cfg.log_gradient_norms,
@@ -240,9 +241,9 @@ def _run(
 def _calibrate(
     plan: RunPlan, started: float, extra_actions: Sequence[Action]
 ) -> tuple[RunPlan, TrainResult]:
-    """A budgeted run's first steps: trains them under the plan's provisional length while
-    timing them, checkpoints, then fixes and records the run's length (see
-    `deepnets.training.budget`).
+    """A budgeted run's first steps (inside `train`'s hold on the run folder): trains them
+    under the plan's provisional length while timing them, checkpoints, then fixes and records
+    the run's length (see `deepnets.training.budget`).
 
     Returns:
         The plan with its budget, and the calibration's result; the plan has no budget when
@@ -254,18 +255,17 @@ def _calibrate(
     clock = CalibrationClock(
         started, cfg.global_batch_size, plan.loop.steps_per_epoch, cfg.time_budget_minutes * 60
     )
-    with run_folder(plan.model_dir, plan.chief):
-        _write_record(plan, runner)
-        actions = [clock, *extra_actions]
-        result = _run(plan, runner, schedule, actions, progress=False, stop_when=clock.done)
-        if not clock.done():
-            return plan, result
-        eval_images = plan.dataset.eval_examples if runner.has_eval else 0
-        views = num_views(cfg.eval_flip, cfg.eval_translate)
-        budget = clock.plan(plan.loop, eval_images, views)
-        if plan.chief:
-            budget.write(plan.model_dir)
-            print(budget.describe(plan.loop.steps_per_epoch, cfg.global_batch_size), flush=True)
+    _write_record(plan, runner)
+    actions = [clock, *extra_actions]
+    result = _run(plan, runner, schedule, actions, progress=False, stop_when=clock.done)
+    if not clock.done():
+        return plan, result
+    eval_images = plan.dataset.eval_examples if runner.has_eval else 0
+    views = num_views(cfg.eval_flip, cfg.eval_translate)
+    budget = clock.plan(plan.loop, eval_images, views)
+    if plan.chief:
+        budget.write(plan.model_dir)
+        print(budget.describe(plan.loop.steps_per_epoch, cfg.global_batch_size), flush=True)
     return plan.with_budget(budget), result
 
 
@@ -300,6 +300,9 @@ def train(
     started = time.perf_counter()  # a time budget counts from here
     plan = cfg if isinstance(cfg, RunPlan) else plan_run(cfg, strategy)
     cfg = plan.config
+    if plan.chief and cfg.mixed_precision == "auto":
+        chosen = plan.mixed_precision or "float32"
+        print(f"mixed_precision=auto: computing in {chosen} on this machine.", flush=True)
     # One writer from the calibration to the export: the lock is held to the end.
     with run_folder(plan.model_dir, plan.chief):
         calibrating = plan.needs_calibration

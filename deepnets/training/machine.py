@@ -28,6 +28,19 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags ("flags" of /proc/cpuinfo on Linux; empty where unknown)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "flags":
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
 def usable_cpus() -> int:
     """Logical CPUs this process may run on (its affinity mask where the OS has one)."""
     if hasattr(os, "sched_getaffinity"):
@@ -48,20 +61,36 @@ def onednn_enabled() -> bool | None:
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
+def native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX, `amx_bf16`) and
+    TensorFlow runs the oneDNN kernels that use it.
+
+    Only then does `mixed_bfloat16` pay on a CPU: on a 2-core Xeon with AMX a `vgg_fast_half`
+    training step ran 2.4x and `vgg_fast` 3.2x faster than in float32; without AMX the bfloat16
+    kernels are slower than float32 ones.
+    """
+    return "amx_bf16" in cpu_flags() and bool(onednn_enabled())
+
+
 def machine_facts() -> dict[str, Any]:
-    """{"cpu": model name, "cpus": usable logical CPUs, "onednn": bool or None, "gpus": count}."""
+    """{"cpu": model name, "cpus": usable logical CPUs, "onednn": bool or None, "amx_bf16":
+    whether the CPU has AMX bfloat16 units, "gpus": count}."""
     return {
         "cpu": cpu_model(),
         "cpus": usable_cpus(),
         "onednn": onednn_enabled(),
+        "amx_bf16": "amx_bf16" in cpu_flags(),
         "gpus": len(tf.config.list_physical_devices("GPU")),
     }
 
 
 def describe_machine(facts: dict[str, Any] | None = None) -> str:
-    """One line, e.g. "AMD EPYC, 2 CPUs, oneDNN on, no GPU"."""
+    """One line, e.g. "AMD EPYC, 2 CPUs, oneDNN on, no GPU" ("..., oneDNN on, AMX-BF16, ..."
+    where the CPU has AMX bfloat16 units)."""
     facts = machine_facts() if facts is None else facts
-    onednn = {True: "oneDNN on", False: "oneDNN off", None: "oneDNN unknown"}[facts.get("onednn")]
+    kernels = {True: "oneDNN on", False: "oneDNN off", None: "oneDNN unknown"}[facts.get("onednn")]
+    if facts.get("amx_bf16"):
+        kernels += ", AMX-BF16"
     gpus = facts.get("gpus", 0)
     gpu_text = f"{gpus} GPU{'s' if gpus != 1 else ''}" if gpus else "no GPU"
-    return f"{facts.get('cpu', 'unknown')}, {facts.get('cpus', '?')} CPUs, {onednn}, {gpu_text}"
+    return f"{facts.get('cpu', 'unknown')}, {facts.get('cpus', '?')} CPUs, {kernels}, {gpu_text}"

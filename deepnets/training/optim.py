@@ -74,6 +74,7 @@ def make_optimizer(
     cfg: TrainConfig,
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
     variables: Sequence[Any],
+    loss_scaling: bool | None = None,
 ) -> keras.optimizers.Optimizer:
     """Creates and builds the optimizer that `cfg.optimizer` names.
 
@@ -85,9 +86,12 @@ def make_optimizer(
         cfg: the run's config (optimizer, momentum, nesterov, betas, weight decay, precision).
         learning_rate: a float or a schedule.
         variables: the trainable variables the optimizer will update.
+        loss_scaling: wrap it in a `LossScaleOptimizer` (the run computes in float16); None:
+            when `cfg.mixed_precision` is "mixed_float16" (a run plan resolves "auto" into
+            `RunPlan.mixed_precision`, and passes that).
 
     Returns:
-        A built Keras optimizer, wrapped in a `LossScaleOptimizer` for "mixed_float16".
+        A built Keras optimizer, wrapped in a `LossScaleOptimizer` with loss scaling.
 
     Raises:
         ValueError: for an unknown optimizer name.
@@ -136,7 +140,9 @@ def make_optimizer(
         )
     # Must precede build(): Keras freezes the exclusion list when the optimizer is built.
     optimizer.exclude_from_weight_decay(var_list=[v for v in variables if not is_decayed(v)])
-    if cfg.mixed_precision == "mixed_float16":
+    if loss_scaling is None:
+        loss_scaling = cfg.mixed_precision == "mixed_float16"
+    if loss_scaling:
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
     optimizer.build(list(variables))
     return optimizer

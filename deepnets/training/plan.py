@@ -25,6 +25,7 @@ from deepnets.training.strategy import (
     is_multi_worker,
     make_strategy,
     resolve_jit_compile,
+    resolve_mixed_precision,
 )
 
 keras = tf.keras
@@ -82,6 +83,8 @@ class RunPlan:
         loop: the schedule in steps.
         strategy: the distribution strategy.
         jit_compile: whether the step is compiled with XLA.
+        mixed_precision: the Keras dtype policy the model computes in (`mixed_precision`
+            resolved for the run's devices), or None for float32.
         budget: with `time_budget_minutes`, the length the calibration fixed (`loop` then
             ends there); None before the calibration (`loop` then has the provisional
             length) or without a budget.
@@ -93,6 +96,7 @@ class RunPlan:
     loop: LoopSettings
     strategy: tf.distribute.Strategy
     jit_compile: bool
+    mixed_precision: str | None = None
     budget: BudgetPlan | None = None
 
     @property
@@ -192,6 +196,17 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
             strategy = make_strategy(cfg)
         except (ValueError, RuntimeError) as err:
             raise ConfigError("strategy", cfg.strategy, reason=str(err)) from err
+    mixed_precision = resolve_mixed_precision(cfg.mixed_precision, strategy)
+    if cfg.backbone_learning_rate_multiplier != 1.0 and mixed_precision == "mixed_float16":
+        chosen = (
+            " (what mixed_precision='auto' chose here)" if cfg.mixed_precision == "auto" else ""
+        )
+        raise ConfigError(
+            "backbone_learning_rate_multiplier",
+            cfg.backbone_learning_rate_multiplier,
+            reason=f"a separate backbone learning rate does not work with loss scaling "
+            f"(mixed_float16{chosen}): use 1.0, or mixed_bfloat16 or float32",
+        )
     replicas = strategy.num_replicas_in_sync
     if cfg.global_batch_size % replicas:
         raise ConfigError(
@@ -243,6 +258,7 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         loop=loop,
         strategy=strategy,
         jit_compile=resolve_jit_compile(cfg.jit_compile, strategy),
+        mixed_precision=mixed_precision,
         budget=budget,
     )
 
@@ -303,13 +319,6 @@ def _check_fine_tuning(cfg: TrainConfig) -> None:
                 reason="keras.applications ImageNet weights fit "
                 f"{', '.join(_IMAGENET_WEIGHT_MODELS)}, not model={cfg.model!r}",
             )
-    if cfg.backbone_learning_rate_multiplier != 1.0 and cfg.mixed_precision == "mixed_float16":
-        raise ConfigError(
-            "backbone_learning_rate_multiplier",
-            cfg.backbone_learning_rate_multiplier,
-            reason="a separate backbone learning rate does not work with loss scaling "
-            "(mixed_float16): use 1.0, or mixed_bfloat16 or float32",
-        )
 
 
 def _with_weights_preprocessing(cfg: TrainConfig, dataset: DatasetFacts) -> DatasetFacts:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
+from deepnets.training.machine import native_bfloat16
+
 if TYPE_CHECKING:
     from deepnets.training.config import TrainConfig
 
@@ -197,6 +199,41 @@ def resolve_jit_compile(setting: str | bool, strategy: tf.distribute.Strategy) -
     if isinstance(setting, bool):
         return setting
     return uses_accelerator(strategy)
+
+
+# GPUs from Volta on (compute capability 7.0) have float16 tensor cores.
+FLOAT16_COMPUTE_CAPABILITY = (7, 0)
+
+
+def resolve_mixed_precision(setting: str | None, strategy: tf.distribute.Strategy) -> str | None:
+    """Turns `TrainConfig.mixed_precision` into a Keras dtype policy name, or None (float32).
+
+    "auto" picks what is faster on the run's devices: mixed_bfloat16 on TPUs and on CPUs that
+    multiply bfloat16 in hardware (AMX, with oneDNN on: `machine.native_bfloat16`), mixed_float16
+    on GPUs with float16 tensor cores (compute capability 7.0 or later), float32 elsewhere (on
+    other CPUs both mixed policies are slower than float32).
+
+    Args:
+        setting: None, "auto", "mixed_float16" or "mixed_bfloat16".
+        strategy: the run's strategy.
+
+    Returns:
+        None, "mixed_float16" or "mixed_bfloat16".
+    """
+    if setting != "auto":
+        return setting
+    devices = [d.upper() for d in strategy.extended.worker_devices]
+    if any("TPU" in d for d in devices):
+        return "mixed_bfloat16"
+    if any("GPU" in d for d in devices):
+        gpus = tf.config.list_physical_devices("GPU")
+        capabilities = [
+            tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
+            for gpu in gpus
+        ]
+        fast = bool(capabilities) and min(capabilities) >= FLOAT16_COMPUTE_CAPABILITY
+        return "mixed_float16" if fast else None
+    return "mixed_bfloat16" if native_bfloat16() else None
 
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:

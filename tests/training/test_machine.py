@@ -7,7 +7,15 @@ import sys
 import pytest
 from run_scripts import REPO_ROOT, script_env
 
-from deepnets.training.machine import cpu_model, describe_machine
+from deepnets.training import machine
+from deepnets.training.machine import (
+    cpu_flags,
+    cpu_model,
+    describe_machine,
+    machine_facts,
+    native_bfloat16,
+    onednn_enabled,
+)
 
 
 def test_the_cpu_model_is_the_one_proc_cpuinfo_names():
@@ -42,3 +50,32 @@ def test_describe_machine_is_one_line_naming_each_fact():
     facts.update(onednn=None, gpus=4)
     assert describe_machine(facts) == "Some CPU, 2 CPUs, oneDNN unknown, 4 GPUs"
     assert describe_machine().startswith(cpu_model() + ", ")
+
+
+def test_the_cpu_flags_are_those_proc_cpuinfo_lists_and_amx_is_one_of_the_facts():
+    with open("/proc/cpuinfo") as f:
+        listed = next(line for line in f if line.startswith("flags")).split(":", 1)[1].split()
+    assert cpu_flags() == frozenset(listed) and "sse2" in cpu_flags()
+    assert machine_facts()["amx_bf16"] is ("amx_bf16" in listed)
+    assert native_bfloat16() is ("amx_bf16" in listed and bool(onednn_enabled()))
+
+
+def test_describe_machine_names_amx_bfloat16_units_where_the_cpu_has_them():
+    facts = {"cpu": "Some Xeon", "cpus": 2, "onednn": True, "amx_bf16": True, "gpus": 0}
+    assert describe_machine(facts) == "Some Xeon, 2 CPUs, oneDNN on, AMX-BF16, no GPU"
+    facts.update(amx_bf16=False)
+    assert describe_machine(facts) == "Some Xeon, 2 CPUs, oneDNN on, no GPU"
+
+
+@pytest.mark.parametrize(
+    "flags, onednn, expected",
+    [
+        ({"avx2", "amx_bf16"}, True, True),
+        ({"avx2", "amx_bf16"}, False, False),  # the AMX kernels are oneDNN's
+        ({"avx2", "avx512_bf16"}, True, False),  # bfloat16 vector instructions, no AMX
+    ],
+)
+def test_native_bfloat16_needs_amx_and_onednn(monkeypatch, flags, onednn, expected):
+    monkeypatch.setattr(machine, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(machine, "onednn_enabled", lambda: onednn)
+    assert machine.native_bfloat16() is expected

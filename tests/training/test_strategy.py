@@ -1,4 +1,4 @@
-"""Strategy choice ("auto" rules, explicit kinds), CPU replicas, XLA default."""
+"""Strategy choice ("auto" rules, explicit kinds), CPU replicas, XLA and precision defaults."""
 
 import json
 import subprocess
@@ -16,7 +16,9 @@ from deepnets.training import (
     make_strategy,
     plan_run,
 )
-from deepnets.training.strategy import resolve_jit_compile, strategy_kind
+from deepnets.training import plan as plan_module
+from deepnets.training import strategy as strategy_module
+from deepnets.training.strategy import resolve_jit_compile, resolve_mixed_precision, strategy_kind
 
 TWO_WORKERS = json.dumps(
     {"cluster": {"worker": ["localhost:1", "localhost:2"]}, "task": {"type": "worker", "index": 0}}
@@ -81,3 +83,60 @@ def test_thread_pools_of_a_running_tensorflow_are_refused_by_name():
     configure_threads(0, current)  # the sizes already set, or the defaults: nothing to do
     with pytest.raises(ValueError, match="intra_op must be a non-negative integer"):
         configure_threads(-1)
+
+
+class FakeStrategy:
+    """Only what `resolve_mixed_precision` reads: the replicas' devices."""
+
+    def __init__(self, device: str) -> None:
+        self.extended = type("Extended", (), {"worker_devices": (device,)})()
+
+
+@pytest.mark.parametrize("amx, expected", [(True, "mixed_bfloat16"), (False, None)])
+def test_auto_precision_on_a_cpu_is_bfloat16_only_with_amx(monkeypatch, amx, expected):
+    monkeypatch.setattr(strategy_module, "native_bfloat16", lambda: amx)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    assert resolve_mixed_precision("auto", strategy) == expected
+    for explicit in (None, "mixed_float16", "mixed_bfloat16"):  # never second-guessed
+        assert resolve_mixed_precision(explicit, strategy) == explicit
+
+
+@pytest.mark.parametrize(
+    "capabilities, expected",
+    [([(8, 0)], "mixed_float16"), ([(7, 0), (8, 6)], "mixed_float16"), ([(8, 0), (6, 1)], None)],
+)
+def test_auto_precision_on_gpus_is_float16_where_every_gpu_has_tensor_cores(
+    monkeypatch, capabilities, expected
+):
+    gpus = [f"GPU:{i}" for i in range(len(capabilities))]
+    details = dict(zip(gpus, capabilities, strict=True))
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus)
+    monkeypatch.setattr(
+        tf.config.experimental,
+        "get_device_details",
+        lambda gpu: {"compute_capability": details[gpu]},
+    )
+    monkeypatch.setattr(strategy_module, "native_bfloat16", lambda: True)  # the GPU decides
+    strategy = FakeStrategy("/job:localhost/replica:0/task:0/device:GPU:0")
+    assert resolve_mixed_precision("auto", strategy) == expected
+
+
+def test_auto_precision_on_a_tpu_is_bfloat16(monkeypatch):
+    monkeypatch.setattr(strategy_module, "native_bfloat16", lambda: False)
+    strategy = FakeStrategy("/job:worker/replica:0/task:0/device:TPU:0")
+    assert resolve_mixed_precision("auto", strategy) == "mixed_bfloat16"
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_the_plan_carries_the_precision_auto_resolved_to(monkeypatch, amx):
+    monkeypatch.setattr(strategy_module, "native_bfloat16", lambda: amx)
+    plan = plan_run(TrainConfig(mixed_precision="auto"))
+    assert plan.mixed_precision == ("mixed_bfloat16" if amx else None)
+    assert plan.config.mixed_precision == "auto"  # the config keeps what was asked
+
+
+def test_a_backbone_rate_is_refused_where_auto_chose_loss_scaling(monkeypatch):
+    monkeypatch.setattr(plan_module, "resolve_mixed_precision", lambda setting, s: "mixed_float16")
+    cfg = TrainConfig(mixed_precision="auto", backbone_learning_rate_multiplier=0.1)
+    with pytest.raises(ConfigError, match=r"mixed_float16 \(what mixed_precision='auto' chose"):
+        plan_run(cfg)
