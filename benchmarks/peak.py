@@ -1,6 +1,7 @@
-"""This machine's float32 peak, measured: a large matmul and a 3x3 convolution.
+"""This machine's peak, measured: a large matmul and a 3x3 convolution.
 
-Both run inside a `tf.function` on random float32 data and are counted as 2 FLOPs per
+Both run inside a `tf.function` on random data of the benchmark's compute dtype (float32, or
+bfloat16/float16 under a mixed policy) and are counted as 2 FLOPs per
 multiply-add: a (n x n) @ (n x n) matmul is 2 n^3 FLOPs; a stride-1 "SAME" 3x3 convolution of a
 [batch, size, size, c_in] NHWC tensor to c_out channels is 2 * batch * size^2 * 9 * c_in * c_out.
 The convolution is the better yardstick for these networks: it is the op they spend their time
@@ -35,18 +36,19 @@ class PeakSizes:
     calls: int = 3
 
 
-def matmul_contender(size: int) -> Contender:
-    """A contender whose unit of work is one product of two (size x size) float32 matrices.
+def matmul_contender(size: int, dtype: str = "float32") -> Contender:
+    """A contender whose unit of work is one product of two (size x size) matrices.
 
     Args:
         size: side of the matrices.
+        dtype: their dtype.
 
     Returns:
         A function `(calls) -> achieved FLOP/s`.
     """
-    a = tf.random.normal((size, size), seed=1)
-    b = tf.random.normal((size, size), seed=2)
-    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
+    a = tf.cast(tf.random.normal((size, size), seed=1), dtype)
+    b = tf.cast(tf.random.normal((size, size), seed=2), dtype)
+    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y), tf.float32)))
 
     def work(calls: int) -> None:
         for _ in range(calls):
@@ -56,20 +58,23 @@ def matmul_contender(size: int) -> Contender:
     return lambda calls: rate(lambda: work(calls), calls * 2.0 * size**3)
 
 
-def conv_contender(batch: int, size: int, channels: int) -> Contender:
+def conv_contender(batch: int, size: int, channels: int, dtype: str = "float32") -> Contender:
     """A contender whose unit of work is one stride-1 "SAME" 3x3 NHWC convolution.
 
     Args:
         batch: batch size.
         size: input height and width.
         channels: input and output channels.
+        dtype: the dtype of its input and kernel.
 
     Returns:
         A function `(calls) -> achieved FLOP/s`.
     """
-    images = tf.random.normal((batch, size, size, channels), seed=3)
-    kernel = tf.random.normal((3, 3, channels, channels), seed=4)
-    conv = tf.function(lambda x, k: tf.reduce_sum(tf.nn.conv2d(x, k, 1, "SAME")))
+    images = tf.cast(tf.random.normal((batch, size, size, channels), seed=3), dtype)
+    kernel = tf.cast(tf.random.normal((3, 3, channels, channels), seed=4), dtype)
+    conv = tf.function(
+        lambda x, k: tf.reduce_sum(tf.cast(tf.nn.conv2d(x, k, 1, "SAME"), tf.float32))
+    )
     flops = 2.0 * batch * size * size * 9 * channels * channels
 
     def work(calls: int) -> None:
@@ -80,7 +85,7 @@ def conv_contender(batch: int, size: int, channels: int) -> Contender:
     return lambda calls: rate(lambda: work(calls), calls * flops)
 
 
-def peak_contenders(sizes: PeakSizes) -> dict[str, Contender]:
+def peak_contenders(sizes: PeakSizes, dtype: str = "float32") -> dict[str, Contender]:
     """The matmul and convolution contenders, each doing `sizes.calls` ops whatever it is asked.
 
     Interleave them with the contenders they are a yardstick for (`interleaved_rates`), so that
@@ -88,10 +93,11 @@ def peak_contenders(sizes: PeakSizes) -> dict[str, Contender]:
 
     Args:
         sizes: the problem sizes.
+        dtype: the dtype the ops compute in.
 
     Returns:
         {"matmul": ..., "conv": ...}, each a function `(ignored) -> FLOP/s`.
     """
-    matmul = matmul_contender(sizes.matmul_size)
-    conv = conv_contender(sizes.conv_batch, sizes.conv_size, sizes.conv_channels)
+    matmul = matmul_contender(sizes.matmul_size, dtype)
+    conv = conv_contender(sizes.conv_batch, sizes.conv_size, sizes.conv_channels, dtype)
     return {"matmul": lambda _: matmul(sizes.calls), "conv": lambda _: conv(sizes.calls)}

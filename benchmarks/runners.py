@@ -55,7 +55,11 @@ def in_memory_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int) -
 
 
 def library_loop(
-    case: ModelCase, examples: tuple[np.ndarray, np.ndarray], *, batch_size: int
+    case: ModelCase,
+    examples: tuple[np.ndarray, np.ndarray],
+    *,
+    batch_size: int,
+    mixed_precision: str | None = None,
 ) -> tuple[Contender, StepRunner]:
     """A contender that runs steps of the deepnets `StepRunner` on `examples`.
 
@@ -63,6 +67,8 @@ def library_loop(
         case: the model.
         examples: (images, labels) from `random_examples`.
         batch_size: global batch size.
+        mixed_precision: the Keras dtype policy the model computes in (None: float32);
+            mixed_float16 adds loss scaling, as a training run does.
 
     Returns:
         (a function `(steps) -> images/s` that runs all the steps in one `tf.function` call,
@@ -75,15 +81,22 @@ def library_loop(
     def train_input_fn(ctx: tf.distribute.InputContext, epoch: int) -> tf.data.Dataset:
         return in_memory_dataset(images, labels, ctx.get_per_replica_batch_size(batch_size))
 
+    def optimizer(variables: list) -> keras.optimizers.Optimizer:
+        sgd = keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM)
+        if mixed_precision == "mixed_float16":
+            return keras.mixed_precision.LossScaleOptimizer(sgd)
+        return sgd
+
     runner = StepRunner(
         strategy,
         case.build_deepnets,
-        lambda variables: keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM),
+        optimizer,
         train_input_fn,
         steps_per_epoch=endless,
         global_batch_size=batch_size,
         num_classes=NUM_CLASSES,
         l2_decay=WEIGHT_DECAY,
+        mixed_precision=mixed_precision,
         jit_compile=resolve_jit_compile("auto", strategy),
     )
     iterator = runner.train_iterator()
@@ -100,7 +113,8 @@ def keras_fit(
     """A contender that trains `model` with `compile` + one `fit` call per timed call.
 
     Args:
-        model: a model returning logits (compiled here with Keras' default `jit_compile`).
+        model: a model returning logits (compiled here with Keras' default `jit_compile`;
+            Keras adds loss scaling to a mixed_float16 model).
         examples: (images, labels) from `random_examples`.
         batch_size: batch size.
 

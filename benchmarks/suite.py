@@ -27,6 +27,7 @@ from benchmarks.peak import PeakSizes, peak_contenders
 from benchmarks.table import NA
 from benchmarks.timing import Contender, Measurement, interleaved_rates
 from deepnets.training.machine import machine_facts
+from deepnets.training.runner import dtype_policy
 
 keras = tf.keras
 
@@ -50,6 +51,8 @@ class Settings:
         num_examples: distinct random examples of the in-memory training data.
         quick: a smoke run (figures not comparable); said in the notes.
         quiet: print only the table (no line per measurement while it runs).
+        mixed_precision: the Keras dtype policy every model computes in (None: float32); the
+            peaks are then measured in its compute dtype.
     """
 
     models: tuple[str, ...] = tuple(runners.MODEL_CASES)
@@ -62,6 +65,12 @@ class Settings:
     num_examples: int = 1024
     quick: bool = False
     quiet: bool = False
+    mixed_precision: str | None = None
+
+    @property
+    def compute_dtype(self) -> str:
+        """float32, or the mixed policy's bfloat16/float16."""
+        return self.mixed_precision.split("_")[1] if self.mixed_precision else "float32"
 
 
 @dataclasses.dataclass
@@ -103,14 +112,16 @@ def benchmark_model(
     """
     batch = case.batch_size or settings.batch_size
     examples = runners.random_examples(max(settings.num_examples, 2 * batch))
-    loop, runner = runners.library_loop(case, examples, batch_size=batch)
+    precision = settings.mixed_precision
+    loop, runner = runners.library_loop(case, examples, batch_size=batch, mixed_precision=precision)
     contenders = {"loop_img_s": loop}
-    keras_app_model = case.build_keras_application()
+    with dtype_policy(precision):
+        keras_app_model = case.build_keras_application()
+        fit_model = case.build_deepnets()
     if keras_app_model is not None:
         contenders["keras_app_fit_img_s"] = runners.keras_fit(
             keras_app_model, examples, batch_size=batch
         )
-    fit_model = case.build_deepnets()
     flops = forward_flops(fit_model, runners.IMAGE_SHAPE)
     contenders["fit_img_s"] = runners.keras_fit(fit_model, examples, batch_size=batch)
     contenders["eval_img_s"] = runners.inference(runner.model, examples[0][:batch])
@@ -167,7 +178,7 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
         The rows and their context.
     """
     cases = runners.all_models_from(list(settings.models))
-    peaks = peak_contenders(settings.peak_sizes)
+    peaks = peak_contenders(settings.peak_sizes, settings.compute_dtype)
     pipeline = interleaved_rates(
         {"pipeline": runners.input_pipeline(settings.batch_size)},
         settings.repetitions,
@@ -192,6 +203,7 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
         "cpu": machine["cpu"],
         "cpu_count": machine["cpus"],
         "onednn": machine["onednn"],
+        "amx_bf16": machine["amx_bf16"],
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "peaks_flop_s": {
             name: Measurement(
@@ -233,15 +245,20 @@ def report_notes(result: BenchmarkResult) -> list[str]:
     )
     fastest = ctx["fastest_loop"]
     pipeline = ctx["pipeline_img_s"]
+    amx = ", AMX-BF16" if ctx.get("amx_bf16") else ""
+    policy = s.get("mixed_precision")
+    dtype = policy.split("_")[1] if policy else "float32"
+    precision = f"{policy} (float32 weights, {dtype} compute)" if policy else "float32"
     lines = [
         f"{ctx['date']}  TensorFlow {ctx['tensorflow']}, Keras {ctx['keras']}, Python "
-        f"{ctx['python']}; {ctx['cpu']}, {ctx['cpu_count']} CPUs, oneDNN {onednn}; {device}.",
+        f"{ctx['python']}; {ctx['cpu']}, {ctx['cpu_count']} CPUs, oneDNN {onednn}{amx}; "
+        f"{device}.",
         f"Settings: global batch {s['batch_size']} (one replica; a row's own where its batch "
-        "column differs), float32, 32x32x3 inputs, "
+        f"column differs), {precision}, 32x32x3 inputs, "
         f"100 classes; {s['repetitions']} repetitions of {s['steps']} step(s) after a warm-up "
         f"of {s['warmup_steps']} each, interleaved (the order rotates every repetition). "
         "A figure is the median; [min-max] over repetitions.",
-        "Peak float32, measured in this run, interleaved with every model's repetitions (each "
+        f"Peak {dtype}, measured in this run, interleaved with every model's repetitions (each "
         "row divides by the medians measured alongside it; over all rows): matmul "
         f"{sizes['matmul_size']}x"
         f"{sizes['matmul_size']} {_spread(peaks['matmul'], 1e9)} GFLOP/s; 3x3 conv "

@@ -3,6 +3,7 @@
     python -m benchmarks.throughput                      # all models, batch 64, 5 x 10 steps
     deepnets-benchmark --models=vgg16,resnet50_cifar --batch_size=128 --output_json=bench.json
     deepnets-benchmark --quick                           # a smoke run, under a minute on 2 CPUs
+    deepnets-benchmark --mixed_precision=mixed_bfloat16  # bfloat16 compute (CPUs with AMX)
 
 For each model it measures (a) the deepnets loop (`StepRunner`), (b) Keras `fit` on the same network
 from keras.applications, (c) Keras `fit` on the deepnets model, and inference; plus this
@@ -39,6 +40,13 @@ flags.DEFINE_bool(
 )
 flags.DEFINE_string("output_json", None, "Also write the rows and context to this JSON file.")
 flags.DEFINE_bool("quiet", False, "Print only the table, not a line per measurement.")
+flags.DEFINE_enum(
+    "mixed_precision",
+    None,
+    ["mixed_bfloat16", "mixed_float16"],
+    "Train and infer every model under this Keras dtype policy, and measure the peaks in its "
+    "compute dtype (default: float32).",
+)
 FLAGS = flags.FLAGS
 
 
@@ -66,6 +74,7 @@ def settings_from_flags(values: flags.FlagValues) -> Settings:
             raise ValueError(f"--{name} must be a positive integer, got {chosen[name]}")
     chosen["models"] = tuple(chosen["models"])
     chosen["quiet"] = values.quiet
+    chosen["mixed_precision"] = values.mixed_precision
     from benchmarks.peak import PeakSizes  # imports TensorFlow: after the flag checks
     from benchmarks.suite import Settings
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.peak import conv_contender, matmul_contender, peak_contenders
 from benchmarks.table import COLUMNS, HEADERS, NA, format_rows
 from benchmarks.timing import interleaved_rates
+from deepnets.training.machine import cpu_flags
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QUICK_MODELS = ["vgg16", "resnet18_cifar"]  # the --quick default: one row with (b), one without
@@ -115,8 +117,9 @@ def test_quick_run_notes_explain_the_figures(quick_run):
         assert fact in notes
     assert "QUICK MODE" in notes
     onednn = "on" if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1" else "off"
+    amx = ", AMX-BF16" if "amx_bf16" in cpu_flags() else ""  # the CPU's bfloat16 units
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS") in ("0", "1"):  # the setting is in the notes
-        assert f"CPUs, oneDNN {onednn};" in notes
+        assert f"CPUs, oneDNN {onednn}{amx};" in notes
 
 
 def test_json_holds_the_same_rows_with_exact_ratios(quick_run):
@@ -199,3 +202,52 @@ def test_printed_ratio_check_allows_rounding_only():
         assert_printed_ratio("1.02", "10.0", "10.0")
     with pytest.raises(AssertionError):
         assert_printed_ratio("0.97", "100", "101")
+
+
+def test_a_mixed_policy_trains_every_contender_in_it_against_peaks_in_its_dtype(monkeypatch):
+    from benchmarks import runners, suite
+    from benchmarks.peak import PeakSizes
+
+    trained = []  # the models each training contender got
+    for name in ("library_loop", "keras_fit"):
+        measure = getattr(runners, name)
+
+        def spy(model_or_case, *args, _measure=measure, **kwargs):
+            made = _measure(model_or_case, *args, **kwargs)
+            trained.append(made[1].model if isinstance(made, tuple) else model_or_case)
+            return made
+
+        monkeypatch.setattr(runners, name, spy)
+    peak_dtypes = []
+    monkeypatch.setattr(
+        suite,
+        "peak_contenders",
+        lambda sizes, dtype: peak_dtypes.append(dtype) or peak_contenders(sizes, dtype),
+    )
+    settings = suite.Settings(
+        models=("vgg16",),
+        batch_size=2,
+        repetitions=1,
+        steps=1,
+        warmup_steps=1,
+        peak_sizes=PeakSizes(matmul_size=64, conv_batch=2, conv_size=8, conv_channels=8, calls=1),
+        pipeline_batches=1,
+        num_examples=4,
+        quick=True,
+        quiet=True,
+        mixed_precision="mixed_bfloat16",
+    )
+    result = suite.run_benchmark(settings)
+    assert len(trained) == 3  # (a) the loop, (b) keras.applications' VGG16, (c) deepnets'
+    assert all(model.dtype_policy.name == "mixed_bfloat16" for model in trained)
+    assert peak_dtypes == ["bfloat16"]
+    assert result.rows[0]["loop_img_s"] > 0 and result.rows[0]["conv_peak_gflop_s"] > 0
+    notes = " ".join(suite.report_notes(result))
+    assert "mixed_bfloat16 (float32 weights, bfloat16 compute)" in notes
+    assert "Peak bfloat16, measured in this run" in notes
+
+
+def test_the_peaks_run_in_float32_and_bfloat16():
+    for dtype in ("float32", "bfloat16"):
+        assert conv_contender(2, 8, 8, dtype)(1) > 0
+        assert matmul_contender(64, dtype)(1) > 0
