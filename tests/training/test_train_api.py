@@ -13,8 +13,9 @@ from deepnets.training import strategy as strategy_module
 CHANCE = 0.1  # shapes10 has 10 balanced classes
 
 
-def test_small_resnet_learns_shapes10_and_the_saved_model_evaluates_the_same(tmp_path):
-    cfg = TrainConfig(
+def small_resnet_config(tmp_path, **changes) -> TrainConfig:
+    """80 steps of a width-8 ResNet-18 on shapes10."""
+    return TrainConfig(
         model="resnet18",
         model_overrides={"stem": "cifar", "width": 8},
         dataset="shapes10",
@@ -26,7 +27,12 @@ def test_small_resnet_learns_shapes10_and_the_saved_model_evaluates_the_same(tmp
         schedule="cosine",
         warmup_steps=10,
         steps_per_loop=40,
+        **changes,
     )
+
+
+def test_small_resnet_learns_shapes10_and_the_saved_model_evaluates_the_same(tmp_path):
+    cfg = small_resnet_config(tmp_path)
     result = train(cfg)
     top1 = result.eval_metrics["top1"]
     print(f"resnet18(width=8) on shapes10, 80 steps of 64: test top-1 {top1:.3f}")
@@ -96,21 +102,7 @@ def test_a_softmax_layer_at_the_end_is_recognized():
 
 def test_auto_precision_trains_in_bfloat16_where_the_cpu_has_amx(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(strategy_module, "native_bfloat16", lambda: True)
-    cfg = TrainConfig(
-        model="resnet18",
-        model_overrides={"stem": "cifar", "width": 8},
-        dataset="shapes10",
-        model_dir=str(tmp_path),
-        epochs=None,
-        train_steps=80,
-        global_batch_size=64,
-        learning_rate=0.1,
-        schedule="cosine",
-        warmup_steps=10,
-        steps_per_loop=40,
-        mixed_precision="auto",
-        export_saved_model=False,
-    )
+    cfg = small_resnet_config(tmp_path, mixed_precision="auto", export_saved_model=False)
     result = train(cfg)
     assert "mixed_precision=auto: computing in mixed_bfloat16" in capsys.readouterr().out
     top1 = result.eval_metrics["top1"]
