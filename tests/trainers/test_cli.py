@@ -215,7 +215,7 @@ def test_flagfiles_parse_into_valid_configs():
     for cfg in (fast, narrow):
         assert (cfg.dataset, cfg.model_dir) == (default.dataset, default.model_dir)
     assert (fast.model, fast.model_overrides, fast.crop_padding) == (
-        "vgg_fast_half",
+        "vgg_fast",
         {
             "stem": "whiten",
             "logit_scale": 0.1111111,
@@ -225,6 +225,7 @@ def test_flagfiles_parse_into_valid_configs():
         },
         2,
     )
+    assert fast.mixed_precision == "auto"  # bfloat16 where the CPU has AMX, else float32
     # Its length is the 20 minutes on whatever machine runs it.
     assert (fast.time_budget_minutes, fast.epochs, fast.train_steps) == (20.0, None, None)
     assert (fast.ema_decay, fast.eval_flip, fast.eval_translate) == (0.99, True, 1)
