@@ -63,7 +63,9 @@ MODEL_CASES: dict[str, ModelCase] = {
         ModelCase("resnet50_cifar", "resnet50", {"stem": "cifar"}),
         # The network a CPU recipe trains: narrow, at the batch size it trains with.
         ModelCase("resnet18_w16", "resnet18", {"stem": "cifar", "width": 16}, batch_size=128),
-        # The fast CPU recipe's network (trainers/flagfiles/cifar10_fast_cpu.cfg).
+        # The fast CPU recipe's network (trainers/flagfiles/cifar10_fast_cpu.cfg), and the half
+        # width it had before bfloat16 made the full width pay.
+        ModelCase("vgg_fast", "vgg_fast", {"stem": "whiten"}, batch_size=256),
         ModelCase("vgg_fast_half", "vgg_fast_half", {"stem": "whiten"}, batch_size=256),
     )
 }
