@@ -12,8 +12,12 @@ import deepnets
 from deepnets.models import load_keras_applications_weights
 
 keras = tf.keras
-# Same ops in the same order on the same device: channels_last outputs are bitwise equal. A
-# channels_first model runs other convolution kernels, which round differently.
+# The same convolutions on the same device: VGG's channels_last outputs are bitwise equal. deepnets'
+# BatchNormalization runs TensorFlow's fused kernel where Keras' runs separate ops, which on some
+# CPUs round differently (seen: 2e-6 of the output's scale after ResNet-152's 155 layers), so
+# outputs are compared relative to their scale; a wrong weight mapping is off by its whole scale.
+RELATIVE_TOLERANCE = 1e-5
+# A channels_first model runs other convolution kernels, which round differently.
 TOLERANCE_CHANNELS_FIRST = 1e-4
 
 
@@ -26,15 +30,22 @@ def _max_diff(a, b):
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
 
 
+def _assert_same_outputs(ours, reference, what):
+    reference = np.asarray(reference)
+    diff, scale = _max_diff(ours, reference), float(np.max(np.abs(reference)))
+    print(f"{what} max abs difference: {diff:.3g} (outputs up to {scale:.3g})")
+    assert diff <= RELATIVE_TOLERANCE * scale
+
+
 @pytest.mark.parametrize("name, app", [("vgg16", "VGG16"), ("resnet50", "ResNet50")])
 def test_full_imagenet_model_matches_reference(name, app):
     reference = getattr(keras.applications, app)(weights=None, classifier_activation=None)
     model = deepnets.build_model(name, classifier_activation=None)
     load_keras_applications_weights(model, reference)
     x = _random_images((224, 224, 3))
-    diff = _max_diff(model(x, training=False), reference(x, training=False))
-    print(f"{name} logits max abs difference vs keras.applications.{app}: {diff:.3g}")
-    assert diff == 0.0
+    _assert_same_outputs(
+        model(x, training=False), reference(x, training=False), f"{name} logits vs {app}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,9 +58,9 @@ def test_backbone_matches_reference(name, app):
     model = deepnets.build_model(name, include_top=False)
     load_keras_applications_weights(model, reference)
     x = _random_images((64, 64, 3))
-    diff = _max_diff(model(x, training=False), reference(x, training=False))
-    print(f"{name} features max abs difference vs keras.applications.{app}: {diff:.3g}")
-    assert diff == 0.0
+    _assert_same_outputs(
+        model(x, training=False), reference(x, training=False), f"{name} features vs {app}"
+    )
 
 
 @pytest.mark.parametrize("name, app", [("vgg16", "VGG16"), ("resnet50", "ResNet50")])

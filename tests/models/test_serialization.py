@@ -58,7 +58,9 @@ def test_keras_files_load_in_a_fresh_process_with_only_import_deepnets(tmp_path)
     classes = json.loads(line[len("CLASSES=") :])
     assert classes == classes_built
     for name in DISTINCT_NAMES:
-        np.testing.assert_allclose(np.load(tmp_path / f"{name}_y.npy"), expected[name], atol=1e-5)
+        np.testing.assert_allclose(
+            np.load(tmp_path / f"{name}_y.npy"), expected[name], rtol=1e-5, atol=1e-5
+        )
 
 
 @pytest.mark.parametrize("name", DISTINCT_NAMES)
@@ -69,7 +71,7 @@ def test_savedmodel_export_serves_same_outputs(name, tmp_path):
     model.export(str(tmp_path / "sm"), verbose=False)
     served = tf.saved_model.load(str(tmp_path / "sm"))
     out = served.serve(tf.constant(x))
-    np.testing.assert_allclose(out.numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", DISTINCT_NAMES)
@@ -100,7 +102,7 @@ def test_channels_first_model_saves_and_reloads(tmp_path):
     model.save(tmp_path / "cf.keras")
     loaded = keras.models.load_model(tmp_path / "cf.keras")
     assert loaded.data_format == "channels_first"
-    np.testing.assert_allclose(loaded(x, training=False).numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(loaded(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_mixed_float16_model_outputs_float32_and_reloads(tmp_path):
