@@ -26,7 +26,7 @@ from benchmarks.flops import forward_flops
 from benchmarks.peak import PeakSizes, peak_contenders
 from benchmarks.table import NA
 from benchmarks.timing import Contender, Measurement, interleaved_rates
-from deepnets.training.machine import machine_facts
+from deepnets.training.machine import bfloat16_units, machine_facts
 from deepnets.training.runner import dtype_policy
 
 keras = tf.keras
@@ -204,6 +204,7 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
         "cpu_count": machine["cpus"],
         "onednn": machine["onednn"],
         "amx_bf16": machine["amx_bf16"],
+        "avx512_bf16": machine["avx512_bf16"],
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "peaks_flop_s": {
             name: Measurement(
@@ -245,13 +246,14 @@ def report_notes(result: BenchmarkResult) -> list[str]:
     )
     fastest = ctx["fastest_loop"]
     pipeline = ctx["pipeline_img_s"]
-    amx = ", AMX-BF16" if ctx.get("amx_bf16") else ""
+    units = bfloat16_units(ctx)
+    units_text = f", {units}" if units else ""
     policy = s.get("mixed_precision")
     dtype = policy.split("_")[1] if policy else "float32"
     precision = f"{policy} (float32 weights, {dtype} compute)" if policy else "float32"
     lines = [
         f"{ctx['date']}  TensorFlow {ctx['tensorflow']}, Keras {ctx['keras']}, Python "
-        f"{ctx['python']}; {ctx['cpu']}, {ctx['cpu_count']} CPUs, oneDNN {onednn}{amx}; "
+        f"{ctx['python']}; {ctx['cpu']}, {ctx['cpu_count']} CPUs, oneDNN {onednn}{units_text}; "
         f"{device}.",
         f"Settings: global batch {s['batch_size']} (one replica; a row's own where its batch "
         f"column differs), {precision}, 32x32x3 inputs, "

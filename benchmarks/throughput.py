@@ -3,7 +3,7 @@
     python -m benchmarks.throughput                      # all models, batch 64, 5 x 10 steps
     deepnets-benchmark --models=vgg16,resnet50_cifar --batch_size=128 --output_json=bench.json
     deepnets-benchmark --quick                           # a smoke run, under a minute on 2 CPUs
-    deepnets-benchmark --mixed_precision=mixed_bfloat16  # bfloat16 compute (CPUs with AMX)
+    deepnets-benchmark --mixed_precision=mixed_bfloat16  # bfloat16 compute (bfloat16 CPU units)
 
 For each model it measures (a) the deepnets loop (`StepRunner`), (b) Keras `fit` on the same network
 from keras.applications, (c) Keras `fit` on the deepnets model, and inference; plus this

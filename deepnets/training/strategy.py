@@ -209,9 +209,10 @@ def resolve_mixed_precision(setting: str | None, strategy: tf.distribute.Strateg
     """Turns `TrainConfig.mixed_precision` into a Keras dtype policy name, or None (float32).
 
     "auto" picks what is faster on the run's devices: mixed_bfloat16 on TPUs and on CPUs that
-    multiply bfloat16 in hardware (AMX, with oneDNN on: `machine.native_bfloat16`), mixed_float16
-    on GPUs with float16 tensor cores (compute capability 7.0 or later), float32 elsewhere (on
-    other CPUs both mixed policies are slower than float32).
+    multiply bfloat16 in hardware (AMX or AVX-512 BF16, with oneDNN on:
+    `machine.native_bfloat16`), mixed_float16 on GPUs with float16 tensor cores (compute
+    capability 7.0 or later), float32 elsewhere (on other CPUs both mixed policies are slower
+    than float32).
 
     Args:
         setting: None, "auto", "mixed_float16" or "mixed_bfloat16".

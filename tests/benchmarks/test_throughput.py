@@ -117,9 +117,11 @@ def test_quick_run_notes_explain_the_figures(quick_run):
         assert fact in notes
     assert "QUICK MODE" in notes
     onednn = "on" if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1" else "off"
-    amx = ", AMX-BF16" if "amx_bf16" in cpu_flags() else ""  # the CPU's bfloat16 units
+    flags = cpu_flags()  # the CPU's bfloat16 units
+    units = ", AMX-BF16" if "amx_bf16" in flags else ""
+    units = units or (", AVX512-BF16" if "avx512_bf16" in flags else "")
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS") in ("0", "1"):  # the setting is in the notes
-        assert f"CPUs, oneDNN {onednn}{amx};" in notes
+        assert f"CPUs, oneDNN {onednn}{units};" in notes
 
 
 def test_json_holds_the_same_rows_with_exact_ratios(quick_run):

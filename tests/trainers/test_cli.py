@@ -225,7 +225,7 @@ def test_flagfiles_parse_into_valid_configs():
         },
         2,
     )
-    assert fast.mixed_precision == "auto"  # bfloat16 where the CPU has AMX, else float32
+    assert fast.mixed_precision == "auto"  # bfloat16 where the CPU has bfloat16 units, else float32
     # Its length is the 20 minutes on whatever machine runs it.
     assert (fast.time_budget_minutes, fast.epochs, fast.train_steps) == (20.0, None, None)
     assert (fast.ema_decay, fast.eval_flip, fast.eval_translate) == (0.99, True, 1)

@@ -52,30 +52,41 @@ def test_describe_machine_is_one_line_naming_each_fact():
     assert describe_machine().startswith(cpu_model() + ", ")
 
 
-def test_the_cpu_flags_are_those_proc_cpuinfo_lists_and_amx_is_one_of_the_facts():
+def test_the_cpu_flags_are_those_proc_cpuinfo_lists_and_the_bfloat16_units_are_facts():
     with open("/proc/cpuinfo") as f:
         listed = next(line for line in f if line.startswith("flags")).split(":", 1)[1].split()
     assert cpu_flags() == frozenset(listed) and "sse2" in cpu_flags()
     assert machine_facts()["amx_bf16"] is ("amx_bf16" in listed)
-    assert native_bfloat16() is ("amx_bf16" in listed and bool(onednn_enabled()))
+    assert machine_facts()["avx512_bf16"] is ("avx512_bf16" in listed)
+    units = "amx_bf16" in listed or "avx512_bf16" in listed
+    assert native_bfloat16() is (units and bool(onednn_enabled()))
 
 
-def test_describe_machine_names_amx_bfloat16_units_where_the_cpu_has_them():
-    facts = {"cpu": "Some Xeon", "cpus": 2, "onednn": True, "amx_bf16": True, "gpus": 0}
-    assert describe_machine(facts) == "Some Xeon, 2 CPUs, oneDNN on, AMX-BF16, no GPU"
-    facts.update(amx_bf16=False)
-    assert describe_machine(facts) == "Some Xeon, 2 CPUs, oneDNN on, no GPU"
+@pytest.mark.parametrize(
+    "amx, avx512, named",
+    [
+        (True, True, ", AMX-BF16"),  # Sapphire Rapids has both: AMX is what oneDNN uses
+        (False, True, ", AVX512-BF16"),
+        (False, False, ""),
+    ],
+)
+def test_describe_machine_names_the_cpus_bfloat16_units(amx, avx512, named):
+    facts = {"cpu": "Some CPU", "cpus": 2, "onednn": True, "gpus": 0}
+    facts.update(amx_bf16=amx, avx512_bf16=avx512)
+    assert describe_machine(facts) == f"Some CPU, 2 CPUs, oneDNN on{named}, no GPU"
 
 
 @pytest.mark.parametrize(
     "flags, onednn, expected",
     [
         ({"avx2", "amx_bf16"}, True, True),
-        ({"avx2", "amx_bf16"}, False, False),  # the AMX kernels are oneDNN's
-        ({"avx2", "avx512_bf16"}, True, False),  # bfloat16 vector instructions, no AMX
+        ({"avx2", "amx_bf16"}, False, False),  # the bfloat16 kernels are oneDNN's
+        ({"avx2", "avx512f", "avx512_bf16"}, True, True),  # dot-product instructions, no AMX
+        ({"avx2", "avx512f", "avx512_bf16"}, False, False),
+        ({"avx2", "avx512f", "avx512_vnni"}, True, False),  # int8 dot products only
     ],
 )
-def test_native_bfloat16_needs_amx_and_onednn(monkeypatch, flags, onednn, expected):
+def test_native_bfloat16_needs_bfloat16_units_and_onednn(monkeypatch, flags, onednn, expected):
     monkeypatch.setattr(machine, "cpu_flags", lambda: frozenset(flags))
     monkeypatch.setattr(machine, "onednn_enabled", lambda: onednn)
     assert machine.native_bfloat16() is expected

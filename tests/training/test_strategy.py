@@ -92,9 +92,9 @@ class FakeStrategy:
         self.extended = type("Extended", (), {"worker_devices": (device,)})()
 
 
-@pytest.mark.parametrize("amx, expected", [(True, "mixed_bfloat16"), (False, None)])
-def test_auto_precision_on_a_cpu_is_bfloat16_only_with_amx(monkeypatch, amx, expected):
-    monkeypatch.setattr(strategy_module, "native_bfloat16", lambda: amx)
+@pytest.mark.parametrize("units, expected", [(True, "mixed_bfloat16"), (False, None)])
+def test_auto_precision_on_a_cpu_is_bfloat16_only_with_bfloat16_units(monkeypatch, units, expected):
+    monkeypatch.setattr(strategy_module, "native_bfloat16", lambda: units)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     assert resolve_mixed_precision("auto", strategy) == expected
     for explicit in (None, "mixed_float16", "mixed_bfloat16"):  # never second-guessed
@@ -127,11 +127,11 @@ def test_auto_precision_on_a_tpu_is_bfloat16(monkeypatch):
     assert resolve_mixed_precision("auto", strategy) == "mixed_bfloat16"
 
 
-@pytest.mark.parametrize("amx", [True, False])
-def test_the_plan_carries_the_precision_auto_resolved_to(monkeypatch, amx):
-    monkeypatch.setattr(strategy_module, "native_bfloat16", lambda: amx)
+@pytest.mark.parametrize("units", [True, False])
+def test_the_plan_carries_the_precision_auto_resolved_to(monkeypatch, units):
+    monkeypatch.setattr(strategy_module, "native_bfloat16", lambda: units)
     plan = plan_run(TrainConfig(mixed_precision="auto"))
-    assert plan.mixed_precision == ("mixed_bfloat16" if amx else None)
+    assert plan.mixed_precision == ("mixed_bfloat16" if units else None)
     assert plan.config.mixed_precision == "auto"  # the config keeps what was asked
 
 

@@ -100,7 +100,9 @@ def test_a_softmax_layer_at_the_end_is_recognized():
     assert np.isfinite(model(np.zeros((1, 4), "float32")).numpy()).all()
 
 
-def test_auto_precision_trains_in_bfloat16_where_the_cpu_has_amx(tmp_path, monkeypatch, capsys):
+def test_auto_precision_trains_in_bfloat16_where_the_cpu_has_bfloat16_units(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.setattr(strategy_module, "native_bfloat16", lambda: True)
     cfg = small_resnet_config(tmp_path, mixed_precision="auto", export_saved_model=False)
     result = train(cfg)
