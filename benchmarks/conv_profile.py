@@ -10,7 +10,10 @@ a training step spends in the group (rate x how many times the model has it). Ro
 that time, so the top rows are where the step goes; the last line compares each direction's total
 rate with the forward rate of the 3x3, 64-channel reference layer measured in the same run, and
 (unless `--step_repetitions=0`) a whole training step of the model is timed, to say what share of
-it the convolutions would take if they ran as fast as alone.
+it the convolutions would take if they ran as fast as alone. The last line measures the 3x3-conv
+peak of `deepnets-benchmark` (benchmarks.peak) beside them and says what share of it a training
+step could reach at most with these kernels: the share if nothing but the convolutions took time
+(a bound where they take most of the step; small convolutions can run faster inside it).
 """
 
 from __future__ import annotations
@@ -130,6 +133,31 @@ def profile(model_name: str, batch_size: int, repetitions: int) -> tuple[list[di
     return rows, reference
 
 
+def peak_gflops(repetitions: int, sizes: Any = None) -> float:
+    """The 3x3-conv peak of the throughput benchmark (`benchmarks.peak`, its default sizes unless
+    `sizes` says otherwise), GFLOP/s, the median of `repetitions` timed calls."""
+    from benchmarks.peak import PeakSizes, conv_contender
+
+    sizes = sizes or PeakSizes()
+    conv = conv_contender(sizes.conv_batch, sizes.conv_size, sizes.conv_channels)
+    conv(1)  # trace and warm up
+    return statistics.median(conv(sizes.calls) for _ in range(repetitions)) / 1e9
+
+
+def ceiling_text(rows: list[dict], peak: float) -> str:
+    """The most a training step can show of the conv peak with these kernels: 3 x the
+    convolutions' FLOPs over their time alone, against `peak` (GFLOP/s)."""
+    flops = sum(r["count"] * r["flops"] * r["batch_size"] for r in rows)
+    rate = 3 * flops / sum(sum(r["ms"].values()) for r in rows) / 1e6
+    return (
+        f"ceiling: the 3x3-conv peak of deepnets-benchmark, measured here, is {peak:.1f} GFLOP/s; "
+        f"a training step whose convolutions ran as fast as alone and everything else took no "
+        f"time would train at {rate:.1f} GFLOP/s, {100 * rate / peak:.1f}% of it: the most its "
+        f"'% conv peak' can show with these kernels, where the convolutions alone take less "
+        f"than the whole step (small ones can run faster inside it than alone)."
+    )
+
+
 def step_ms(model_name: str, batch_size: int, repetitions: int, steps: int = 2) -> float:
     """Milliseconds of one whole training step of the row (`benchmarks.runners.library_loop`:
     the deepnets loop on in-memory data), the median of `repetitions` calls of `steps` steps."""
@@ -195,6 +223,7 @@ def main(argv: list[str]) -> None:
     rows, reference = profile(FLAGS.model, FLAGS.batch_size, FLAGS.repetitions)
     print(f"{FLAGS.model}, batch {FLAGS.batch_size}, float32, channels last")
     print(format_table(rows, reference, FLAGS.top))
+    print(ceiling_text(rows, peak_gflops(FLAGS.repetitions)))
     if FLAGS.step_repetitions > 0:
         whole = step_ms(FLAGS.model, FLAGS.batch_size, FLAGS.step_repetitions)
         convs = sum(sum(r["ms"].values()) for r in rows)

@@ -4,8 +4,17 @@ import pytest
 import tensorflow as tf
 
 from benchmarks.cases import IMAGE_SHAPE, MODEL_CASES
-from benchmarks.conv_profile import DIRECTIONS, conv_groups, conv_ops, format_table, profile
+from benchmarks.conv_profile import (
+    DIRECTIONS,
+    ceiling_text,
+    conv_groups,
+    conv_ops,
+    format_table,
+    peak_gflops,
+    profile,
+)
 from benchmarks.flops import forward_macs
+from benchmarks.peak import PeakSizes
 
 
 def test_groups_cover_every_convolution_once_with_its_flops():
@@ -45,6 +54,18 @@ def test_profile_prints_a_row_per_convolution_and_the_totals():
     assert text[-2].startswith("all convolutions of one step") and "x the reference" in text[-2]
     for row, line in zip(rows[:3], text[1:4], strict=True):
         assert line.split("%  ")[-1].startswith(row["layers"][0])  # the layers it stands for
+
+
+def test_the_ceiling_is_the_convolutions_alone_against_the_peak():
+    rows = [
+        {"count": 2, "flops": 1e6, "batch_size": 10, "ms": dict.fromkeys(DIRECTIONS, 0.1)},
+        {"count": 1, "flops": 4e6, "batch_size": 10, "ms": dict.fromkeys(DIRECTIONS, 0.2)},
+    ]
+    # 3 x 60 MFLOP in 0.9 ms = 200 GFLOP/s; against a 250 GFLOP/s peak, 80%.
+    line = ceiling_text(rows, 250.0)
+    assert "train at 200.0 GFLOP/s, 80.0% of it" in line and "is 250.0 GFLOP/s" in line
+    peak = peak_gflops(1, PeakSizes(conv_batch=2, conv_size=8, conv_channels=8, calls=1))
+    assert peak > 0
 
 
 def test_importing_it_defines_no_flags_so_other_programs_can():
