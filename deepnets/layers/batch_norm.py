@@ -27,9 +27,15 @@ class BatchNormalization(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` (same arguments, weights and config) on the fused
     kernel where it applies."""
 
+    use_fused_kernel = True
+    """Class-wide switch: False sends every instance down Keras' own path (to measure what the
+    fused kernel buys: `python -m benchmarks.fused_batchnorm`). It is read when a call is traced."""
+
     def _fused_format(self, inputs: Any, training: Any, mask: Any) -> str | None:
         """ "NHWC"/"NCHW" when the fused kernel computes what Keras would, else None."""
-        if keras.backend.backend() != "tensorflow" or mask is not None or self.synchronized:
+        if not self.use_fused_kernel or keras.backend.backend() != "tensorflow":
+            return None
+        if mask is not None or self.synchronized:
             return None
         if len(inputs.shape) != 4 or not isinstance(training, (bool, type(None))):
             return None

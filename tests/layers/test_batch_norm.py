@@ -84,6 +84,22 @@ def test_other_ranks_take_keras_path_and_config_round_trips(tmp_path):
     assert type(keras.models.load_model(tmp_path / "bn.keras").layers[1]) is BatchNormalization
 
 
+def op_types(layer, x):
+    """The op types of the layer's training call, traced."""
+    graph = tf.function(lambda t: layer(t, training=True)).get_concrete_function(x).graph
+    return {op.type for op in graph.get_operations()}
+
+
+def test_the_class_switch_sends_every_layer_down_keras_path(monkeypatch):
+    ours, theirs = pair()
+    initialize(ours, theirs, (6, 5, 5, 4))
+    x = tf.constant(np.random.default_rng(6).normal(size=(6, 5, 5, 4)).astype("float32"))
+    assert "FusedBatchNormV3" in op_types(ours, x)
+    monkeypatch.setattr(BatchNormalization, "use_fused_kernel", False)
+    assert "FusedBatchNormV3" not in op_types(ours, x)
+    np.testing.assert_allclose(ours(x, training=True), theirs(x, training=True), atol=TOLERANCE)
+
+
 def test_two_replicas_average_like_one(tmp_path):
     """Under MirroredStrategy with 2 replicas the runner averages the replicas' statistics; the
     fused layer's updates are per replica like Keras' (checked in a fresh process: 2 CPUs)."""

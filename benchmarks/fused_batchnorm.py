@@ -1,0 +1,98 @@
+"""What deepnets' fused BatchNormalization buys: the same training step with Keras' own.
+
+    python -m benchmarks.fused_batchnorm [--models=resnet18_w16,resnet50_cifar] [--repetitions=7]
+
+For each model, two deepnets loops (`benchmarks.runners.library_loop`: `StepRunner.run_steps` on
+in-memory random data, float32) are built in one process: one traced with the fused kernel
+(`FusedBatchNormV3`), one traced with `deepnets.layers.BatchNormalization.use_fused_kernel` off
+(Keras' separate elementwise ops, as deepnets trained before its fused BatchNorm). They are timed
+interleaved (`benchmarks.timing.interleaved_rates`), and the table shows their images/s (median
+[min-max]) and the ratio of the medians.
+"""
+
+from __future__ import annotations
+
+from absl import flags
+
+from trainers.cli import fail, run_binary
+
+PROGRAM = "fused-batchnorm"
+FLAGS = flags.FLAGS
+
+
+def keras_path(contender):
+    """`contender` run with the fused kernel off (it matters only while the step is traced:
+    its first call)."""
+    from deepnets.layers import BatchNormalization
+
+    def run(count: int) -> float:
+        BatchNormalization.use_fused_kernel = False
+        try:
+            return contender(count)
+        finally:
+            BatchNormalization.use_fused_kernel = True
+
+    return run
+
+
+def compare(name: str, repetitions: int, steps: int, batch_size: int = 0) -> dict:
+    """{"fused": Measurement, "keras": Measurement} for the row `name` of benchmarks.cases."""
+    from benchmarks.cases import MODEL_CASES
+    from benchmarks.runners import library_loop, random_examples
+    from benchmarks.timing import interleaved_rates
+
+    case = MODEL_CASES[name]
+    batch = batch_size or case.batch_size or 64
+    examples = random_examples(4 * batch)
+    fused, _ = library_loop(case, examples, batch_size=batch)
+    keras, _ = library_loop(case, examples, batch_size=batch)
+    contenders = {"fused": fused, "keras": keras_path(keras)}
+    return interleaved_rates(contenders, repetitions, steps, warmup_count=2)
+
+
+def format_row(name: str, batch: int, rates: dict) -> str:
+    """One line: the model, both rates and their ratio."""
+    cells = [
+        f"{rates[k].median:.1f} [{rates[k].low:.1f}-{rates[k].high:.1f}]"
+        for k in ("fused", "keras")
+    ]
+    ratio = rates["fused"].median / rates["keras"].median
+    return f"{name:<16}{batch:>6}  {cells[0]:<24}{cells[1]:<24}{ratio:.2f}"
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
+    from benchmarks.cases import MODEL_CASES
+
+    unknown = [m for m in FLAGS.models if m not in MODEL_CASES]
+    if unknown:
+        fail(PROGRAM, f"--models: unknown {unknown}; choose from {', '.join(MODEL_CASES)}")
+    for name in ("repetitions", "steps"):
+        if FLAGS[name].value < 1:
+            fail(PROGRAM, f"--{name}={FLAGS[name].value}: must be a positive integer")
+    print(f"{'model':<16}{'batch':>6}  {'fused img/s':<24}{'Keras BN img/s':<24}fused/Keras")
+    for name in FLAGS.models:
+        batch = MODEL_CASES[name].batch_size or 64
+        print(format_row(name, batch, compare(name, FLAGS.repetitions, FLAGS.steps)), flush=True)
+    print(
+        f"deepnets loop, float32, in-memory random data; {FLAGS.repetitions} interleaved "
+        f"repetitions of {FLAGS.steps} steps after 2 warm-up calls each; median [min-max]."
+    )
+
+
+def define_flags() -> None:
+    """The program's flags, defined when it runs (its functions are imported by tests)."""
+    flags.DEFINE_list("models", ["resnet18_w16", "resnet50_cifar"], "Rows of benchmarks.cases.")
+    flags.DEFINE_integer("repetitions", 7, "Timed repetitions of each loop.")
+    flags.DEFINE_integer("steps", 10, "Training steps per repetition.")
+
+
+def run() -> None:
+    """Entry point (python -m benchmarks.fused_batchnorm)."""
+    define_flags()
+    run_binary(main, __name__)
+
+
+if __name__ == "__main__":
+    run()
