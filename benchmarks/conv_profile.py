@@ -25,7 +25,7 @@ from typing import Any
 
 from absl import flags
 
-from trainers.cli import fail, run_binary
+from trainers.cli import check_flags, fail, run_binary
 
 PROGRAM = "conv-profile"
 DIRECTIONS = ("forward", "grad_input", "grad_weights")
@@ -211,15 +211,11 @@ def format_table(rows: list[dict], reference: dict, top: int = 0) -> str:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
     from benchmarks.cases import MODEL_CASES
 
+    check_flags(PROGRAM, argv, positive=("batch_size", "repetitions"))
     if FLAGS.model not in MODEL_CASES:
         fail(PROGRAM, f"--model={FLAGS.model!r}: choose one of {', '.join(MODEL_CASES)}")
-    for name in ("batch_size", "repetitions"):
-        if FLAGS[name].value < 1:
-            fail(PROGRAM, f"--{name}={FLAGS[name].value}: must be a positive integer")
     rows, reference = profile(FLAGS.model, FLAGS.batch_size, FLAGS.repetitions)
     print(f"{FLAGS.model}, batch {FLAGS.batch_size}, float32, channels last")
     print(format_table(rows, reference, FLAGS.top))

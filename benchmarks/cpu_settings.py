@@ -23,7 +23,7 @@ import time
 
 from absl import flags
 
-from trainers.cli import fail, run_binary
+from trainers.cli import check_flags, run_binary
 
 PROGRAM = "cpu-settings"
 SETTINGS = {
@@ -127,11 +127,7 @@ def measure(setting: dict, models: list[str], repetitions: int, steps: int) -> d
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
-    unknown = [s for s in FLAGS.settings if s not in SETTINGS]
-    if unknown:
-        fail(PROGRAM, f"--settings: unknown {unknown}; choose from {', '.join(SETTINGS)}")
+    check_flags(PROGRAM, argv, choices={"settings": SETTINGS})
     results = {}
     for name in FLAGS.settings:
         setting = SETTINGS[name]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from absl import flags
 
-from trainers.cli import fail, run_binary
+from trainers.cli import check_flags, run_binary
 
 PROGRAM = "fused-batchnorm"
 FLAGS = flags.FLAGS
@@ -61,16 +61,9 @@ def format_row(name: str, batch: int, rates: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
     from benchmarks.cases import MODEL_CASES
 
-    unknown = [m for m in FLAGS.models if m not in MODEL_CASES]
-    if unknown:
-        fail(PROGRAM, f"--models: unknown {unknown}; choose from {', '.join(MODEL_CASES)}")
-    for name in ("repetitions", "steps"):
-        if FLAGS[name].value < 1:
-            fail(PROGRAM, f"--{name}={FLAGS[name].value}: must be a positive integer")
+    check_flags(PROGRAM, argv, choices={"models": MODEL_CASES}, positive=("repetitions", "steps"))
     print(f"{'model':<16}{'batch':>6}  {'fused img/s':<24}{'Keras BN img/s':<24}fused/Keras")
     for name in FLAGS.models:
         batch = MODEL_CASES[name].batch_size or 64

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import NoReturn
 
 USAGE_EXIT_CODE = 2
@@ -54,6 +54,29 @@ def fail(program: str, message: str) -> NoReturn:
     """Prints "program: error: message" to stderr and exits with the usage status (2)."""
     print(f"{program}: error: {message}", file=sys.stderr, flush=True)
     sys.exit(USAGE_EXIT_CODE)
+
+
+def check_flags(
+    program: str,
+    argv: list[str],
+    *,
+    choices: dict[str, Iterable[str]] | None = None,
+    positive: Iterable[str] = (),
+) -> None:
+    """Fails (`fail`) on positional arguments, on a list flag naming a value outside its
+    `choices` ({flag: allowed values}), or on a `positive` integer flag below 1."""
+    from absl import flags
+
+    if len(argv) > 1:
+        fail(program, f"unexpected positional arguments {argv[1:]}; use --flag=value")
+    for name, allowed in (choices or {}).items():
+        allowed = list(allowed)
+        unknown = [v for v in flags.FLAGS[name].value if v not in allowed]
+        if unknown:
+            fail(program, f"--{name}: unknown {unknown}; choose from {', '.join(allowed)}")
+    for name in positive:
+        if flags.FLAGS[name].value < 1:
+            fail(program, f"--{name}={flags.FLAGS[name].value}: must be a positive integer")
 
 
 def error_message(err: BaseException, flag: str | None = None) -> str:

@@ -1,5 +1,11 @@
 """benchmarks.fused_batchnorm: the deepnets loop with the fused kernel against Keras' path."""
 
+import os
+import subprocess
+import sys
+
+import pytest
+
 from benchmarks.fused_batchnorm import compare, format_row, keras_path
 from deepnets.layers import BatchNormalization
 
@@ -20,3 +26,24 @@ def test_both_loops_train_and_the_row_shows_their_ratio():
     assert row.startswith("resnet18_w16") and row.endswith(
         f"{rates['fused'].median / rates['keras'].median:.2f}"
     )
+
+
+@pytest.mark.parametrize(
+    "module, args, message",
+    [
+        ("benchmarks.fused_batchnorm", ["--models=resnet51"], "--models: unknown ['resnet51']"),
+        ("benchmarks.fused_batchnorm", ["--steps=0"], "--steps=0: must be a positive integer"),
+        ("benchmarks.fused_batchnorm", ["extra"], "unexpected positional arguments ['extra']"),
+        ("benchmarks.cpu_settings", ["--settings=turbo"], "--settings: unknown ['turbo']"),
+        ("benchmarks.conv_profile", ["--repetitions=-1"], "--repetitions=-1: must be a positive"),
+    ],
+)
+def test_the_benchmark_binaries_refuse_bad_flags_in_one_line(module, args, message):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    program = module.split(".")[1].replace("_", "-")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith(f"{program}: error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
