@@ -26,11 +26,11 @@ def keras_path(contender):
     from deepnets.layers import BatchNormalization
 
     def run(count: int) -> float:
-        BatchNormalization.use_fused_kernel = False
+        previous, BatchNormalization.use_fused_kernel = BatchNormalization.use_fused_kernel, False
         try:
             return contender(count)
         finally:
-            BatchNormalization.use_fused_kernel = True
+            BatchNormalization.use_fused_kernel = previous
 
     return run
 
