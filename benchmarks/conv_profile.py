@@ -144,11 +144,20 @@ def peak_gflops(repetitions: int, sizes: Any = None) -> float:
     return statistics.median(conv(sizes.calls) for _ in range(repetitions)) / 1e9
 
 
+def conv_flops(rows: list[dict]) -> float:
+    """FLOPs of one direction (forward, or either gradient) of all the rows' convolutions."""
+    return sum(r["count"] * r["flops"] * r["batch_size"] for r in rows)
+
+
+def training_rate(rows: list[dict]) -> float:
+    """GFLOP/s of the three directions of all the rows' convolutions, each at its time alone."""
+    return 3 * conv_flops(rows) / sum(sum(r["ms"].values()) for r in rows) / 1e6
+
+
 def ceiling_text(rows: list[dict], peak: float) -> str:
     """The most a training step can show of the conv peak with these kernels: 3 x the
     convolutions' FLOPs over their time alone, against `peak` (GFLOP/s)."""
-    flops = sum(r["count"] * r["flops"] * r["batch_size"] for r in rows)
-    rate = 3 * flops / sum(sum(r["ms"].values()) for r in rows) / 1e6
+    rate = training_rate(rows)
     return (
         f"ceiling: the 3x3-conv peak of deepnets-benchmark, measured here, is {peak:.1f} GFLOP/s; "
         f"a training step whose convolutions ran as fast as alone and everything else took no "
@@ -191,7 +200,7 @@ def format_table(rows: list[dict], reference: dict, top: int = 0) -> str:
             + "".join(f"{row['gflops'][d]:>22.1f}" for d in DIRECTIONS)
             + f"{ms:>9.1f}{100 * ms / total_ms:>6.1f}%  {names}"
         )
-    flops = sum(r["count"] * r["flops"] * r["batch_size"] for r in rows)  # each direction's
+    flops = conv_flops(rows)  # each direction's
     overall = {d: flops / sum(r["ms"][d] for r in rows) / 1e6 for d in DIRECTIONS}
     lines.append(
         f"all convolutions of one step, {flops / 1e9:.1f} GFLOP each way: "
@@ -200,7 +209,7 @@ def format_table(rows: list[dict], reference: dict, top: int = 0) -> str:
             for d in DIRECTIONS
         )
         + f"; {total_ms:.0f} ms in all (3 x {flops / 1e9:.1f} GFLOP at "
-        + f"{3 * flops / total_ms / 1e6:.1f} GFLOP/s)."
+        + f"{training_rate(rows):.1f} GFLOP/s)."
     )
     lines.append(
         "reference: 3x3, 64 -> 64 channels, 32x32, the same batch: "

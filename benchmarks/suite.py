@@ -26,7 +26,7 @@ from benchmarks.flops import forward_flops
 from benchmarks.peak import PeakSizes, peak_contenders
 from benchmarks.table import NA
 from benchmarks.timing import Contender, Measurement, interleaved_rates
-from deepnets.training.machine import bfloat16_units, machine_facts
+from deepnets.training.machine import BFLOAT16_UNITS, bfloat16_units, machine_facts
 from deepnets.training.runner import dtype_policy
 
 keras = tf.keras
@@ -203,8 +203,7 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
         "cpu": machine["cpu"],
         "cpu_count": machine["cpus"],
         "onednn": machine["onednn"],
-        "amx_bf16": machine["amx_bf16"],
-        "avx512_bf16": machine["avx512_bf16"],
+        **{flag: machine[flag] for flag in BFLOAT16_UNITS},
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "peaks_flop_s": {
             name: Measurement(
