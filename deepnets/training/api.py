@@ -14,15 +14,17 @@ from typing import Any
 
 import tensorflow as tf
 
+from deepnets import data
 from deepnets.layers.whitening import data_initialized_layers
 from deepnets.models.predictor import ImagePredictor
 from deepnets.models.test_time import num_views
 from deepnets.training.actions import Action
+from deepnets.training.backbone import ScaledSchedule
 from deepnets.training.budget import CalibrationClock
 from deepnets.training.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.export import save_final_model
-from deepnets.training.fine_tuning import ScaledSchedule, initialize_weights
+from deepnets.training.initial_weights import initialize_weights
 from deepnets.training.loop import run_folder, run_loop
 from deepnets.training.optim import make_optimizer
 from deepnets.training.per_class import per_class_summary, write_per_class_reports
@@ -61,7 +63,6 @@ def make_runner(
     Creating it sets Keras' global random seed (Python, NumPy and TensorFlow) when the config
     has a seed, and enables op determinism process-wide when `deterministic` is set.
     """
-    from deepnets import data  # deferred: the training library imports without the data package
 
     cfg, facts = plan.config, plan.dataset
     if cfg.deterministic:

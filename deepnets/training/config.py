@@ -17,9 +17,11 @@ from deepnets import checks
 from deepnets.checks import ArgumentError
 from deepnets.training.config_fields import (
     BOOL,
+    DECOUPLED_BY_DEFAULT,
     FRACTION,
     NONNEGATIVE,
     NONNEGATIVE_INT,
+    OPTIMIZERS,
     OPTIONAL_POSITIVE_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
@@ -31,7 +33,6 @@ from deepnets.training.config_fields import (
     simple,
 )
 from deepnets.training.config_inputs import InputSettings
-from deepnets.training.optim import DECOUPLED_BY_DEFAULT, OPTIMIZERS
 
 SCHEDULES = ("constant", "step", "cosine", "linear")
 WEIGHT_DECAY_MODES = ("auto", "l2", "decoupled")

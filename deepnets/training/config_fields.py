@@ -15,6 +15,10 @@ from deepnets.checks import ArgumentError
 
 OWNER = "TrainConfig"
 
+# Every optimizer `make_optimizer` makes; the decoupled ones decay weights in their update.
+OPTIMIZERS = ("sgd", "adam", "adamw", "nadam", "lion", "lamb", "muon")
+DECOUPLED_BY_DEFAULT = ("adamw", "lion", "lamb", "muon")
+
 Check = Callable[[str, Any], Any]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from deepnets import data
 from deepnets.models.test_time import average_probabilities, check_test_time
 from deepnets.training.metrics import ClassificationMetrics, ConfusionMatrix
 from deepnets.training.optim import classification_loss
@@ -226,7 +227,6 @@ def evaluate_split(
         An `EvalResult`: the metrics, the [C, C] confusion matrix and the class names, ready
         for `deepnets.training.per_class.write_per_class_reports`.
     """
-    from deepnets import data  # deferred: the training library does not need data at import
 
     strategy = strategy or tf.distribute.get_strategy()
     _, info = data.load_split(

@@ -12,7 +12,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 
-from deepnets.training.actions import METRICS_CSV, Action, standard_actions
+from deepnets.training.actions import Action
 from deepnets.training.atomic import recover_leftovers
 from deepnets.training.checkpointing import (
     CHECKPOINT_SUBDIR,
@@ -26,6 +26,7 @@ from deepnets.training.lock import RunLock
 from deepnets.training.preemption import SigtermFlag
 from deepnets.training.results import TrainResult
 from deepnets.training.runner import StepRunner
+from deepnets.training.standard_actions import METRICS_CSV, standard_actions
 from deepnets.training.strategy import is_chief, is_multi_worker
 
 

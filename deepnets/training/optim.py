@@ -12,14 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
+from deepnets.training.config_fields import OPTIMIZERS
 from deepnets.training.muon import Muon
 
 if TYPE_CHECKING:
     from deepnets.training.config import TrainConfig
-
-# Every optimizer `make_optimizer` makes; the decoupled ones decay weights in their update.
-OPTIMIZERS = ("sgd", "adam", "adamw", "nadam", "lion", "lamb", "muon")
-DECOUPLED_BY_DEFAULT = ("adamw", "lion", "lamb", "muon")
 
 keras = tf.keras
 

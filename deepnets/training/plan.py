@@ -11,14 +11,17 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-from typing import Any
 
 import tensorflow as tf
 
 from deepnets.data import DatasetFacts, DatasetUnavailableError, describe_dataset
+from deepnets.models import get_model_spec, list_models
 from deepnets.training.budget import PROVISIONAL_EPOCHS, BudgetPlan
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.controller import LoopSettings
+from deepnets.training.initial_weights import is_imagenet_weights_file
+from deepnets.training.model_recipe import ModelRecipe
+from deepnets.training.run_record import RunRecord
 from deepnets.training.strategy import (
     configure_threads,
     is_chief,
@@ -32,44 +35,6 @@ keras = tf.keras
 
 # Set by the run itself; a model override may not change them.
 _RUN_OWNED_ARGUMENTS = ("num_classes", "classifier_activation", "input_shape")
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelRecipe:
-    """What model a run trains: a registry name and the arguments resolved for the dataset.
-
-    Attributes:
-        name: the registry name, e.g. "resnet18".
-        arguments: keyword arguments of `deepnets.build_model`, with `num_classes`,
-            `input_shape` and `classifier_activation=None` (the loop trains on logits).
-    """
-
-    name: str
-    arguments: dict[str, Any]
-
-    def build(self) -> keras.Model:
-        """A new model; bad argument values raise a `ConfigError` on `model_overrides`."""
-        import deepnets  # deferred: deepnets.models imports this package's siblings
-
-        try:
-            return deepnets.build_model(self.name, **self.arguments)
-        except (ValueError, TypeError) as err:
-            raise ConfigError(
-                "model_overrides", self.arguments, reason=str(err).strip().splitlines()[0]
-            ) from err
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON values."""
-        arguments = {k: list(v) if isinstance(v, tuple) else v for k, v in self.arguments.items()}
-        return {"name": self.name, "arguments": arguments}
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ModelRecipe:
-        """The inverse of `to_dict`."""
-        arguments = dict(values["arguments"])
-        if arguments.get("input_shape") is not None:
-            arguments["input_shape"] = tuple(arguments["input_shape"])
-        return cls(values["name"], arguments)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,8 +98,6 @@ def resolve_model(cfg: TrainConfig, dataset: DatasetFacts) -> ModelRecipe:
         ConfigError: unknown model name (field "model"), or an override the model does not
             take, that its name fixes, or that the run sets itself (field "model_overrides").
     """
-    from deepnets.models import get_model_spec, list_models
-
     try:
         spec = get_model_spec(cfg.model)
     except ValueError as err:
@@ -301,8 +264,6 @@ _IMAGENET_WEIGHT_MODELS = ("vgg16", "vgg19", "resnet50", "resnet101", "resnet152
 
 def _check_fine_tuning(cfg: TrainConfig) -> None:
     """Fine-tuning settings that cannot work, refused before anything is built."""
-    from deepnets.training.fine_tuning import is_imagenet_weights_file
-
     path = cfg.init_weights
     if path is not None:
         if not os.path.exists(path):
@@ -325,8 +286,6 @@ def _with_weights_preprocessing(cfg: TrainConfig, dataset: DatasetFacts) -> Data
     """The dataset's facts with the normalization the starting weights expect: keras.applications
     ImageNet weights want "caffe" (BGR, ImageNet mean, no scaling); a deepnets run's weights want
     the mean and std that run used."""
-    from deepnets.training.fine_tuning import is_imagenet_weights_file
-    from deepnets.training.run_record import RunRecord
 
     path = cfg.init_weights
     preprocessing = dataset.preprocessing

@@ -18,11 +18,12 @@ from typing import Any
 
 import tensorflow as tf
 
+import deepnets
 from deepnets.data import DatasetFacts, Preprocessing
 from deepnets.training.atomic import atomic_write_text
 from deepnets.training.config import TrainConfig
 from deepnets.training.machine import machine_facts
-from deepnets.training.plan import ModelRecipe, RunPlan
+from deepnets.training.model_recipe import ModelRecipe
 
 keras = tf.keras
 
@@ -32,8 +33,6 @@ FORMAT_VERSION = 1
 
 def versions() -> dict[str, str]:
     """The versions of deepnets, TensorFlow, Keras and Python running now."""
-    import deepnets
-
     return {
         "deepnets": deepnets.__version__,
         "tensorflow": tf.__version__,
@@ -84,8 +83,9 @@ class RunRecord:
         return tuple(names) if names else tuple(str(i) for i in range(self.dataset.num_classes))
 
     @classmethod
-    def from_plan(cls, plan: RunPlan, model: keras.Model | None = None) -> RunRecord:
-        """The record of a planned run (with the built model's Keras config, when given)."""
+    def from_plan(cls, plan: Any, model: keras.Model | None = None) -> RunRecord:
+        """The record of a planned run (a `RunPlan`; with the built model's Keras config, when
+        given)."""
         keras_config = keras.utils.serialize_keras_object(model) if model is not None else None
         return cls(plan.config, plan.model, plan.dataset, keras_config)
 

@@ -18,9 +18,9 @@ from typing import Any
 import tensorflow as tf
 
 from deepnets.training.averaging import Lookahead, WeightAverage
+from deepnets.training.backbone import HEAD_LAYER, BackboneSplit
 from deepnets.training.epochs import EpochInput, TrainInputFn
 from deepnets.training.evaluation import EvalInputFn, Evaluator
-from deepnets.training.fine_tuning import HEAD_LAYER, BackboneSplit
 from deepnets.training.gradient_norms import GradientNormRecorder
 from deepnets.training.metrics import ClassificationMetrics
 from deepnets.training.step import TrainStep

@@ -9,7 +9,8 @@ import tiny_tfds
 
 import deepnets
 from deepnets.training import ConfigError, StepRunner, TrainConfig, make_optimizer, plan_run, train
-from deepnets.training.fine_tuning import ScaledSchedule, initialize_weights
+from deepnets.training.backbone import ScaledSchedule
+from deepnets.training.initial_weights import initialize_weights
 
 keras = tf.keras
 

@@ -1,8 +1,5 @@
-"""Fine-tuning: starting weights, a frozen backbone, and a slower backbone.
+"""Fine-tuning's optimization parts: a frozen backbone, and a slower backbone.
 
-- `initialize_weights(model, source)`: copy the weights of a keras.applications ImageNet `.h5`
-  file, a deepnets run folder or a `.keras` file into a new model, every layer whose shapes
-  agree (a classifier for another class count starts new).
 - `BackboneSplit`: the model's head (the layer named "classifier") and the rest, its backbone,
   so that the runner can train the head alone with the backbone in inference mode, or give the
   backbone its own optimizer.
@@ -12,7 +9,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import tensorflow as tf
@@ -85,62 +81,3 @@ class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
         if isinstance(config["schedule"], dict):
             config["schedule"] = keras.optimizers.schedules.deserialize(config["schedule"])
         return cls(**config)
-
-
-def is_imagenet_weights_file(path: str) -> bool:
-    """Whether `path` is a keras.applications weights file (an `.h5` file)."""
-    return path.lower().endswith((".h5", ".hdf5"))
-
-
-def source_model(path: str) -> keras.Model:
-    """The model whose weights `path` holds: a run folder's newest readable checkpoint, or a
-    `.keras` file (an exported `ImagePredictor` gives its classifier)."""
-    from deepnets.models import ImagePredictor
-    from deepnets.training.restore import restore_model
-
-    if os.path.isdir(path):
-        return restore_model(path)[0]
-    model = keras.models.load_model(path)
-    return model.classifier if isinstance(model, ImagePredictor) else model
-
-
-def initialize_weights(model: keras.Model, path: str) -> dict[str, list[str]]:
-    """Copies the weights `path` holds into `model` wherever the shapes agree.
-
-    Args:
-        model: the new model (built).
-        path: a keras.applications ImageNet `.h5` file (see `load_imagenet_weights`), a deepnets
-            run folder or a `.keras` file (the layers are matched by name).
-
-    Returns:
-        {"copied": layer names, "skipped": layer names left as initialized}.
-
-    Raises:
-        ValueError: nothing but the classifier matches (another architecture).
-        FileNotFoundError: `path` does not exist (or a run folder without a checkpoint).
-    """
-    from deepnets.models import load_imagenet_weights
-
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No weights at {path!r}.")
-    if is_imagenet_weights_file(path):
-        return load_imagenet_weights(model, path)
-    source = source_model(path)
-    layers = {layer.name: layer for layer in source.layers if layer.weights}
-    report: dict[str, list[str]] = {"copied": [], "skipped": []}
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        match = layers.get(layer.name)
-        shapes = [tuple(w.shape) for w in layer.get_weights()]
-        if match is None or [tuple(w.shape) for w in match.get_weights()] != shapes:
-            report["skipped"].append(layer.name)
-            continue
-        layer.set_weights(match.get_weights())
-        report["copied"].append(layer.name)
-    if not [name for name in report["copied"] if name != HEAD_LAYER]:
-        raise ValueError(
-            f"no layer of {path} fits {model.name} (skipped: {report['skipped'][:5]}): the "
-            "weights belong to another architecture; use the same model and model_overrides."
-        )
-    return report
