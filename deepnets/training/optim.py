@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
-from deepnets.training.config_fields import OPTIMIZERS
+from deepnets.training.config.fields import OPTIMIZERS
 from deepnets.training.muon import Muon
 
 if TYPE_CHECKING:

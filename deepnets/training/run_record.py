@@ -22,8 +22,8 @@ import deepnets
 from deepnets.data import DatasetFacts, Preprocessing
 from deepnets.training.atomic import atomic_write_text
 from deepnets.training.config import TrainConfig
+from deepnets.training.config.model_recipe import ModelRecipe
 from deepnets.training.machine import machine_facts
-from deepnets.training.model_recipe import ModelRecipe
 
 keras = tf.keras
 

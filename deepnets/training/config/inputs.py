@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from deepnets.training.config_fields import (
+from deepnets.training.config.fields import (
     BOOL,
     NAME,
     NONNEGATIVE,

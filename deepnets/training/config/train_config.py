@@ -15,7 +15,7 @@ from typing import Any
 
 from deepnets import checks
 from deepnets.checks import ArgumentError
-from deepnets.training.config_fields import (
+from deepnets.training.config.fields import (
     BOOL,
     DECOUPLED_BY_DEFAULT,
     FRACTION,
@@ -32,7 +32,7 @@ from deepnets.training.config_fields import (
     setting,
     simple,
 )
-from deepnets.training.config_inputs import InputSettings
+from deepnets.training.config.inputs import InputSettings
 
 SCHEDULES = ("constant", "step", "cosine", "linear")
 WEIGHT_DECAY_MODES = ("auto", "l2", "decoupled")

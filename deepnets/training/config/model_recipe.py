@@ -8,7 +8,7 @@ from typing import Any
 import tensorflow as tf
 
 from deepnets.models.registry import build_model
-from deepnets.training.config import ConfigError
+from deepnets.training.config.fields import ConfigError
 
 keras = tf.keras
 
