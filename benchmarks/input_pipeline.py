@@ -91,7 +91,7 @@ def training_rate(input_shape: tuple[int, int, int], num_classes: int) -> float:
     from benchmarks.runners import LEARNING_RATE, MOMENTUM, WEIGHT_DECAY, in_memory_dataset
     from benchmarks.timing import rate
     from deepnets.training import StepRunner
-    from deepnets.training.strategy import resolve_jit_compile
+    from deepnets.training.runtime.strategy import resolve_jit_compile
 
     rng = np.random.default_rng(0)
     images = rng.standard_normal((4 * FLAGS.batch_size, *input_shape), dtype=np.float32)

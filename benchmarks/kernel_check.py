@@ -157,7 +157,7 @@ def main(argv: list[str]) -> None:
             fail(PROGRAM, f"--{name}={FLAGS[name].value}: expected a positive integer")
     if not FLAGS.tolerance > 0:
         fail(PROGRAM, f"--tolerance={FLAGS.tolerance}: expected a positive number")
-    from deepnets.training.machine import describe_machine
+    from deepnets.training.runtime.machine import describe_machine
 
     print(f"Machine: {describe_machine()}", flush=True)
     findings = []

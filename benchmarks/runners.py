@@ -22,7 +22,7 @@ import tensorflow as tf
 from benchmarks.cases import IMAGE_SHAPE, MODEL_CASES, NUM_CLASSES, ModelCase
 from benchmarks.timing import Contender, rate
 from deepnets.training import StepRunner
-from deepnets.training.strategy import resolve_jit_compile
+from deepnets.training.runtime.strategy import resolve_jit_compile
 
 keras = tf.keras
 

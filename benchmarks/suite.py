@@ -26,8 +26,8 @@ from benchmarks.flops import forward_flops
 from benchmarks.peak import PeakSizes, peak_contenders
 from benchmarks.table import NA
 from benchmarks.timing import Contender, Measurement, interleaved_rates
-from deepnets.training.machine import BFLOAT16_UNITS, bfloat16_units, machine_facts
 from deepnets.training.runner import dtype_policy
+from deepnets.training.runtime.machine import BFLOAT16_UNITS, bfloat16_units, machine_facts
 
 keras = tf.keras
 

@@ -170,7 +170,7 @@ def main(argv: list[str]) -> None:
         facts = describe_dataset(FLAGS.folder)
     except DatasetUnavailableError as error:
         fail(PROGRAM, f"--folder: {error}")
-    from deepnets.training.machine import describe_machine
+    from deepnets.training.runtime.machine import describe_machine
 
     machine = describe_machine()
     print(f"Machine: {machine}", flush=True)

@@ -32,6 +32,12 @@ from deepnets.training.restore import restore_model
 from deepnets.training.results import TrainResult
 from deepnets.training.run_record import RunRecord
 from deepnets.training.runner import StepRunner
+from deepnets.training.runtime.strategy import (
+    configure_cpu_replicas,
+    configure_threads,
+    is_chief,
+    make_strategy,
+)
 from deepnets.training.schedules import (
     ConstantWithWarmup,
     CosineWithWarmup,
@@ -40,12 +46,6 @@ from deepnets.training.schedules import (
     make_schedule,
 )
 from deepnets.training.serving import save_serving_model
-from deepnets.training.strategy import (
-    configure_cpu_replicas,
-    configure_threads,
-    is_chief,
-    make_strategy,
-)
 
 __all__ = [
     "Action",

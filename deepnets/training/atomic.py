@@ -7,7 +7,7 @@ the old one deleted; `recover_leftovers` puts the old one back if a kill fell be
 renames, and deletes what a killed writer left half-written.
 
 Each write passes the fault points `<name>.written` (the new content is complete, not yet in
-place) and, for folders, `<name>.swapping` (the old one is aside): see `deepnets.training.faults`.
+place) and, for folders, `<name>.swapping` (the old one is aside): see `deepnets.training.runtime.faults`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from deepnets.training.faults import fault_point
+from deepnets.training.runtime.faults import fault_point
 
 _PARTIAL = ".partial-"
 _PREVIOUS = ".previous-"

@@ -35,8 +35,8 @@ from deepnets.training.checkpoint_files import (
     write_state,
 )
 from deepnets.training.errors import NoReadableCheckpointError, OutputWriteError, RunFolderError
-from deepnets.training.faults import fault_point
-from deepnets.training.strategy import is_chief, task_identity
+from deepnets.training.runtime.faults import fault_point
+from deepnets.training.runtime.strategy import is_chief, task_identity
 
 __all__ = ["CHECKPOINT_SUBDIR", "CheckpointKeeper", "checkpoint_step", "last_intact_checkpoint"]
 

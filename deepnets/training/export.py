@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from deepnets.models.predictor import ImagePredictor
 from deepnets.training.atomic import atomic_directory, atomic_path
+from deepnets.training.runtime.strategy import is_chief
 from deepnets.training.serving import save_serving_model
-from deepnets.training.strategy import is_chief
 
 keras = tf.keras
 

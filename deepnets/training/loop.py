@@ -23,11 +23,11 @@ from deepnets.training.controller import Controller, LoopSettings
 from deepnets.training.errors import OutputWriteError
 from deepnets.training.gradient_report import GradientNormsWriter
 from deepnets.training.lock import RunLock
-from deepnets.training.preemption import SigtermFlag
 from deepnets.training.results import TrainResult
 from deepnets.training.runner import StepRunner
+from deepnets.training.runtime.preemption import SigtermFlag
+from deepnets.training.runtime.strategy import is_chief, is_multi_worker
 from deepnets.training.standard_actions import METRICS_CSV, standard_actions
-from deepnets.training.strategy import is_chief, is_multi_worker
 
 
 def run_loop(

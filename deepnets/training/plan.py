@@ -22,7 +22,7 @@ from deepnets.training.config.model_recipe import ModelRecipe
 from deepnets.training.controller import LoopSettings
 from deepnets.training.initial_weights import is_imagenet_weights_file
 from deepnets.training.run_record import RunRecord
-from deepnets.training.strategy import (
+from deepnets.training.runtime.strategy import (
     configure_threads,
     is_chief,
     is_multi_worker,

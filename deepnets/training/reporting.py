@@ -16,7 +16,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from deepnets.training.atomic import atomic_write_text
-from deepnets.training.faults import fault_point
+from deepnets.training.runtime.faults import fault_point
 
 # "data_loss": the cross-entropy of the examples (label smoothing included), without any weight
 # decay: the loop applies decay in the update, not through the loss.

@@ -23,7 +23,7 @@ from deepnets.data import DatasetFacts, Preprocessing
 from deepnets.training.atomic import atomic_write_text
 from deepnets.training.config import TrainConfig
 from deepnets.training.config.model_recipe import ModelRecipe
-from deepnets.training.machine import machine_facts
+from deepnets.training.runtime.machine import machine_facts
 
 keras = tf.keras
 
@@ -52,7 +52,7 @@ class RunRecord:
         keras_config: `keras.utils.serialize_keras_object(model)` of the built model: rebuilds
             the exact architecture even if the registry's defaults change later.
         versions: deepnets, TensorFlow, Keras and Python versions that wrote the record.
-        machine: the machine that wrote it (`deepnets.training.machine.machine_facts`: CPU model,
+        machine: the machine that wrote it (`deepnets.training.runtime.machine.machine_facts`: CPU model,
             usable CPUs, whether TensorFlow's oneDNN kernels were on, GPUs); a resumed run
             rewrites it, so it names the machine of the newest launch.
         written: ISO time of writing.

@@ -12,7 +12,7 @@ import pytest
 from benchmarks.peak import conv_contender, matmul_contender, peak_contenders
 from benchmarks.table import COLUMNS, HEADERS, NA, format_rows
 from benchmarks.timing import interleaved_rates
-from deepnets.training.machine import cpu_flags
+from deepnets.training.runtime.machine import cpu_flags
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QUICK_MODELS = ["vgg16", "resnet18_cifar"]  # the --quick default: one row with (b), one without

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from deepnets.training.machine import cpu_model
+from deepnets.training.runtime.machine import cpu_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

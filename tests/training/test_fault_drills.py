@@ -1,7 +1,7 @@
 """Fault drills on the real binary: SIGKILL at many named moments, a full disk, a second launch.
 
 A narrow ResNet-18 trains 12 steps of shapes10 in deterministic mode. The drill kills it with
-SIGKILL at one named moment after another (fault points, see `deepnets.training.faults`),
+SIGKILL at one named moment after another (fault points, see `deepnets.training.runtime.faults`),
 resuming each time, and checks that the end result is the uninterrupted run's to the bit.
 The width is 8: with 3-4 input channels, TensorFlow's oneDNN kernels (forced on on an AVX2-only
 CPU) get the weight gradient of a strided 1x1 convolution wrong, differently from call to call

@@ -7,8 +7,8 @@ import sys
 import pytest
 from run_scripts import REPO_ROOT, script_env
 
-from deepnets.training import machine
-from deepnets.training.machine import (
+from deepnets.training.runtime import machine
+from deepnets.training.runtime.machine import (
     cpu_flags,
     cpu_model,
     describe_machine,
@@ -26,7 +26,7 @@ def test_the_cpu_model_is_the_one_proc_cpuinfo_names():
 
 @pytest.mark.parametrize("setting, expected", [("0", False), ("1", True)])
 def test_the_onednn_fact_follows_the_setting_made_before_tensorflow_starts(setting, expected):
-    code = "import json; from deepnets.training.machine import machine_facts; "
+    code = "import json; from deepnets.training.runtime.machine import machine_facts; "
     code += "print(json.dumps(machine_facts()))"
     done = subprocess.run(
         [sys.executable, "-c", code],

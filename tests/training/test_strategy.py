@@ -17,8 +17,12 @@ from deepnets.training import (
     plan_run,
 )
 from deepnets.training import plan as plan_module
-from deepnets.training import strategy as strategy_module
-from deepnets.training.strategy import resolve_jit_compile, resolve_mixed_precision, strategy_kind
+from deepnets.training.runtime import strategy as strategy_module
+from deepnets.training.runtime.strategy import (
+    resolve_jit_compile,
+    resolve_mixed_precision,
+    strategy_kind,
+)
 
 TWO_WORKERS = json.dumps(
     {"cluster": {"worker": ["localhost:1", "localhost:2"]}, "task": {"type": "worker", "index": 0}}

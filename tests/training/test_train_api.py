@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import deepnets
 from deepnets.training import RunRecord, TrainConfig, evaluate, outputs_probabilities, train
-from deepnets.training import strategy as strategy_module
+from deepnets.training.runtime import strategy as strategy_module
 
 CHANCE = 0.1  # shapes10 has 10 balanced classes
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
-from deepnets.training.machine import native_bfloat16
+from deepnets.training.runtime.machine import native_bfloat16
 
 if TYPE_CHECKING:
     from deepnets.training.config import TrainConfig
