@@ -25,7 +25,18 @@ from deepnets.training.evaluation import (
 from deepnets.training.export import save_final_model, save_model_files
 from deepnets.training.loop import run_loop
 from deepnets.training.metrics import ClassificationMetrics
-from deepnets.training.optim import classification_loss, l2_weight_decay_loss, make_optimizer
+from deepnets.training.optimization.optimizers import (
+    classification_loss,
+    l2_weight_decay_loss,
+    make_optimizer,
+)
+from deepnets.training.optimization.schedules import (
+    ConstantWithWarmup,
+    CosineWithWarmup,
+    LinearWithWarmup,
+    StepDecayWithWarmup,
+    make_schedule,
+)
 from deepnets.training.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.plan import ModelRecipe, RunPlan, plan_run
 from deepnets.training.restore import restore_model
@@ -37,13 +48,6 @@ from deepnets.training.runtime.strategy import (
     configure_threads,
     is_chief,
     make_strategy,
-)
-from deepnets.training.schedules import (
-    ConstantWithWarmup,
-    CosineWithWarmup,
-    LinearWithWarmup,
-    StepDecayWithWarmup,
-    make_schedule,
 )
 from deepnets.training.serving import save_serving_model
 

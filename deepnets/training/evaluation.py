@@ -18,7 +18,7 @@ import tensorflow as tf
 from deepnets import data
 from deepnets.models.test_time import average_probabilities, check_test_time
 from deepnets.training.metrics import ClassificationMetrics, ConfusionMatrix
-from deepnets.training.optim import classification_loss
+from deepnets.training.optimization.optimizers import classification_loss
 
 keras = tf.keras
 

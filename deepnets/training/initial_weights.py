@@ -10,7 +10,7 @@ import os
 import tensorflow as tf
 
 from deepnets.models import ImagePredictor, load_imagenet_weights
-from deepnets.training.backbone import HEAD_LAYER
+from deepnets.training.optimization.backbone import HEAD_LAYER
 from deepnets.training.restore import restore_model
 
 keras = tf.keras

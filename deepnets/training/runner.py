@@ -17,12 +17,12 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.training.averaging import Lookahead, WeightAverage
-from deepnets.training.backbone import HEAD_LAYER, BackboneSplit
 from deepnets.training.epochs import EpochInput, TrainInputFn
 from deepnets.training.evaluation import EvalInputFn, Evaluator
 from deepnets.training.gradient_norms import GradientNormRecorder
 from deepnets.training.metrics import ClassificationMetrics
+from deepnets.training.optimization.averaging import Lookahead, WeightAverage
+from deepnets.training.optimization.backbone import HEAD_LAYER, BackboneSplit
 from deepnets.training.step import TrainStep
 
 keras = tf.keras

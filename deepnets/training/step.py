@@ -13,11 +13,15 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.training.averaging import Lookahead, WeightAverage
-from deepnets.training.backbone import BackboneSplit
 from deepnets.training.gradient_norms import GradientNormRecorder
 from deepnets.training.metrics import ClassificationMetrics
-from deepnets.training.optim import batch_norm_parameters, classification_loss, is_decayed
+from deepnets.training.optimization.averaging import Lookahead, WeightAverage
+from deepnets.training.optimization.backbone import BackboneSplit
+from deepnets.training.optimization.optimizers import (
+    batch_norm_parameters,
+    classification_loss,
+    is_decayed,
+)
 
 keras = tf.keras
 

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from deepnets.data import Augmentation, make_train_dataset
 from deepnets.training.metrics import ClassificationMetrics
-from deepnets.training.optim import classification_loss
+from deepnets.training.optimization.optimizers import classification_loss
 
 
 def first_batch(augmentation, batch=64, seed=3):

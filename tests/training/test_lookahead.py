@@ -8,7 +8,7 @@ import tensorflow as tf
 import training_toys as toys
 
 from deepnets.training import ConfigError, LoopSettings, TrainConfig, run_loop
-from deepnets.training.averaging import Lookahead
+from deepnets.training.optimization.averaging import Lookahead
 
 
 def float_weights(model):

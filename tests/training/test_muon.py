@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from deepnets.models.registry import build_model
 from deepnets.training import TrainConfig, make_optimizer
-from deepnets.training.muon import Muon
+from deepnets.training.optimization.muon import Muon
 
 keras = tf.keras
 

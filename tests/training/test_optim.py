@@ -15,7 +15,7 @@ from deepnets.training import (
     l2_weight_decay_loss,
     make_optimizer,
 )
-from deepnets.training.optim import batch_norm_parameters, decayed_variables
+from deepnets.training.optimization.optimizers import batch_norm_parameters, decayed_variables
 
 
 def names(variables):

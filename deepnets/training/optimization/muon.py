@@ -20,7 +20,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.training.backbone import HEAD_LAYER
+from deepnets.training.optimization.backbone import HEAD_LAYER
 
 keras = tf.keras
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import tensorflow as tf
 
 from deepnets.training.config.fields import OPTIMIZERS
-from deepnets.training.muon import Muon
+from deepnets.training.optimization.muon import Muon
 
 if TYPE_CHECKING:
     from deepnets.training.config import TrainConfig
@@ -117,7 +117,7 @@ def make_optimizer(
         )
     elif cfg.optimizer == "muon":
         # Newton-Schulz orthogonalized momentum for the conv and hidden dense kernels, AdamW
-        # for the vectors (biases, BatchNorm) and the classifier head (see deepnets.training.muon).
+        # for the vectors (biases, BatchNorm) and the classifier head (see deepnets.training.optimization.muon).
         decay = common.pop("weight_decay") or 0.0
         optimizer = Muon(
             learning_rate,
