@@ -26,7 +26,7 @@ from benchmarks.flops import forward_flops
 from benchmarks.peak import PeakSizes, peak_contenders
 from benchmarks.table import NA
 from benchmarks.timing import Contender, Measurement, interleaved_rates
-from deepnets.training.runner import dtype_policy
+from deepnets.training.loop.runner import dtype_policy
 from deepnets.training.runtime.machine import BFLOAT16_UNITS, bfloat16_units, machine_facts
 
 keras = tf.keras

@@ -80,7 +80,7 @@ def main(argv: list[str]) -> None:
     del argv
     source = load_model_source(PROGRAM)
     from deepnets.models import ImagePredictor
-    from deepnets.training.evaluation import evaluate_split
+    from deepnets.training.loop.evaluation import evaluate_split
     from deepnets.training.per_class import per_class_summary, write_per_class_reports
 
     record = source.record

@@ -9,22 +9,24 @@ any data; a `Controller` decides when to evaluate, checkpoint, report and stop; 
 a runner, a controller, checkpoints and the standard reports together.
 """
 
-from deepnets.training.actions import Action, LoopReport
 from deepnets.training.api import epoch_seed, make_runner, train
 from deepnets.training.checkpointing import CheckpointKeeper
 from deepnets.training.config import ConfigError, TrainConfig
-from deepnets.training.controller import Controller, LoopSettings
 from deepnets.training.errors import NonFiniteLossError
-from deepnets.training.evaluation import (
+from deepnets.training.export import save_final_model, save_model_files
+from deepnets.training.loop import run_loop
+from deepnets.training.loop.actions import Action, LoopReport
+from deepnets.training.loop.controller import Controller, LoopSettings
+from deepnets.training.loop.evaluation import (
     EvalResult,
     Evaluator,
     evaluate,
     evaluate_split,
     outputs_probabilities,
 )
-from deepnets.training.export import save_final_model, save_model_files
-from deepnets.training.loop import run_loop
-from deepnets.training.metrics import ClassificationMetrics
+from deepnets.training.loop.metrics import ClassificationMetrics
+from deepnets.training.loop.results import TrainResult
+from deepnets.training.loop.runner import StepRunner
 from deepnets.training.optimization.optimizers import (
     classification_loss,
     l2_weight_decay_loss,
@@ -40,9 +42,7 @@ from deepnets.training.optimization.schedules import (
 from deepnets.training.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.plan import ModelRecipe, RunPlan, plan_run
 from deepnets.training.restore import restore_model
-from deepnets.training.results import TrainResult
 from deepnets.training.run_record import RunRecord
-from deepnets.training.runner import StepRunner
 from deepnets.training.runtime.strategy import (
     configure_cpu_replicas,
     configure_threads,

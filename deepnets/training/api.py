@@ -18,21 +18,21 @@ from deepnets import data
 from deepnets.layers.whitening import data_initialized_layers
 from deepnets.models.predictor import ImagePredictor
 from deepnets.models.test_time import num_views
-from deepnets.training.actions import Action
 from deepnets.training.budget import CalibrationClock
 from deepnets.training.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.export import save_final_model
 from deepnets.training.initial_weights import initialize_weights
 from deepnets.training.loop import run_folder, run_loop
+from deepnets.training.loop.actions import Action
+from deepnets.training.loop.results import TrainResult
+from deepnets.training.loop.runner import StepRunner
 from deepnets.training.optimization.backbone import ScaledSchedule
 from deepnets.training.optimization.optimizers import make_optimizer
 from deepnets.training.optimization.schedules import make_schedule
 from deepnets.training.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.plan import RunPlan, plan_run
-from deepnets.training.results import TrainResult
 from deepnets.training.run_record import RunRecord
-from deepnets.training.runner import StepRunner
 
 keras = tf.keras
 

@@ -16,8 +16,8 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from deepnets.training.actions import Action, LoopReport
 from deepnets.training.atomic import atomic_write_png, atomic_write_text
+from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.reporting import csv_text, read_step_rows
 
 GRADIENT_CSV = "gradient_norms.csv"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from deepnets.training.actions import Action, LoopReport
+from deepnets.training.loop.actions import Action, LoopReport
+from deepnets.training.loop.results import TrainResult
 from deepnets.training.reporting import (
     MetricsCsv,
     TensorBoardLogger,
@@ -14,7 +15,6 @@ from deepnets.training.reporting import (
     format_train_line,
     read_metrics_csv,
 )
-from deepnets.training.results import TrainResult
 
 METRICS_CSV = "metrics.csv"
 CURVES_PNG = "curves.png"

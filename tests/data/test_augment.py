@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from deepnets.data import Augmentation, make_train_dataset
-from deepnets.training.metrics import ClassificationMetrics
+from deepnets.training.loop.metrics import ClassificationMetrics
 from deepnets.training.optimization.optimizers import classification_loss
 
 

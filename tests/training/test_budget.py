@@ -14,13 +14,13 @@ import training_toys as toys
 from deepnets.training import ConfigError, LoopSettings, TrainConfig, plan_run, run_loop, train
 from deepnets.training import api as api_module
 from deepnets.training import budget as budget_module
-from deepnets.training.actions import Action, LoopReport
 from deepnets.training.budget import (
     BudgetPlan,
     CalibrationClock,
     evaluations_after,
     plan_budget,
 )
+from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.reporting import read_metrics_csv
 
 ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")

@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 import training_toys as toys
 
-from deepnets.training import epochs as epochs_module
-from deepnets.training.epochs import EpochInput
+from deepnets.training.loop import epochs as epochs_module
+from deepnets.training.loop.epochs import EpochInput
 
 STEPS_PER_EPOCH = 4
 

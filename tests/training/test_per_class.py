@@ -16,7 +16,7 @@ from matplotlib.image import imread
 from run_scripts import finish, result_of, start_script
 
 from deepnets.training import Evaluator
-from deepnets.training.evaluation import evaluate_split
+from deepnets.training.loop.evaluation import evaluate_split
 from deepnets.training.per_class import (
     DPI,
     confusion_figure,

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from deepnets import data
 from deepnets.models.test_time import average_probabilities, check_test_time
-from deepnets.training.metrics import ClassificationMetrics, ConfusionMatrix
+from deepnets.training.loop.metrics import ClassificationMetrics, ConfusionMatrix
 from deepnets.training.optimization.optimizers import classification_loss
 
 keras = tf.keras

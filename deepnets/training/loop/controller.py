@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from deepnets.training.actions import Action, LoopReport
 from deepnets.training.errors import NonFiniteLossError
-from deepnets.training.results import TrainResult
+from deepnets.training.loop.actions import Action, LoopReport
+from deepnets.training.loop.results import TrainResult
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.training.gradient_norms import GradientNormRecorder
-from deepnets.training.metrics import ClassificationMetrics
+from deepnets.training.loop.gradient_norms import GradientNormRecorder
+from deepnets.training.loop.metrics import ClassificationMetrics
 from deepnets.training.optimization.averaging import Lookahead, WeightAverage
 from deepnets.training.optimization.backbone import BackboneSplit
 from deepnets.training.optimization.optimizers import (

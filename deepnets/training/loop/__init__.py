@@ -1,0 +1,2 @@
+"""The loop: the training step, the runner that runs steps and evaluations of any model on any
+data, and the controller that decides when to evaluate, checkpoint, report and stop."""
