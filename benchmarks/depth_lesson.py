@@ -70,8 +70,8 @@ def draw_errors(runs: dict[str, str], path: str) -> str:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    from deepnets.training.atomic import atomic_write_png
     from deepnets.training.reporting import read_metrics_csv
+    from deepnets.training.run_folder.atomic import atomic_write_png
 
     figure = Figure(figsize=(13, 4.8), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)

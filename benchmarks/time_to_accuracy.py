@@ -127,7 +127,7 @@ def draw(
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    from deepnets.training.atomic import atomic_write_png
+    from deepnets.training.run_folder.atomic import atomic_write_png
 
     figure = Figure(figsize=(8, 5), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)

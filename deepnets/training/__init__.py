@@ -10,10 +10,8 @@ a runner, a controller, checkpoints and the standard reports together.
 """
 
 from deepnets.training.api import epoch_seed, make_runner, train
-from deepnets.training.checkpointing import CheckpointKeeper
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.errors import NonFiniteLossError
-from deepnets.training.export import save_final_model, save_model_files
 from deepnets.training.loop import run_loop
 from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.loop.controller import Controller, LoopSettings
@@ -41,15 +39,17 @@ from deepnets.training.optimization.schedules import (
 )
 from deepnets.training.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.plan import ModelRecipe, RunPlan, plan_run
-from deepnets.training.restore import restore_model
-from deepnets.training.run_record import RunRecord
+from deepnets.training.run_folder.checkpointing import CheckpointKeeper
+from deepnets.training.run_folder.export import save_final_model, save_model_files
+from deepnets.training.run_folder.restore import restore_model
+from deepnets.training.run_folder.run_record import RunRecord
+from deepnets.training.run_folder.serving import save_serving_model
 from deepnets.training.runtime.strategy import (
     configure_cpu_replicas,
     configure_threads,
     is_chief,
     make_strategy,
 )
-from deepnets.training.serving import save_serving_model
 
 __all__ = [
     "Action",

@@ -19,10 +19,7 @@ from deepnets.layers.whitening import data_initialized_layers
 from deepnets.models.predictor import ImagePredictor
 from deepnets.models.test_time import num_views
 from deepnets.training.budget import CalibrationClock
-from deepnets.training.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
 from deepnets.training.config import ConfigError, TrainConfig
-from deepnets.training.export import save_final_model
-from deepnets.training.initial_weights import initialize_weights
 from deepnets.training.loop import run_folder, run_loop
 from deepnets.training.loop.actions import Action
 from deepnets.training.loop.results import TrainResult
@@ -32,7 +29,10 @@ from deepnets.training.optimization.optimizers import make_optimizer
 from deepnets.training.optimization.schedules import make_schedule
 from deepnets.training.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.plan import RunPlan, plan_run
-from deepnets.training.run_record import RunRecord
+from deepnets.training.run_folder.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
+from deepnets.training.run_folder.export import save_final_model
+from deepnets.training.run_folder.initial_weights import initialize_weights
+from deepnets.training.run_folder.run_record import RunRecord
 
 keras = tf.keras
 
@@ -281,7 +281,7 @@ def train(
     metrics.csv, curves.png and, when the run completes, per_class.csv, confusion_matrix.csv
     and confusion_matrix.png (of the final evaluation), final.keras (the model, logits) and
     saved_model/ (images or image files in, probabilities and class names out: see
-    `deepnets.training.serving`).
+    `deepnets.training.run_folder.serving`).
 
     Args:
         cfg: the run's config, or a plan already made from it (`plan_run`).

@@ -32,9 +32,9 @@ import os
 import time
 from collections.abc import Callable
 
-from deepnets.training.atomic import atomic_write_text
 from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.loop.controller import LoopSettings
+from deepnets.training.run_folder.atomic import atomic_write_text
 
 BUDGET_RECORD = "budget.json"
 CALIBRATION_SECONDS = 20.0  # steady steps timed before the length is fixed

@@ -49,7 +49,7 @@ class RunFolderWarning(UserWarning):
 
 
 class RunLockedError(RunFolderError):
-    """Another process holds the run folder (see `deepnets.training.lock`).
+    """Another process holds the run folder (see `deepnets.training.run_folder.lock`).
 
     Attributes:
         holder: what the lock file says of the holder (host, pid, started), possibly empty.

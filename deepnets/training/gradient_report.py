@@ -16,9 +16,9 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from deepnets.training.atomic import atomic_write_png, atomic_write_text
 from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.reporting import csv_text, read_step_rows
+from deepnets.training.run_folder.atomic import atomic_write_png, atomic_write_text
 
 GRADIENT_CSV = "gradient_norms.csv"
 GRADIENT_PNG = "gradient_norms.png"

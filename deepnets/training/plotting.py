@@ -24,7 +24,7 @@ from matplotlib.ticker import (
     ScalarFormatter,
 )
 
-from deepnets.training.atomic import atomic_write_png
+from deepnets.training.run_folder.atomic import atomic_write_png
 
 TRAIN_COLOR = "tab:blue"
 EVAL_COLOR = "tab:orange"

@@ -15,7 +15,7 @@ from typing import Any
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from deepnets.training.atomic import atomic_write_text
+from deepnets.training.run_folder.atomic import atomic_write_text
 from deepnets.training.runtime.faults import fault_point
 
 # "data_loss": the cross-entropy of the examples (label smoothing included), without any weight

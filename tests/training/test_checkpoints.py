@@ -10,8 +10,8 @@ import tensorflow as tf
 import training_toys as toys
 
 from deepnets.training import LoopSettings, run_loop
-from deepnets.training.checkpoint_files import CheckpointWarning, newest_readable
 from deepnets.training.errors import NoReadableCheckpointError
+from deepnets.training.run_folder.checkpoint_files import CheckpointWarning, newest_readable
 
 SETTINGS = dict(steps_per_epoch=8, steps_per_loop=4, checkpoint_every_steps=4)
 

@@ -151,7 +151,7 @@ def test_a_second_launch_on_a_folder_in_use_exits_at_once_naming_the_holder(tmp_
         [
             sys.executable,
             "-c",
-            "import sys, time; from deepnets.training.lock import RunLock; "
+            "import sys, time; from deepnets.training.run_folder.lock import RunLock; "
             f"RunLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(120)",
         ],
         env=script_env(),

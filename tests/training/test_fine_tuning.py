@@ -9,8 +9,8 @@ import tiny_tfds
 
 import deepnets
 from deepnets.training import ConfigError, StepRunner, TrainConfig, make_optimizer, plan_run, train
-from deepnets.training.initial_weights import initialize_weights
 from deepnets.training.optimization.backbone import ScaledSchedule
+from deepnets.training.run_folder.initial_weights import initialize_weights
 
 keras = tf.keras
 

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from deepnets.training.errors import RunFolderWarning, RunLockedError
-from deepnets.training.lock import RunLock
+from deepnets.training.run_folder.lock import RunLock
 
 
 def hold_from_elsewhere(model_dir, holder):

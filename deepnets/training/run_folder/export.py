@@ -9,9 +9,9 @@ import tempfile
 import tensorflow as tf
 
 from deepnets.models.predictor import ImagePredictor
-from deepnets.training.atomic import atomic_directory, atomic_path
+from deepnets.training.run_folder.atomic import atomic_directory, atomic_path
+from deepnets.training.run_folder.serving import save_serving_model
 from deepnets.training.runtime.strategy import is_chief
-from deepnets.training.serving import save_serving_model
 
 keras = tf.keras
 

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from deepnets.models import ImagePredictor, load_imagenet_weights
 from deepnets.training.optimization.backbone import HEAD_LAYER
-from deepnets.training.restore import restore_model
+from deepnets.training.run_folder.restore import restore_model
 
 keras = tf.keras
 

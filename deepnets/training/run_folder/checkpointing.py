@@ -24,7 +24,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.training.checkpoint_files import (
+from deepnets.training.errors import NoReadableCheckpointError, OutputWriteError, RunFolderError
+from deepnets.training.run_folder.checkpoint_files import (
     CHECKPOINT_SUBDIR,
     checkpoint_prefixes,
     checkpoint_step,
@@ -34,7 +35,6 @@ from deepnets.training.checkpoint_files import (
     unreadable_reason,
     write_state,
 )
-from deepnets.training.errors import NoReadableCheckpointError, OutputWriteError, RunFolderError
 from deepnets.training.runtime.faults import fault_point
 from deepnets.training.runtime.strategy import is_chief, task_identity
 

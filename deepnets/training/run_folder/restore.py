@@ -6,9 +6,13 @@ import os
 
 import tensorflow as tf
 
-from deepnets.training.checkpoint_files import CHECKPOINT_SUBDIR, newest_readable, unreadable_reason
 from deepnets.training.errors import NoReadableCheckpointError
-from deepnets.training.run_record import RunRecord
+from deepnets.training.run_folder.checkpoint_files import (
+    CHECKPOINT_SUBDIR,
+    newest_readable,
+    unreadable_reason,
+)
+from deepnets.training.run_folder.run_record import RunRecord
 
 keras = tf.keras
 

@@ -17,8 +17,8 @@ import warnings
 
 import tensorflow as tf
 
-from deepnets.training.atomic import atomic_write_text
 from deepnets.training.errors import RunFolderWarning
+from deepnets.training.run_folder.atomic import atomic_write_text
 
 CHECKPOINT_SUBDIR = "checkpoints"
 CORRUPT_SUBDIR = "corrupt"

@@ -20,9 +20,9 @@ import tensorflow as tf
 
 import deepnets
 from deepnets.data import DatasetFacts, Preprocessing
-from deepnets.training.atomic import atomic_write_text
 from deepnets.training.config import TrainConfig
 from deepnets.training.config.model_recipe import ModelRecipe
+from deepnets.training.run_folder.atomic import atomic_write_text
 from deepnets.training.runtime.machine import machine_facts
 
 keras = tf.keras
