@@ -70,7 +70,7 @@ def draw_errors(runs: dict[str, str], path: str) -> str:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    from deepnets.training.reporting import read_metrics_csv
+    from deepnets.training.reports.reporting import read_metrics_csv
     from deepnets.training.run_folder.atomic import atomic_write_png
 
     figure = Figure(figsize=(13, 4.8), dpi=100, layout="constrained")
@@ -109,7 +109,10 @@ def main(argv: list[str]) -> None:
     if not FLAGS.folder or not FLAGS.output_dir:
         fail(PROGRAM, "--folder and --output_dir: give both")
     from deepnets.training import train
-    from deepnets.training.gradient_report import read_gradient_norms, write_gradient_norms_png
+    from deepnets.training.reports.gradient_report import (
+        read_gradient_norms,
+        write_gradient_norms_png,
+    )
 
     runs, results = {}, {}
     for model in FLAGS.models:

@@ -37,8 +37,8 @@ from deepnets.training.optimization.schedules import (
     StepDecayWithWarmup,
     make_schedule,
 )
-from deepnets.training.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.plan import ModelRecipe, RunPlan, plan_run
+from deepnets.training.reports.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.run_folder.checkpointing import CheckpointKeeper
 from deepnets.training.run_folder.export import save_final_model, save_model_files
 from deepnets.training.run_folder.restore import restore_model

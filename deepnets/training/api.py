@@ -27,8 +27,8 @@ from deepnets.training.loop.runner import StepRunner
 from deepnets.training.optimization.backbone import ScaledSchedule
 from deepnets.training.optimization.optimizers import make_optimizer
 from deepnets.training.optimization.schedules import make_schedule
-from deepnets.training.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.plan import RunPlan, plan_run
+from deepnets.training.reports.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.run_folder.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
 from deepnets.training.run_folder.export import save_final_model
 from deepnets.training.run_folder.initial_weights import initialize_weights

@@ -13,11 +13,12 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 
 from deepnets.training.errors import OutputWriteError
-from deepnets.training.gradient_report import GradientNormsWriter
 from deepnets.training.loop.actions import Action
 from deepnets.training.loop.controller import Controller, LoopSettings
 from deepnets.training.loop.results import TrainResult
 from deepnets.training.loop.runner import StepRunner
+from deepnets.training.reports.gradient_report import GradientNormsWriter
+from deepnets.training.reports.standard_actions import METRICS_CSV, standard_actions
 from deepnets.training.run_folder.atomic import recover_leftovers
 from deepnets.training.run_folder.checkpointing import (
     CHECKPOINT_SUBDIR,
@@ -27,7 +28,6 @@ from deepnets.training.run_folder.checkpointing import (
 from deepnets.training.run_folder.lock import RunLock
 from deepnets.training.runtime.preemption import SigtermFlag
 from deepnets.training.runtime.strategy import is_chief, is_multi_worker
-from deepnets.training.standard_actions import METRICS_CSV, standard_actions
 
 
 def run_loop(

@@ -21,7 +21,7 @@ from deepnets.training.budget import (
     plan_budget,
 )
 from deepnets.training.loop.actions import Action, LoopReport
-from deepnets.training.reporting import read_metrics_csv
+from deepnets.training.reports.reporting import read_metrics_csv
 
 ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
 

@@ -23,7 +23,7 @@ import pytest
 import tensorflow as tf
 from run_scripts import REPO_ROOT, script_env
 
-from deepnets.training.reporting import read_metrics_csv
+from deepnets.training.reports.reporting import read_metrics_csv
 
 TOTAL = 12
 FLAGS = [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from run_scripts import finish, result_of, start_script
 
-from deepnets.training.reporting import read_metrics_csv
+from deepnets.training.reports.reporting import read_metrics_csv
 
 TOTAL_STEPS = 40
 

@@ -8,8 +8,8 @@ import tensorflow as tf
 
 import deepnets
 from deepnets.training import LoopSettings, StepRunner, TrainConfig, make_optimizer, run_loop
-from deepnets.training.gradient_report import gradient_norms_figure, read_gradient_norms
 from deepnets.training.loop.gradient_norms import variable_groups
+from deepnets.training.reports.gradient_report import gradient_norms_figure, read_gradient_norms
 
 IMAGES = np.random.default_rng(0).normal(size=(64, 16, 16, 3)).astype("float32")
 LABELS = np.random.default_rng(1).integers(0, 4, 64)

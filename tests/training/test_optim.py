@@ -103,7 +103,7 @@ def test_label_smoothing_matches_the_smoothed_cross_entropy():
 )
 def test_more_optimizers_train_and_resume_with_their_state(name, rate, tmp_path):
     from deepnets.training import LoopSettings, run_loop
-    from deepnets.training.reporting import read_metrics_csv
+    from deepnets.training.reports.reporting import read_metrics_csv
 
     cfg = TrainConfig(optimizer=name, weight_decay=1e-4)
     settings = LoopSettings(total_steps=24, steps_per_epoch=8, steps_per_loop=4)

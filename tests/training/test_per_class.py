@@ -17,7 +17,7 @@ from run_scripts import finish, result_of, start_script
 
 from deepnets.training import Evaluator
 from deepnets.training.loop.evaluation import evaluate_split
-from deepnets.training.per_class import (
+from deepnets.training.reports.per_class import (
     DPI,
     confusion_figure,
     per_class_rows,

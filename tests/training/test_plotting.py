@@ -14,8 +14,8 @@ import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.image import imread
 
-from deepnets.training.plotting import curves_figure, write_curves_png
-from deepnets.training.reporting import CSV_FIELDS
+from deepnets.training.reports.plotting import curves_figure, write_curves_png
+from deepnets.training.reports.reporting import CSV_FIELDS
 
 
 def realistic_rows(steps_per_epoch=312, epochs=4, steps_per_loop=10, seed=0):

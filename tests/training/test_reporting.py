@@ -8,7 +8,7 @@ import os
 
 import tensorflow as tf
 
-from deepnets.training.reporting import (
+from deepnets.training.reports.reporting import (
     MetricsCsv,
     TensorBoardLogger,
     format_duration,

@@ -9,7 +9,7 @@ import tensorflow as tf
 import training_toys as toys
 
 from deepnets.training import LoopSettings, NonFiniteLossError, TrainConfig, run_loop
-from deepnets.training.reporting import read_metrics_csv
+from deepnets.training.reports.reporting import read_metrics_csv
 
 STEPS_PER_EPOCH = 8  # 256 toy examples in batches of 32
 

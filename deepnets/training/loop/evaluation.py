@@ -225,7 +225,7 @@ def evaluate_split(
 
     Returns:
         An `EvalResult`: the metrics, the [C, C] confusion matrix and the class names, ready
-        for `deepnets.training.per_class.write_per_class_reports`.
+        for `deepnets.training.reports.per_class.write_per_class_reports`.
     """
 
     strategy = strategy or tf.distribute.get_strategy()

@@ -17,7 +17,7 @@ import tensorflow as tf
 import training_toys as toys
 
 from deepnets.training import LoopSettings, TrainConfig, configure_cpu_replicas, run_loop
-from deepnets.training.reporting import read_metrics_csv
+from deepnets.training.reports.reporting import read_metrics_csv
 
 GLOBAL_BATCH = 32
 STEPS = 3

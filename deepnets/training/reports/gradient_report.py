@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from deepnets.training.loop.actions import Action, LoopReport
-from deepnets.training.reporting import csv_text, read_step_rows
+from deepnets.training.reports.reporting import csv_text, read_step_rows
 from deepnets.training.run_folder.atomic import atomic_write_png, atomic_write_text
 
 GRADIENT_CSV = "gradient_norms.csv"

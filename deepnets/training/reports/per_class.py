@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from deepnets.training.reporting import csv_text
+from deepnets.training.reports.reporting import csv_text
 from deepnets.training.run_folder.atomic import atomic_write_png, atomic_write_text
 
 if TYPE_CHECKING:  # matplotlib is imported when drawing, not with the training library

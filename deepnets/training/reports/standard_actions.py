@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.loop.results import TrainResult
-from deepnets.training.reporting import (
+from deepnets.training.reports.reporting import (
     MetricsCsv,
     TensorBoardLogger,
     format_eval_line,
@@ -111,7 +111,9 @@ class CurvesWriter(Action):
 
     def draw(self) -> str | None:
         """Draws the picture; returns its path (None when there is nothing to draw yet)."""
-        from deepnets.training.plotting import write_curves_png  # matplotlib: only when drawing
+        from deepnets.training.reports.plotting import (
+            write_curves_png,  # matplotlib: only when drawing
+        )
 
         rows = read_metrics_csv(self.csv_path)
         return write_curves_png(rows, self.png_path) if rows else None
