@@ -9,22 +9,8 @@ any data; a `Controller` decides when to evaluate, checkpoint, report and stop; 
 a runner, a controller, checkpoints and the standard reports together.
 """
 
-from deepnets.training.api import epoch_seed, make_runner, train
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.errors import NonFiniteLossError
-from deepnets.training.loop import run_loop
-from deepnets.training.loop.actions import Action, LoopReport
-from deepnets.training.loop.controller import Controller, LoopSettings
-from deepnets.training.loop.evaluation import (
-    EvalResult,
-    Evaluator,
-    evaluate,
-    evaluate_split,
-    outputs_probabilities,
-)
-from deepnets.training.loop.metrics import ClassificationMetrics
-from deepnets.training.loop.results import TrainResult
-from deepnets.training.loop.runner import StepRunner
 from deepnets.training.optimization.optimizers import (
     classification_loss,
     l2_weight_decay_loss,
@@ -37,8 +23,22 @@ from deepnets.training.optimization.schedules import (
     StepDecayWithWarmup,
     make_schedule,
 )
-from deepnets.training.plan import ModelRecipe, RunPlan, plan_run
 from deepnets.training.reports.per_class import per_class_summary, write_per_class_reports
+from deepnets.training.run.api import epoch_seed, make_runner, train
+from deepnets.training.run.plan import ModelRecipe, RunPlan, plan_run
+from deepnets.training.run.run_loop import run_loop
+from deepnets.training.run.run_loop.actions import Action, LoopReport
+from deepnets.training.run.run_loop.controller import Controller, LoopSettings
+from deepnets.training.run.run_loop.evaluation import (
+    EvalResult,
+    Evaluator,
+    evaluate,
+    evaluate_split,
+    outputs_probabilities,
+)
+from deepnets.training.run.run_loop.metrics import ClassificationMetrics
+from deepnets.training.run.run_loop.results import TrainResult
+from deepnets.training.run.run_loop.runner import StepRunner
 from deepnets.training.run_folder.checkpointing import CheckpointKeeper
 from deepnets.training.run_folder.export import save_final_model, save_model_files
 from deepnets.training.run_folder.restore import restore_model

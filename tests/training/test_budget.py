@@ -10,18 +10,18 @@ import signal
 import pytest
 import tensorflow as tf
 import training_toys as toys
+from deepnets.training.run.run_loop.actions import Action, LoopReport
 
 from deepnets.training import ConfigError, LoopSettings, TrainConfig, plan_run, run_loop, train
-from deepnets.training import api as api_module
-from deepnets.training import budget as budget_module
-from deepnets.training.budget import (
+from deepnets.training.reports.reporting import read_metrics_csv
+from deepnets.training.run import api as api_module
+from deepnets.training.run import budget as budget_module
+from deepnets.training.run.budget import (
     BudgetPlan,
     CalibrationClock,
     evaluations_after,
     plan_budget,
 )
-from deepnets.training.loop.actions import Action, LoopReport
-from deepnets.training.reports.reporting import read_metrics_csv
 
 ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
 

@@ -16,7 +16,7 @@ from deepnets.training import (
     make_strategy,
     plan_run,
 )
-from deepnets.training import plan as plan_module
+from deepnets.training.run import plan as plan_module
 from deepnets.training.runtime import strategy as strategy_module
 from deepnets.training.runtime.strategy import (
     resolve_jit_compile,

@@ -18,17 +18,17 @@ from deepnets import data
 from deepnets.layers.whitening import data_initialized_layers
 from deepnets.models.predictor import ImagePredictor
 from deepnets.models.test_time import num_views
-from deepnets.training.budget import CalibrationClock
 from deepnets.training.config import ConfigError, TrainConfig
-from deepnets.training.loop import run_folder, run_loop
-from deepnets.training.loop.actions import Action
-from deepnets.training.loop.results import TrainResult
-from deepnets.training.loop.runner import StepRunner
 from deepnets.training.optimization.backbone import ScaledSchedule
 from deepnets.training.optimization.optimizers import make_optimizer
 from deepnets.training.optimization.schedules import make_schedule
-from deepnets.training.plan import RunPlan, plan_run
 from deepnets.training.reports.per_class import per_class_summary, write_per_class_reports
+from deepnets.training.run.budget import CalibrationClock
+from deepnets.training.run.plan import RunPlan, plan_run
+from deepnets.training.run.run_loop import run_folder, run_loop
+from deepnets.training.run.run_loop.actions import Action
+from deepnets.training.run.run_loop.results import TrainResult
+from deepnets.training.run.run_loop.runner import StepRunner
 from deepnets.training.run_folder.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
 from deepnets.training.run_folder.export import save_final_model
 from deepnets.training.run_folder.initial_weights import initialize_weights
@@ -244,7 +244,7 @@ def _calibrate(
 ) -> tuple[RunPlan, TrainResult]:
     """A budgeted run's first steps (inside `train`'s hold on the run folder): trains them
     under the plan's provisional length while timing them, checkpoints, then fixes and records
-    the run's length (see `deepnets.training.budget`).
+    the run's length (see `deepnets.training.run.budget`).
 
     Returns:
         The plan with its budget, and the calibration's result; the plan has no budget when
