@@ -20,13 +20,13 @@ from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
-from deepnets.training.run.run_loop.runner import dtype_policy
 
 from benchmarks import runners
 from benchmarks.flops import forward_flops
 from benchmarks.peak import PeakSizes, peak_contenders
 from benchmarks.table import NA
 from benchmarks.timing import Contender, Measurement, interleaved_rates
+from deepnets.training.loop.runner import dtype_policy
 from deepnets.training.runtime.machine import BFLOAT16_UNITS, bfloat16_units, machine_facts
 
 keras = tf.keras

@@ -79,9 +79,8 @@ def default_report_dir(source: ModelSource, dataset: str) -> str | None:
 def main(argv: list[str]) -> None:
     del argv
     source = load_model_source(PROGRAM)
-    from deepnets.training.run.run_loop.evaluation import evaluate_split
-
     from deepnets.models import ImagePredictor
+    from deepnets.training.loop.evaluation import evaluate_split
     from deepnets.training.reports.per_class import per_class_summary, write_per_class_reports
 
     record = source.record

@@ -11,6 +11,18 @@ a runner, a controller, checkpoints and the standard reports together.
 
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.errors import NonFiniteLossError
+from deepnets.training.loop.actions import Action, LoopReport
+from deepnets.training.loop.controller import Controller, LoopSettings
+from deepnets.training.loop.evaluation import (
+    EvalResult,
+    Evaluator,
+    evaluate,
+    evaluate_split,
+    outputs_probabilities,
+)
+from deepnets.training.loop.metrics import ClassificationMetrics
+from deepnets.training.loop.results import TrainResult
+from deepnets.training.loop.runner import StepRunner
 from deepnets.training.optimization.optimizers import (
     classification_loss,
     l2_weight_decay_loss,
@@ -27,18 +39,6 @@ from deepnets.training.reports.per_class import per_class_summary, write_per_cla
 from deepnets.training.run.api import epoch_seed, make_runner, train
 from deepnets.training.run.plan import ModelRecipe, RunPlan, plan_run
 from deepnets.training.run.run_loop import run_loop
-from deepnets.training.run.run_loop.actions import Action, LoopReport
-from deepnets.training.run.run_loop.controller import Controller, LoopSettings
-from deepnets.training.run.run_loop.evaluation import (
-    EvalResult,
-    Evaluator,
-    evaluate,
-    evaluate_split,
-    outputs_probabilities,
-)
-from deepnets.training.run.run_loop.metrics import ClassificationMetrics
-from deepnets.training.run.run_loop.results import TrainResult
-from deepnets.training.run.run_loop.runner import StepRunner
 from deepnets.training.run_folder.checkpointing import CheckpointKeeper
 from deepnets.training.run_folder.export import save_final_model, save_model_files
 from deepnets.training.run_folder.restore import restore_model

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from deepnets.training.run.run_loop.metrics import ClassificationMetrics
 
 from deepnets.data import Augmentation, make_train_dataset
+from deepnets.training.loop.metrics import ClassificationMetrics
 from deepnets.training.optimization.optimizers import classification_loss
 
 

@@ -10,9 +10,9 @@ import signal
 import pytest
 import tensorflow as tf
 import training_toys as toys
-from deepnets.training.run.run_loop.actions import Action, LoopReport
 
 from deepnets.training import ConfigError, LoopSettings, TrainConfig, plan_run, run_loop, train
+from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.reports.reporting import read_metrics_csv
 from deepnets.training.run import api as api_module
 from deepnets.training.run import budget as budget_module

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import training_toys as toys
-from deepnets.training.run.run_loop.epochs import EpochInput
 
-from deepnets.training.run.run_loop import epochs as epochs_module
+from deepnets.training.loop import epochs as epochs_module
+from deepnets.training.loop.epochs import EpochInput
 
 STEPS_PER_EPOCH = 4
 

@@ -5,10 +5,10 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from deepnets.training.run.run_loop.gradient_norms import variable_groups
 
 import deepnets
 from deepnets.training import LoopSettings, StepRunner, TrainConfig, make_optimizer, run_loop
+from deepnets.training.loop.gradient_norms import variable_groups
 from deepnets.training.reports.gradient_report import gradient_norms_figure, read_gradient_norms
 
 IMAGES = np.random.default_rng(0).normal(size=(64, 16, 16, 3)).astype("float32")

@@ -12,11 +12,11 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from deepnets.training.run.run_loop.evaluation import evaluate_split
 from matplotlib.image import imread
 from run_scripts import finish, result_of, start_script
 
 from deepnets.training import Evaluator
+from deepnets.training.loop.evaluation import evaluate_split
 from deepnets.training.reports.per_class import (
     DPI,
     confusion_figure,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from deepnets.training.run.run_loop.results import TrainResult
+from deepnets.training.loop.results import TrainResult
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from deepnets.training.errors import NonFiniteLossError
-from deepnets.training.run.run_loop.actions import Action, LoopReport
-from deepnets.training.run.run_loop.results import TrainResult
+from deepnets.training.loop.actions import Action, LoopReport
+from deepnets.training.loop.results import TrainResult
 
 
 @dataclasses.dataclass(frozen=True)

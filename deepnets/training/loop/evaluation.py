@@ -17,8 +17,8 @@ import tensorflow as tf
 
 from deepnets import data
 from deepnets.models.test_time import average_probabilities, check_test_time
+from deepnets.training.loop.metrics import ClassificationMetrics, ConfusionMatrix
 from deepnets.training.optimization.optimizers import classification_loss
-from deepnets.training.run.run_loop.metrics import ClassificationMetrics, ConfusionMatrix
 
 keras = tf.keras
 

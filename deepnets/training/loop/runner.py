@@ -5,7 +5,7 @@
 functions: one that runs `num_steps` training steps (`strategy.run` inside a `tf.range` loop, so
 the host is involved once per call) and one that evaluates the whole eval set. When to call them,
 checkpoint, report or stop is the `Controller`'s business (Orbit's runner/controller split). The
-data position across epochs and resumes is `deepnets.training.run.run_loop.epochs.EpochInput`'s.
+data position across epochs and resumes is `deepnets.training.loop.epochs.EpochInput`'s.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 
 import tensorflow as tf
 
+from deepnets.training.loop.epochs import EpochInput, TrainInputFn
+from deepnets.training.loop.evaluation import EvalInputFn, Evaluator
+from deepnets.training.loop.gradient_norms import GradientNormRecorder
+from deepnets.training.loop.metrics import ClassificationMetrics
+from deepnets.training.loop.step import TrainStep
 from deepnets.training.optimization.averaging import Lookahead, WeightAverage
 from deepnets.training.optimization.backbone import HEAD_LAYER, BackboneSplit
-from deepnets.training.run.run_loop.epochs import EpochInput, TrainInputFn
-from deepnets.training.run.run_loop.evaluation import EvalInputFn, Evaluator
-from deepnets.training.run.run_loop.gradient_norms import GradientNormRecorder
-from deepnets.training.run.run_loop.metrics import ClassificationMetrics
-from deepnets.training.run.run_loop.step import TrainStep
 
 keras = tf.keras
 

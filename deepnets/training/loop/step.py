@@ -13,6 +13,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from deepnets.training.loop.gradient_norms import GradientNormRecorder
+from deepnets.training.loop.metrics import ClassificationMetrics
 from deepnets.training.optimization.averaging import Lookahead, WeightAverage
 from deepnets.training.optimization.backbone import BackboneSplit
 from deepnets.training.optimization.optimizers import (
@@ -20,8 +22,6 @@ from deepnets.training.optimization.optimizers import (
     classification_loss,
     is_decayed,
 )
-from deepnets.training.run.run_loop.gradient_norms import GradientNormRecorder
-from deepnets.training.run.run_loop.metrics import ClassificationMetrics
 
 keras = tf.keras
 

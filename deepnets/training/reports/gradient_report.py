@@ -16,8 +16,8 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.reports.reporting import csv_text, read_step_rows
-from deepnets.training.run.run_loop.actions import Action, LoopReport
 from deepnets.training.run_folder.atomic import atomic_write_png, atomic_write_text
 
 GRADIENT_CSV = "gradient_norms.csv"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from deepnets.training.loop.actions import Action, LoopReport
+from deepnets.training.loop.results import TrainResult
 from deepnets.training.reports.reporting import (
     MetricsCsv,
     TensorBoardLogger,
@@ -13,8 +15,6 @@ from deepnets.training.reports.reporting import (
     format_train_line,
     read_metrics_csv,
 )
-from deepnets.training.run.run_loop.actions import Action, LoopReport
-from deepnets.training.run.run_loop.results import TrainResult
 
 METRICS_CSV = "metrics.csv"
 CURVES_PNG = "curves.png"

@@ -19,6 +19,9 @@ from deepnets.layers.whitening import data_initialized_layers
 from deepnets.models.predictor import ImagePredictor
 from deepnets.models.test_time import num_views
 from deepnets.training.config import ConfigError, TrainConfig
+from deepnets.training.loop.actions import Action
+from deepnets.training.loop.results import TrainResult
+from deepnets.training.loop.runner import StepRunner
 from deepnets.training.optimization.backbone import ScaledSchedule
 from deepnets.training.optimization.optimizers import make_optimizer
 from deepnets.training.optimization.schedules import make_schedule
@@ -26,9 +29,6 @@ from deepnets.training.reports.per_class import per_class_summary, write_per_cla
 from deepnets.training.run.budget import CalibrationClock
 from deepnets.training.run.plan import RunPlan, plan_run
 from deepnets.training.run.run_loop import run_folder, run_loop
-from deepnets.training.run.run_loop.actions import Action
-from deepnets.training.run.run_loop.results import TrainResult
-from deepnets.training.run.run_loop.runner import StepRunner
 from deepnets.training.run_folder.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
 from deepnets.training.run_folder.export import save_final_model
 from deepnets.training.run_folder.initial_weights import initialize_weights

@@ -32,8 +32,8 @@ import os
 import time
 from collections.abc import Callable
 
-from deepnets.training.run.run_loop.actions import Action, LoopReport
-from deepnets.training.run.run_loop.controller import LoopSettings
+from deepnets.training.loop.actions import Action, LoopReport
+from deepnets.training.loop.controller import LoopSettings
 from deepnets.training.run_folder.atomic import atomic_write_text
 
 BUDGET_RECORD = "budget.json"

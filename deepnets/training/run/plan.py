@@ -18,8 +18,8 @@ from deepnets.data import DatasetFacts, DatasetUnavailableError, describe_datase
 from deepnets.models import get_model_spec, list_models
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.config.model_recipe import ModelRecipe
+from deepnets.training.loop.controller import LoopSettings
 from deepnets.training.run.budget import PROVISIONAL_EPOCHS, BudgetPlan
-from deepnets.training.run.run_loop.controller import LoopSettings
 from deepnets.training.run_folder.initial_weights import is_imagenet_weights_file
 from deepnets.training.run_folder.run_record import RunRecord
 from deepnets.training.runtime.strategy import (

@@ -13,12 +13,12 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 
 from deepnets.training.errors import OutputWriteError
+from deepnets.training.loop.actions import Action
+from deepnets.training.loop.controller import Controller, LoopSettings
+from deepnets.training.loop.results import TrainResult
+from deepnets.training.loop.runner import StepRunner
 from deepnets.training.reports.gradient_report import GradientNormsWriter
 from deepnets.training.reports.standard_actions import METRICS_CSV, standard_actions
-from deepnets.training.run.run_loop.actions import Action
-from deepnets.training.run.run_loop.controller import Controller, LoopSettings
-from deepnets.training.run.run_loop.results import TrainResult
-from deepnets.training.run.run_loop.runner import StepRunner
 from deepnets.training.run_folder.atomic import recover_leftovers
 from deepnets.training.run_folder.checkpointing import (
     CHECKPOINT_SUBDIR,
