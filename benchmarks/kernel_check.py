@@ -12,7 +12,7 @@ largest entry, VARIES when the repeats differ in any bit. Exits 1 when a row is 
 
 Why: on a 2-core AVX2-only AMD EPYC with `TF_ENABLE_ONEDNN_OPTS=1`, the weight gradient of a 1x1
 stride-2 convolution with 3 or 4 input channels came out up to 97% off and different from call
-to call (README "Performance"); this tool finds such a kernel on any machine in a few seconds.
+to call (docs/performance.md); this tool finds such a kernel on any machine in a few seconds.
 """
 
 from __future__ import annotations

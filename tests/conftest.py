@@ -5,7 +5,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # TensorFlow turns its oneDNN kernels on by default only on CPUs with AVX-512 VNNI/BF16 or AMX;
 # without them (AVX2-only machines) its Conv2D runs NHWC only, so channels_first models fail.
-# The tests run as on the machines where oneDNN is on (see README "Performance").
+# The tests run as on the machines where oneDNN is on (see docs/performance.md).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import pytest  # noqa: E402

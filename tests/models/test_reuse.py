@@ -10,7 +10,9 @@ from model_cases import images
 from deepnets.layers import BasicBlock, BottleneckBlock, IdentityBlock, ResNetStem, VGGBlock
 
 keras = tf.keras
-README = Path(__file__).resolve().parents[2] / "README.md"
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+MODELS_DOC = REPO / "docs" / "models.md"
 
 
 def _train_one_step(model, x, y):
@@ -92,19 +94,29 @@ def test_subclassed_model_of_blocks_trains_saves_and_reloads(tmp_path):
     _check_reload(model, tmp_path / "subclassed.keras", x)
 
 
-def test_readme_reuse_snippet_runs(tmp_path, monkeypatch):
-    text = README.read_text()
+def test_readme_example_runs(tmp_path, monkeypatch):
+    code = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert isinstance(namespace["model"], keras.Model)
+    x = images((32, 32, 3), batch=2)
+    np.testing.assert_allclose(namespace["reloaded"](x), namespace["mine"](x), atol=1e-6)
+
+
+def test_docs_reuse_snippet_runs(tmp_path, monkeypatch):
+    text = MODELS_DOC.read_text()
     section = text.split("## Reuse the blocks in your own model", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(tmp_path)
     namespace = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/models.md", "exec"), namespace)
     assert isinstance(namespace["model"], keras.Model)
     assert (tmp_path / "my_model.keras").exists()
     x = namespace["x"]
     np.testing.assert_allclose(namespace["reloaded"](x), namespace["model"](x), atol=1e-6)
     # The second snippet (the whitening layer) runs on the first one's images.
     whitening = re.findall(r"```python\n(.*?)```", section, re.S)[1]
-    exec(compile(whitening, "README.md", "exec"), namespace)
+    exec(compile(whitening, "docs/models.md", "exec"), namespace)
     assert namespace["whiten"](x).shape == (4, 31, 31, 24)
     assert [w.name for w in namespace["whiten"].trainable_weights] == ["bias"]

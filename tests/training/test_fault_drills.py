@@ -5,7 +5,7 @@ SIGKILL at one named moment after another (fault points, see `deepnets.training.
 resuming each time, and checks that the end result is the uninterrupted run's to the bit.
 The width is 8: with 3-4 input channels, TensorFlow's oneDNN kernels (forced on on an AVX2-only
 CPU) get the weight gradient of a strided 1x1 convolution wrong, differently from call to call
-(README "Performance").
+(docs/performance.md).
 """
 
 import hashlib

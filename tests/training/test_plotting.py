@@ -1,7 +1,7 @@
 """curves.png: what is drawn (data, scales, labels) and how the file is written.
 
-`python tests/training/test_plotting.py docs/curves.png` redraws the README picture from
-`realistic_rows()`.
+`python tests/training/test_plotting.py curves.png` draws `realistic_rows()`, to look at the
+layout (docs/curves.png is a real run's, see docs/run-folder.md).
 """
 
 import math

@@ -131,19 +131,19 @@ def _one_pipeline():
     )
 
 
-def test_readme_custom_loop_snippet_runs(tmp_path, monkeypatch):
+def test_docs_custom_loop_snippet_runs(tmp_path, monkeypatch):
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    page = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text()
     snippet = next(
         block
-        for block in re.findall(r"```python\n(.*?)```", readme, re.S)
+        for block in re.findall(r"```python\n(.*?)```", page, re.S)
         if "run_loop(runner" in block
     )
     monkeypatch.chdir(tmp_path)
     namespace = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)
+    exec(compile(snippet, "docs/training.md", "exec"), namespace)
     result = namespace["result"]
     assert result.final_step == 16 and result.checkpoint_path.endswith("ckpt-16")
     assert (tmp_path / "runs" / "mine" / "metrics.csv").exists()
