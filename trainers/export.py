@@ -4,7 +4,8 @@ deepnets-export --model_dir=runs/r18 --output_dir=exported/r18
 
 `model.keras` is a `deepnets.models.ImagePredictor` (uint8 images in, probabilities out, class
 names recorded); `saved_model/` serves uint8 images and encoded image files and returns
-probabilities and class names (see `deepnets.training.run_folder.serving`), loadable by TensorFlow alone.
+probabilities and class names (see `deepnets.training.run_folder.serving`), loadable by
+TensorFlow alone.
 It reads the run folder's record and checkpoint only: the dataset is not needed.
 """
 

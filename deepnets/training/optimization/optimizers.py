@@ -117,7 +117,8 @@ def make_optimizer(
         )
     elif cfg.optimizer == "muon":
         # Newton-Schulz orthogonalized momentum for the conv and hidden dense kernels, AdamW
-        # for the vectors (biases, BatchNorm) and the classifier head (see deepnets.training.optimization.muon).
+        # for the vectors (biases, BatchNorm) and the classifier head (see
+        # deepnets.training.optimization.muon).
         decay = common.pop("weight_decay") or 0.0
         optimizer = Muon(
             learning_rate,

@@ -7,7 +7,8 @@ the old one deleted; `recover_leftovers` puts the old one back if a kill fell be
 renames, and deletes what a killed writer left half-written.
 
 Each write passes the fault points `<name>.written` (the new content is complete, not yet in
-place) and, for folders, `<name>.swapping` (the old one is aside): see `deepnets.training.runtime.faults`.
+place) and, for folders, `<name>.swapping` (the old one is aside): see
+`deepnets.training.runtime.faults`.
 """
 
 from __future__ import annotations
