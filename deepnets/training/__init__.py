@@ -7,6 +7,13 @@ The pieces, for programs of their own: `plan_run(cfg)` resolves a config once (d
 model, schedule, strategy); a `StepRunner` runs training steps and evaluations of any model on
 any data; a `Controller` decides when to evaluate, checkpoint, report and stop; `run_loop` puts
 a runner, a controller, checkpoints and the standard reports together.
+
+Its sub-packages are layers, each importing only those below it (pyproject.toml's import
+contracts hold them to it), top to bottom: `run` (plan, budget, the run assembly, `train`),
+`reports` (progress, CSV, TensorBoard, pictures), `loop` (step, runner, controller, evaluation)
+beside `run_folder` (record, checkpoints, lock, atomic writes, restore, export), `optimization`
+(optimizers, schedules, averaging), `runtime` (machine, strategy, signals), `config`
+(`TrainConfig`) and `errors`.
 """
 
 from deepnets.training.config import ConfigError, TrainConfig
