@@ -10,7 +10,7 @@ a runner, a controller, checkpoints and the standard reports together.
 """
 
 from deepnets.training.config import ConfigError, TrainConfig
-from deepnets.training.errors import NonFiniteLossError
+from deepnets.training.errors import NonFiniteLossError, RunFolderError
 from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.loop.controller import Controller, LoopSettings
 from deepnets.training.loop.evaluation import (
@@ -74,6 +74,7 @@ __all__ = [
     "LoopSettings",
     "ModelRecipe",
     "NonFiniteLossError",
+    "RunFolderError",
     "RunPlan",
     "RunRecord",
     "StepDecayWithWarmup",
