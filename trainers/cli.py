@@ -108,7 +108,7 @@ def cli_errors(program: str, flag: str | None = None) -> Iterator[None]:
         program: the binary's name, printed first.
         flag: the flag to blame for bad input that does not name its own (e.g. "--model_dir").
     """
-    from deepnets.training.errors import RunFolderError
+    from deepnets.training import RunFolderError
 
     try:
         yield

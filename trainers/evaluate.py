@@ -80,8 +80,7 @@ def main(argv: list[str]) -> None:
     del argv
     source = load_model_source(PROGRAM)
     from deepnets.models import ImagePredictor
-    from deepnets.training.loop.evaluation import evaluate_split
-    from deepnets.training.reports.per_class import per_class_summary, write_per_class_reports
+    from deepnets.training import evaluate_split, per_class_summary, write_per_class_reports
 
     record = source.record
     model, preprocessing = source.model, record.preprocessing if record else None

@@ -30,8 +30,13 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
     # Imported here so that `--help` and flag errors answer before TensorFlow starts.
-    from deepnets.training import ConfigError, NonFiniteLossError, plan_run, train
-    from deepnets.training.errors import RunFolderError
+    from deepnets.training import (
+        ConfigError,
+        NonFiniteLossError,
+        RunFolderError,
+        plan_run,
+        train,
+    )
 
     with cli_errors(PROGRAM):
         plan = plan_run(config_from_flags(FLAGS))  # first: it may split the CPU into replicas

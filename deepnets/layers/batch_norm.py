@@ -29,7 +29,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
     use_fused_kernel = True
     """Class-wide switch: False sends every instance down Keras' own path (to measure what the
-    fused kernel buys: `python -m benchmarks.fused_batchnorm`). It is read when a call is traced."""
+    fused kernel buys: `python -m experiments.fused_batchnorm`). It is read when a call is
+    traced."""
 
     def _fused_format(self, inputs: Any, training: Any, mask: Any) -> str | None:
         """ "NHWC"/"NCHW" when the fused kernel computes what Keras would, else None."""

@@ -17,7 +17,7 @@ beside `run_folder` (record, checkpoints, lock, atomic writes, restore, export),
 """
 
 from deepnets.training.config import ConfigError, TrainConfig
-from deepnets.training.errors import NonFiniteLossError
+from deepnets.training.errors import NonFiniteLossError, RunFolderError
 from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.loop.controller import Controller, LoopSettings
 from deepnets.training.loop.evaluation import (
@@ -29,7 +29,7 @@ from deepnets.training.loop.evaluation import (
 )
 from deepnets.training.loop.metrics import ClassificationMetrics
 from deepnets.training.loop.results import TrainResult
-from deepnets.training.loop.runner import StepRunner
+from deepnets.training.loop.runner import StepRunner, dtype_policy
 from deepnets.training.optimization.optimizers import (
     classification_loss,
     l2_weight_decay_loss,
@@ -51,15 +51,23 @@ from deepnets.training.run_folder.export import save_final_model, save_model_fil
 from deepnets.training.run_folder.restore import restore_model
 from deepnets.training.run_folder.run_record import RunRecord
 from deepnets.training.run_folder.serving import save_serving_model
+from deepnets.training.runtime.machine import (
+    BFLOAT16_UNITS,
+    bfloat16_units,
+    describe_machine,
+    machine_facts,
+)
 from deepnets.training.runtime.strategy import (
     configure_cpu_replicas,
     configure_threads,
     is_chief,
     make_strategy,
+    resolve_jit_compile,
 )
 
 __all__ = [
     "Action",
+    "BFLOAT16_UNITS",
     "CheckpointKeeper",
     "ClassificationMetrics",
     "ConfigError",
@@ -73,20 +81,25 @@ __all__ = [
     "LoopSettings",
     "ModelRecipe",
     "NonFiniteLossError",
+    "RunFolderError",
     "RunPlan",
     "RunRecord",
     "StepDecayWithWarmup",
     "StepRunner",
     "TrainConfig",
     "TrainResult",
+    "bfloat16_units",
     "classification_loss",
     "configure_cpu_replicas",
     "configure_threads",
+    "describe_machine",
+    "dtype_policy",
     "epoch_seed",
     "evaluate",
     "evaluate_split",
     "is_chief",
     "l2_weight_decay_loss",
+    "machine_facts",
     "make_optimizer",
     "make_runner",
     "make_schedule",
@@ -94,6 +107,7 @@ __all__ = [
     "outputs_probabilities",
     "per_class_summary",
     "plan_run",
+    "resolve_jit_compile",
     "restore_model",
     "run_loop",
     "save_final_model",

@@ -12,7 +12,7 @@ The 32x32 figures follow from the 224x224 ones by arithmetic, shown beside each 
 import pytest
 
 import deepnets
-from benchmarks.flops import forward_flops, forward_macs
+from deepnets.benchmarks.flops import forward_flops, forward_macs
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The kernel check: float32 convolutions against a float64 reference."""
+"""The kernel check: float32 convolutions against a float64 reference (the library,
+deepnets.benchmarks.kernel_check, and its binary, trainers/kernel_check.py)."""
 
 import itertools
 import os
@@ -6,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import tensorflow as tf
 
-from benchmarks.kernel_check import CASES, PARTS, Case, check_case, convolve
+from deepnets.benchmarks.kernel_check import CASES, PARTS, Case, check_case, check_kernels, convolve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CASE = Case(1, 2, 4, 8, 8)
@@ -54,7 +56,7 @@ def test_a_kernel_that_changes_between_calls_varies():
 def run_check(*args, **env):
     environ = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO_ROOT), **env)
     return subprocess.run(
-        [sys.executable, "-m", "benchmarks.kernel_check", *args],
+        [sys.executable, "-m", "trainers.kernel_check", *args],
         cwd=REPO_ROOT,
         env=environ,
         capture_output=True,
@@ -75,7 +77,8 @@ def test_tensorflow_eigen_kernels_pass_every_case():
 def test_importing_the_tool_defines_no_flags():
     from absl import flags
 
-    import benchmarks.kernel_check  # noqa: F401  (imported at the top too)
+    import deepnets.benchmarks.kernel_check  # noqa: F401  (imported at the top too)
+    import trainers.kernel_check  # noqa: F401
 
     assert "repeats" not in flags.FLAGS and "tolerance" not in flags.FLAGS
 
@@ -85,3 +88,12 @@ def test_bad_flags_are_named():
     assert done.returncode == 2 and "--repeats=0: expected a positive integer" in done.stderr
     done = run_check("--tolerance=-1")
     assert done.returncode == 2 and "--tolerance=-1.0: expected a positive number" in done.stderr
+
+
+def test_check_kernels_checks_every_part_of_every_case_and_names_a_bad_argument():
+    findings = check_kernels(repeats=1, batch_size=2, cases=[CASE, Case(3, 1, 3, 4, 8)])
+    assert [(f.case, f.part) for f in findings] == [
+        (case, part) for case in (CASE, Case(3, 1, 3, 4, 8)) for part in PARTS
+    ]
+    with pytest.raises(ValueError, match="repeats must be a positive integer, got 0"):
+        check_kernels(repeats=0, batch_size=2)

@@ -1,9 +1,13 @@
-"""The benchmark's rows: which models it measures (importing this module does not start TF)."""
+"""The benchmark's rows: which models it measures."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
+
+import tensorflow as tf
+
+from deepnets import build_model
 
 NUM_CLASSES = 100
 IMAGE_SHAPE = (32, 32, 3)
@@ -29,9 +33,7 @@ class ModelCase:
 
     def build_deepnets(self) -> Any:
         """The deepnets model, returning logits for `NUM_CLASSES` classes."""
-        import deepnets
-
-        return deepnets.build_model(
+        return build_model(
             self.registry_name,
             num_classes=NUM_CLASSES,
             input_shape=IMAGE_SHAPE,
@@ -43,8 +45,6 @@ class ModelCase:
         """The `keras.applications` model (weights=None, logits), or None where there is none."""
         if self.keras_application is None:
             return None
-        import tensorflow as tf
-
         builder = getattr(tf.keras.applications, self.keras_application)
         return builder(
             weights=None,

@@ -1,10 +1,12 @@
-"""benchmarks.conv_profile: every convolution of a model, grouped, its three kernels timed."""
+"""experiments.conv_profile: every convolution of a model, grouped, its three kernels timed."""
 
 import pytest
 import tensorflow as tf
 
-from benchmarks.cases import IMAGE_SHAPE, MODEL_CASES
-from benchmarks.conv_profile import (
+from deepnets.benchmarks.cases import IMAGE_SHAPE, MODEL_CASES
+from deepnets.benchmarks.flops import forward_macs
+from deepnets.benchmarks.peak import PeakSizes
+from experiments.conv_profile import (
     DIRECTIONS,
     ceiling_text,
     conv_groups,
@@ -13,8 +15,6 @@ from benchmarks.conv_profile import (
     peak_gflops,
     profile,
 )
-from benchmarks.flops import forward_macs
-from benchmarks.peak import PeakSizes
 
 
 def test_groups_cover_every_convolution_once_with_its_flops():
@@ -71,6 +71,6 @@ def test_the_ceiling_is_the_convolutions_alone_against_the_peak():
 def test_importing_it_defines_no_flags_so_other_programs_can():
     from absl import flags
 
-    import benchmarks.conv_profile  # noqa: F401 - the import is what is tested
+    import experiments.conv_profile  # noqa: F401 - the import is what is tested
 
     assert "step_repetitions" not in flags.FLAGS and "top" not in flags.FLAGS

@@ -41,7 +41,7 @@ def test_tool_trains_both_recipes_and_reports(tmp_path):
         [
             sys.executable,
             "-m",
-            "benchmarks.time_to_accuracy",
+            "experiments.time_to_accuracy",
             f"--folder={folder}",
             f"--output_dir={out}",
             f"--recipes=tiny={flagfile},tutorial",
@@ -81,7 +81,7 @@ def test_tool_names_a_bad_recipe_and_a_folder_without_images(tmp_path):
     env["PYTHONPATH"] = str(REPO_ROOT)
 
     def run(recipes):
-        command = [sys.executable, "-m", "benchmarks.time_to_accuracy", f"--folder={tmp_path}"]
+        command = [sys.executable, "-m", "experiments.time_to_accuracy", f"--folder={tmp_path}"]
         command += [f"--output_dir={tmp_path / 'out'}", f"--recipes={recipes}"]
         return subprocess.run(
             command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300

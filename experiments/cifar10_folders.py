@@ -1,6 +1,6 @@
 """Lay out the shared CIFAR-10 training JPEGs as an image folder with a held-out test part.
 
-    python -m benchmarks.cifar10_folders --tarball=../shared/data/cifar10-train-jpeg.tar.gz \
+    python -m experiments.cifar10_folders --tarball=../shared/data/cifar10-train-jpeg.tar.gz \
         --output_dir=/tmp/cifar10 [--train_per_class=1000]
 
 The tarball holds `train/<class>/0000.jpg ... 4999.jpg` (the real CIFAR-10 training split). This
@@ -82,7 +82,7 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    """Entry point (python -m benchmarks.cifar10_folders)."""
+    """Entry point (python -m experiments.cifar10_folders)."""
     run_binary(main, __name__)
 
 

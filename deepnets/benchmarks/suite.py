@@ -5,8 +5,8 @@ utilisation divides by the peaks measured alongside it, so that another process 
 slows the yardstick as much as the training it measures.
 
 `run_benchmark(settings)` returns a `BenchmarkResult`: `rows` (one dict per model, the keys of
-`benchmarks.table.COLUMNS`) and `context` (machine, versions, peaks, pipeline, settings);
-`report_notes(result)` says what every figure means, and `benchmarks.table.format_report`
+`deepnets.benchmarks.table.COLUMNS`) and `context` (machine, versions, peaks, pipeline, settings);
+`report_notes(result)` says what every figure means, and `deepnets.benchmarks.table.format_report`
 prints both.
 """
 
@@ -21,13 +21,12 @@ from typing import Any
 
 import tensorflow as tf
 
-from benchmarks import runners
-from benchmarks.flops import forward_flops
-from benchmarks.peak import PeakSizes, peak_contenders
-from benchmarks.table import NA
-from benchmarks.timing import Contender, Measurement, interleaved_rates
-from deepnets.training.loop.runner import dtype_policy
-from deepnets.training.runtime.machine import BFLOAT16_UNITS, bfloat16_units, machine_facts
+from deepnets.benchmarks import runners
+from deepnets.benchmarks.flops import forward_flops
+from deepnets.benchmarks.peak import PeakSizes, peak_contenders
+from deepnets.benchmarks.table import NA
+from deepnets.benchmarks.timing import Contender, Measurement, interleaved_rates
+from deepnets.training import BFLOAT16_UNITS, bfloat16_units, dtype_policy, machine_facts
 
 keras = tf.keras
 
@@ -41,7 +40,7 @@ class Settings:
     """What to measure and how long.
 
     Attributes:
-        models: names from `benchmarks.runners.MODEL_CASES`, one row each.
+        models: names from `deepnets.benchmarks.runners.MODEL_CASES`, one row each.
         batch_size: global batch size of training and evaluation.
         repetitions: timed repetitions of every figure (the median is reported).
         steps: training/evaluation steps per repetition (all in one compiled call).
@@ -270,7 +269,7 @@ def report_notes(result: BenchmarkResult) -> list[str]:
         "around strategy.run), OneDeviceStrategy, SGD momentum 0.9, L2 weight decay 5e-4 added to "
         "the kernels' gradients in the step, train loss/top-1 metrics (top-5 once per call); "
         "in-memory random data (from_tensor_slices, "
-        "repeat, batch; tf.data autotuning off, see benchmarks/runners.py).",
+        "repeat, batch; tf.data autotuning off, see deepnets/benchmarks/runners.py).",
         "(b) keras-app fit: the keras.applications model (weights=None, logits), compile(SGD "
         "momentum 0.9, weight_decay=5e-4; sparse CE from logits) + fit(epochs=1, "
         "steps_per_epoch=steps) per repetition, fit's per-call overhead included; same data. "
@@ -278,9 +277,9 @@ def report_notes(result: BenchmarkResult) -> list[str]:
         "(c) fit: the deepnets model trained exactly like (b) (deepnets' VGG head has "
         "dropout 0.5, keras.applications' none). a/b, a/c: ratios of the medians.",
         f"jit_compile (XLA) used: {jit}.",
-        "fwd GFLOP/img: forward FLOPs per image from benchmarks.flops: every Conv2D, Dense and "
-        "PatchWhitening layer, 2 FLOPs per multiply-add; BatchNorm, ReLU, pooling, adds not "
-        "counted.",
+        "fwd GFLOP/img: forward FLOPs per image from deepnets.benchmarks.flops: every Conv2D, "
+        "Dense and PatchWhitening layer, 2 FLOPs per multiply-add; BatchNorm, ReLU, pooling, adds "
+        "not counted.",
         f"train GFLOP/s = {TRAIN_FLOPS_PER_FORWARD} x fwd FLOPs x (a) img/s (convention: a "
         "training step costs 3 forward passes). % conv peak (the utilisation figure) and "
         "% matmul peak divide it by the row's peaks.",

@@ -1,6 +1,6 @@
 """What the CPU settings do to training speed: oneDNN, thread pools, layout, batch size.
 
-    python -m benchmarks.cpu_settings [--models=resnet50_cifar,resnet18_w16] [--repetitions=3]
+    python -m experiments.cpu_settings [--models=resnet50_cifar,resnet18_w16] [--repetitions=3]
 
 Each setting runs in a fresh process (environment variables and thread pools are fixed when
 TensorFlow starts), measuring, interleaved over repetitions:
@@ -38,7 +38,9 @@ SETTINGS = {
     "two_cpu_replicas": {"cpu_replicas": 2},
 }
 flags.DEFINE_list("settings", list(SETTINGS), f"Which of: {', '.join(SETTINGS)}.")
-flags.DEFINE_list("models", ["resnet50_cifar", "resnet18_w16"], "Rows of benchmarks.cases.")
+flags.DEFINE_list(
+    "models", ["resnet50_cifar", "resnet18_w16"], "Rows of deepnets.benchmarks.cases."
+)
 flags.DEFINE_integer("repetitions", 3, "Timed repetitions of every figure.")
 flags.DEFINE_integer("steps", 5, "Training steps per repetition.")
 FLAGS = flags.FLAGS
@@ -58,10 +60,10 @@ def measure(setting: dict, models: list[str], repetitions: int, steps: int) -> d
 
         configure_cpu_replicas(replicas)
     import deepnets
-    from benchmarks.cases import MODEL_CASES
-    from benchmarks.conv_profile import conv_ops
-    from benchmarks.runners import in_memory_dataset, random_examples
+    from deepnets.benchmarks.cases import MODEL_CASES
+    from deepnets.benchmarks.runners import in_memory_dataset, random_examples
     from deepnets.training import StepRunner
+    from experiments.conv_profile import conv_ops
 
     first = setting.get("data_format") == "channels_first"
     image = (64, 32, 32) if first else (32, 32, 64)
@@ -134,7 +136,7 @@ def main(argv: list[str]) -> None:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **setting.get("env", {})}
         spec = json.dumps([setting, FLAGS.models, FLAGS.repetitions, FLAGS.steps])
         code = (
-            "import json, benchmarks.cpu_settings as m\n"
+            "import json, experiments.cpu_settings as m\n"
             f"print('RESULT', json.dumps(m.measure(*json.loads({spec!r}))))"
         )
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
@@ -159,7 +161,7 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    """Entry point (python -m benchmarks.cpu_settings)."""
+    """Entry point (python -m experiments.cpu_settings)."""
     run_binary(main, __name__)
 
 

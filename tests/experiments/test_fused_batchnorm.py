@@ -1,4 +1,4 @@
-"""benchmarks.fused_batchnorm: the deepnets loop with the fused kernel against Keras' path."""
+"""experiments.fused_batchnorm: the deepnets loop with the fused kernel against Keras' path."""
 
 import os
 import subprocess
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from benchmarks.fused_batchnorm import compare, format_row, keras_path
 from deepnets.layers import BatchNormalization
+from experiments.fused_batchnorm import compare, format_row, keras_path
 
 
 def test_the_keras_contender_traces_with_the_switch_off_and_restores_it():
@@ -31,11 +31,11 @@ def test_both_loops_train_and_the_row_shows_their_ratio():
 @pytest.mark.parametrize(
     "module, args, message",
     [
-        ("benchmarks.fused_batchnorm", ["--models=resnet51"], "--models: unknown ['resnet51']"),
-        ("benchmarks.fused_batchnorm", ["--steps=0"], "--steps=0: must be a positive integer"),
-        ("benchmarks.fused_batchnorm", ["extra"], "unexpected positional arguments ['extra']"),
-        ("benchmarks.cpu_settings", ["--settings=turbo"], "--settings: unknown ['turbo']"),
-        ("benchmarks.conv_profile", ["--repetitions=-1"], "--repetitions=-1: must be a positive"),
+        ("experiments.fused_batchnorm", ["--models=resnet51"], "--models: unknown ['resnet51']"),
+        ("experiments.fused_batchnorm", ["--steps=0"], "--steps=0: must be a positive integer"),
+        ("experiments.fused_batchnorm", ["extra"], "unexpected positional arguments ['extra']"),
+        ("experiments.cpu_settings", ["--settings=turbo"], "--settings: unknown ['turbo']"),
+        ("experiments.conv_profile", ["--repetitions=-1"], "--repetitions=-1: must be a positive"),
     ],
 )
 def test_the_benchmark_binaries_refuse_bad_flags_in_one_line(module, args, message):

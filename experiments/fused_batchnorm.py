@@ -1,13 +1,14 @@
 """What deepnets' fused BatchNormalization buys: the same training step with Keras' own.
 
-    python -m benchmarks.fused_batchnorm [--models=resnet18_w16,resnet50_cifar] [--repetitions=7]
+    python -m experiments.fused_batchnorm [--models=resnet18_w16,resnet50_cifar] [--repetitions=7]
 
-For each model, two deepnets loops (`benchmarks.runners.library_loop`: `StepRunner.run_steps` on
-in-memory random data, float32) are built in one process: one traced with the fused kernel
-(`FusedBatchNormV3`), one traced with `deepnets.layers.BatchNormalization.use_fused_kernel` off
-(Keras' separate elementwise ops, as deepnets trained before its fused BatchNorm). They are timed
-interleaved (`benchmarks.timing.interleaved_rates`), and the table shows their images/s (median
-[min-max]) and the ratio of the medians.
+For each model, two deepnets loops (`deepnets.benchmarks.runners.library_loop`:
+`StepRunner.run_steps` on in-memory random data, float32) are built in one process: one traced
+with the fused kernel (`FusedBatchNormV3`), one traced with
+`deepnets.layers.BatchNormalization.use_fused_kernel` off (Keras' separate elementwise ops, as
+deepnets trained before its fused BatchNorm). They are timed interleaved
+(`deepnets.benchmarks.interleaved_rates`), and the table shows their images/s (median [min-max])
+and the ratio of the medians.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ def keras_path(contender):
 
 
 def compare(name: str, repetitions: int, steps: int, batch_size: int = 0) -> dict:
-    """{"fused": Measurement, "keras": Measurement} for the row `name` of benchmarks.cases."""
-    from benchmarks.cases import MODEL_CASES
-    from benchmarks.runners import library_loop, random_examples
-    from benchmarks.timing import interleaved_rates
+    """{"fused": Measurement, "keras": Measurement} for the row `name` of
+    deepnets.benchmarks.cases."""
+    from deepnets.benchmarks.cases import MODEL_CASES
+    from deepnets.benchmarks.runners import library_loop, random_examples
+    from deepnets.benchmarks.timing import interleaved_rates
 
     case = MODEL_CASES[name]
     batch = batch_size or case.batch_size or 64
@@ -61,7 +63,7 @@ def format_row(name: str, batch: int, rates: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
-    from benchmarks.cases import MODEL_CASES
+    from deepnets.benchmarks.cases import MODEL_CASES
 
     check_flags(PROGRAM, argv, choices={"models": MODEL_CASES}, positive=("repetitions", "steps"))
     print(f"{'model':<16}{'batch':>6}  {'fused img/s':<24}{'Keras BN img/s':<24}fused/Keras")
@@ -76,13 +78,15 @@ def main(argv: list[str]) -> None:
 
 def define_flags() -> None:
     """The program's flags, defined when it runs (its functions are imported by tests)."""
-    flags.DEFINE_list("models", ["resnet18_w16", "resnet50_cifar"], "Rows of benchmarks.cases.")
+    flags.DEFINE_list(
+        "models", ["resnet18_w16", "resnet50_cifar"], "Rows of deepnets.benchmarks.cases."
+    )
     flags.DEFINE_integer("repetitions", 7, "Timed repetitions of each loop.")
     flags.DEFINE_integer("steps", 10, "Training steps per repetition.")
 
 
 def run() -> None:
-    """Entry point (python -m benchmarks.fused_batchnorm)."""
+    """Entry point (python -m experiments.fused_batchnorm)."""
     define_flags()
     run_binary(main, __name__)
 

@@ -1,7 +1,7 @@
 """Image-folder input pipeline against the training it feeds: is the input ever the bottleneck?
 
     DATA=$(mktemp -d) && tar -xzf ../shared/data/cifar10-train-jpeg.tar.gz -C "$DATA"
-    python -m benchmarks.input_pipeline --folder="$DATA"
+    python -m experiments.input_pipeline --folder="$DATA"
 
 It measures, in one process:
 - the decode pass that reads the folder (`describe_dataset`: every file decoded once);
@@ -88,10 +88,9 @@ def training_rate(input_shape: tuple[int, int, int], num_classes: int) -> float:
     import tensorflow as tf
 
     import deepnets
-    from benchmarks.runners import LEARNING_RATE, MOMENTUM, WEIGHT_DECAY, in_memory_dataset
-    from benchmarks.timing import rate
-    from deepnets.training import StepRunner
-    from deepnets.training.runtime.strategy import resolve_jit_compile
+    from deepnets.benchmarks.runners import LEARNING_RATE, MOMENTUM, WEIGHT_DECAY, in_memory_dataset
+    from deepnets.benchmarks.timing import rate
+    from deepnets.training import StepRunner, resolve_jit_compile
 
     rng = np.random.default_rng(0)
     images = rng.standard_normal((4 * FLAGS.batch_size, *input_shape), dtype=np.float32)
@@ -167,7 +166,7 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    """Entry point: `python -m benchmarks.input_pipeline --folder=PATH`."""
+    """Entry point: `python -m experiments.input_pipeline --folder=PATH`."""
     quiet_tensorflow_logs(PROGRAM)
     run_binary(main, __name__)
 

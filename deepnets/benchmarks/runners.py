@@ -19,10 +19,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.cases import IMAGE_SHAPE, MODEL_CASES, NUM_CLASSES, ModelCase
-from benchmarks.timing import Contender, rate
-from deepnets.training import StepRunner
-from deepnets.training.runtime.strategy import resolve_jit_compile
+from deepnets.benchmarks.cases import IMAGE_SHAPE, MODEL_CASES, NUM_CLASSES, ModelCase
+from deepnets.benchmarks.timing import Contender, rate
+from deepnets.training import StepRunner, resolve_jit_compile
 
 keras = tf.keras
 

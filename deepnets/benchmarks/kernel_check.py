@@ -1,42 +1,27 @@
 """Are this machine's float32 convolution kernels right? Each against a float64 reference.
 
-    python -m benchmarks.kernel_check [--repeats=10]
-    TF_ENABLE_ONEDNN_OPTS=1 python -m benchmarks.kernel_check   # the kernels oneDNN brings
+    python -m trainers.kernel_check [--repeats=10]   # the binary, printing the table
+    from deepnets.benchmarks.kernel_check import check_kernels, format_findings
 
 For the convolutions deepnets models are made of (3x3 and 1x1, stride 1 and 2, narrow and wide,
 the stem's 3 input channels), it computes the forward pass, the input gradient and the weight
-gradient in float32 inside a `tf.function`, `--repeats` times on the same inputs, and compares
+gradient in float32 inside a `tf.function`, `repeats` times on the same inputs, and compares
 each with the same computation in float64 (TensorFlow's Eigen kernels: oneDNN has none in
-float64). A row is WRONG when the largest error exceeds `--tolerance` times the reference's
-largest entry, VARIES when the repeats differ in any bit. Exits 1 when a row is WRONG.
+float64). A part is WRONG when the largest error exceeds the tolerance times the reference's
+largest entry, VARIES when the repeats differ in any bit.
 
 Why: on a 2-core AVX2-only AMD EPYC with `TF_ENABLE_ONEDNN_OPTS=1`, the weight gradient of a 1x1
 stride-2 convolution with 3 or 4 input channels came out up to 97% off and different from call
-to call (docs/performance.md); this tool finds such a kernel on any machine in a few seconds.
+to call (docs/performance.md); this finds such a kernel on any machine in a few seconds.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable, Sequence
 
-from absl import flags
-
-from trainers.cli import fail, quiet_tensorflow_logs, run_binary
-
-PROGRAM = "kernel-check"
-quiet_tensorflow_logs(PROGRAM)
-
-FLAGS = flags.FLAGS
-
-
-def define_flags() -> None:
-    """The tool's flags, defined when it runs (importing the module defines none, so its
-    functions can be used beside other binaries' flags)."""
-    flags.DEFINE_integer("repeats", 10, "Calls of each float32 computation on the same inputs.")
-    flags.DEFINE_float("tolerance", 1e-4, "Largest error allowed, relative to the largest entry.")
-    flags.DEFINE_integer("batch_size", 16, "Images per call.")
+import numpy as np
+import tensorflow as tf
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +71,7 @@ class Finding:
     distinct: int  # different float32 results among the repeats
 
     def verdict(self, tolerance: float) -> str:
+        """ "WRONG" past `tolerance`, else "VARIES" when the repeats differ, else "ok"."""
         if self.error > tolerance:
             return "WRONG"
         return "VARIES" if self.distinct > 1 else "ok"
@@ -93,9 +79,6 @@ class Finding:
 
 def convolution_parts(dtype, case: Case, batch_size: int, seed: int = 0):  # noqa: ANN001, ANN201
     """(inputs, kernel, upstream gradient) of `case` as `dtype` tensors, from one seed."""
-    import numpy as np
-    import tensorflow as tf
-
     rng = np.random.default_rng(seed)
     padding = "VALID" if case.kernel == 1 else "SAME"
     images = rng.normal(size=(batch_size, case.size, case.size, case.channels_in))
@@ -109,8 +92,6 @@ def convolution_parts(dtype, case: Case, batch_size: int, seed: int = 0):  # noq
 
 def convolve(images, kernel, upstream, stride: int, padding: str):  # noqa: ANN001, ANN201
     """Outputs, input gradient and weight gradient of sum(conv2d(images, kernel) * upstream)."""
-    import tensorflow as tf
-
     with tf.GradientTape() as tape:
         tape.watch([images, kernel])
         outputs = tf.nn.conv2d(images, kernel, stride, padding)
@@ -123,9 +104,6 @@ def check_case(
 ) -> list[Finding]:
     """The findings of the three parts of `case`: `compute` (default `convolve` in a
     `tf.function`) in float32 `repeats` times, against `convolve` in float64."""
-    import numpy as np
-    import tensorflow as tf
-
     compute = compute or tf.function(convolve)
     parts32, padding = convolution_parts(tf.float32, case, batch_size)
     parts64, _ = convolution_parts(tf.float64, case, batch_size)
@@ -141,6 +119,7 @@ def check_case(
 
 
 def format_findings(findings: Sequence[Finding], tolerance: float) -> str:
+    """The findings as a table: convolution, part, error, distinct results and the verdict."""
     lines = [f"{'convolution':<34} {'part':<16} {'error':>9} {'distinct':>8}  verdict"]
     for f in findings:
         lines.append(
@@ -149,37 +128,21 @@ def format_findings(findings: Sequence[Finding], tolerance: float) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
-    for name in ("repeats", "batch_size"):
-        if FLAGS[name].value < 1:
-            fail(PROGRAM, f"--{name}={FLAGS[name].value}: expected a positive integer")
-    if not FLAGS.tolerance > 0:
-        fail(PROGRAM, f"--tolerance={FLAGS.tolerance}: expected a positive number")
-    from deepnets.training.runtime.machine import describe_machine
+def check_kernels(repeats: int, batch_size: int, cases: Sequence[Case] = CASES) -> list[Finding]:
+    """The findings of every part of every case, in order (`check_case` of each).
 
-    print(f"Machine: {describe_machine()}", flush=True)
-    findings = []
-    for case in CASES:
-        findings += check_case(case, FLAGS.repeats, FLAGS.batch_size)
-    print(format_findings(findings, FLAGS.tolerance))
-    wrong = [f for f in findings if f.verdict(FLAGS.tolerance) == "WRONG"]
-    varies = [f for f in findings if f.verdict(FLAGS.tolerance) == "VARIES"]
-    print(
-        f"{len(wrong)} wrong, {len(varies)} varying between calls, of {len(findings)} "
-        f"(tolerance {FLAGS.tolerance:g}, {FLAGS.repeats} calls each).",
-        flush=True,
-    )
-    if wrong:
-        sys.exit(1)
+    Args:
+        repeats: float32 calls of each computation on the same inputs.
+        batch_size: images per call.
+        cases: the convolutions to check.
 
+    Returns:
+        Three findings per case: forward, input gradient, weight gradient.
 
-def run() -> None:
-    """Entry point (python -m benchmarks.kernel_check)."""
-    define_flags()
-    run_binary(main, __name__)
-
-
-if __name__ == "__main__":
-    run()
+    Raises:
+        ValueError: if `repeats` or `batch_size` is below 1.
+    """
+    for name, value in (("repeats", repeats), ("batch_size", batch_size)):
+        if value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+    return [finding for case in cases for finding in check_case(case, repeats, batch_size)]

@@ -18,7 +18,7 @@ def run_benchmark(*args: str, timeout: float = 300) -> subprocess.CompletedProce
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     return subprocess.run(
-        [sys.executable, "-m", "benchmarks.input_pipeline", *args],
+        [sys.executable, "-m", "experiments.input_pipeline", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

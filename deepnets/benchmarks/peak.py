@@ -14,7 +14,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from benchmarks.timing import Contender, rate
+from deepnets.benchmarks.timing import Contender, rate
 
 
 @dataclasses.dataclass(frozen=True)

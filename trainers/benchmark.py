@@ -1,6 +1,6 @@
 """Training throughput of the deepnets loop against Keras fit, with FLOP utilisation: one table.
 
-    python -m benchmarks.throughput                      # all models, batch 64, 5 x 10 steps
+    python -m trainers.benchmark                         # all models, batch 64, 5 x 10 steps
     deepnets-benchmark --models=vgg16,resnet50_cifar --batch_size=128 --output_json=bench.json
     deepnets-benchmark --quick                           # a smoke run, under a minute on 2 CPUs
     deepnets-benchmark --mixed_precision=mixed_bfloat16  # bfloat16 compute (bfloat16 CPU units)
@@ -8,22 +8,29 @@
 For each model it measures (a) the deepnets loop (`StepRunner`), (b) Keras `fit` on the same network
 from keras.applications, (c) Keras `fit` on the deepnets model, and inference; plus this
 machine's matmul and convolution peak and the augmented input pipeline (see
-`benchmarks.suite`). The printed notes say how every column is computed.
+`deepnets.benchmarks.suite`: this binary turns flags into its `Settings`). The printed notes say
+how every column is computed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING
 
 from absl import flags
 
-from benchmarks.cases import MODEL_CASES
-from trainers.cli import fail, run_binary
+# Before TensorFlow is imported (by deepnets): its C++ start-up chatter stays out of the table.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-if TYPE_CHECKING:
-    from benchmarks.suite import Settings
+from deepnets.benchmarks import (  # noqa: E402
+    MODEL_CASES,
+    PeakSizes,
+    Settings,
+    format_report,
+    report_notes,
+    run_benchmark,
+)
+from trainers.cli import fail, run_binary  # noqa: E402
 
 PROGRAM = "deepnets-benchmark"
 MODEL_NAMES = tuple(MODEL_CASES)
@@ -75,9 +82,6 @@ def settings_from_flags(values: flags.FlagValues) -> Settings:
     chosen["models"] = tuple(chosen["models"])
     chosen["quiet"] = values.quiet
     chosen["mixed_precision"] = values.mixed_precision
-    from benchmarks.peak import PeakSizes  # imports TensorFlow: after the flag checks
-    from benchmarks.suite import Settings
-
     if not values.quick:
         return Settings(**chosen)
     return Settings(
@@ -93,15 +97,10 @@ def settings_from_flags(values: flags.FlagValues) -> Settings:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         settings = settings_from_flags(FLAGS)
     except ValueError as err:
         fail(PROGRAM, str(err))
-    # Imported here so that --help and flag errors answer before TensorFlow starts.
-    from benchmarks.suite import report_notes, run_benchmark
-    from benchmarks.table import format_report
-
     result = run_benchmark(settings)
     print(format_report(result.rows, report_notes(result)), end="", flush=True)
     if FLAGS.output_json:

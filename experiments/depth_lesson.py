@@ -1,8 +1,8 @@
 """Deep plain networks against ResNets of the same depth: He et al. 2016, Figure 6, on a CPU.
 
-    python -m benchmarks.cifar10_folders --tarball=../shared/data/cifar10-train-jpeg.tar.gz \
+    python -m experiments.cifar10_folders --tarball=../shared/data/cifar10-train-jpeg.tar.gz \
         --output_dir=/tmp/cifar10
-    python -m benchmarks.depth_lesson --folder=/tmp/cifar10 --output_dir=/tmp/lesson
+    python -m experiments.depth_lesson --folder=/tmp/cifar10 --output_dir=/tmp/lesson
 
 Trains plain-20, plain-56, ResNet-20 and ResNet-56 (the paper's CIFAR-10 networks, shortcuts of
 option A) with one short schedule on the same images, recording the gradient norm of every layer
@@ -145,7 +145,7 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    """Entry point (python -m benchmarks.depth_lesson)."""
+    """Entry point (python -m experiments.depth_lesson)."""
     run_binary(main, __name__)
 
 

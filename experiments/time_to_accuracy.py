@@ -1,8 +1,8 @@
 """Held-out top-1 against wall-clock minutes, for training recipes on an image folder.
 
-    python -m benchmarks.cifar10_folders --tarball=../shared/data/cifar10-train-jpeg.tar.gz \
+    python -m experiments.cifar10_folders --tarball=../shared/data/cifar10-train-jpeg.tar.gz \
         --output_dir=/tmp/cifar10
-    python -m benchmarks.time_to_accuracy --folder=/tmp/cifar10 --output_dir=/tmp/tta \
+    python -m experiments.time_to_accuracy --folder=/tmp/cifar10 --output_dir=/tmp/tta \
         --recipes=fast=trainers/flagfiles/cifar10_fast_cpu.cfg,tutorial
 
 Each recipe is a deepnets flagfile (trained with `deepnets.training.train`, the folder's
@@ -170,7 +170,7 @@ def main(argv: list[str]) -> None:
         facts = describe_dataset(FLAGS.folder)
     except DatasetUnavailableError as error:
         fail(PROGRAM, f"--folder: {error}")
-    from deepnets.training.runtime.machine import describe_machine
+    from deepnets.training import describe_machine
 
     machine = describe_machine()
     print(f"Machine: {machine}", flush=True)
@@ -215,7 +215,7 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    """Entry point (python -m benchmarks.time_to_accuracy)."""
+    """Entry point (python -m experiments.time_to_accuracy)."""
     run_binary(main, __name__)
 
 

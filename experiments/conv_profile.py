@@ -1,19 +1,20 @@
 """Where a model's convolution time goes: each distinct convolution's three kernels, timed.
 
-    python -m benchmarks.conv_profile [--model=resnet50_cifar] [--batch_size=64] [--repetitions=3]
+    python -m experiments.conv_profile [--model=resnet50_cifar] [--batch_size=64] [--repetitions=3]
 
 A training step runs every convolution three times: forward, the gradient of its input, and the
-gradient of its weights. This tool lists the model's convolutions (benchmarks.flops), groups the
-identical ones (input shape, kernel, strides, padding), and times the three TensorFlow kernels of
-each group alone on random data, at the training batch size: GFLOP/s of each, and the milliseconds
-a training step spends in the group (rate x how many times the model has it). Rows are sorted by
-that time, so the top rows are where the step goes; the last line compares each direction's total
-rate with the forward rate of the 3x3, 64-channel reference layer measured in the same run, and
-(unless `--step_repetitions=0`) a whole training step of the model is timed, to say what share of
-it the convolutions would take if they ran as fast as alone. The last line measures the 3x3-conv
-peak of `deepnets-benchmark` (benchmarks.peak) beside them and says what share of it a training
-step could reach at most with these kernels: the share if nothing but the convolutions took time
-(a bound where they take most of the step; small convolutions can run faster inside it).
+gradient of its weights. This tool lists the model's convolutions (deepnets.benchmarks.flops),
+groups the identical ones (input shape, kernel, strides, padding), and times the three TensorFlow
+kernels of each group alone on random data, at the training batch size: GFLOP/s of each, and the
+milliseconds a training step spends in the group (rate x how many times the model has it). Rows
+are sorted by that time, so the top rows are where the step goes; the last line compares each
+direction's total rate with the forward rate of the 3x3, 64-channel reference layer measured in
+the same run, and (unless `--step_repetitions=0`) a whole training step of the model is timed, to
+say what share of it the convolutions would take if they ran as fast as alone. The last line
+measures the 3x3-conv peak of `deepnets-benchmark` (deepnets.benchmarks.peak) beside them and
+says what share of it a training step could reach at most with these kernels: the share if
+nothing but the convolutions took time (a bound where they take most of the step; small
+convolutions can run faster inside it).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def conv_ops(
 
 def conv_groups(model: Any, input_shape: tuple[int, int, int]) -> list[dict[str, Any]]:
     """The model's distinct convolutions: shapes, how many times it has each, FLOPs per image."""
-    from benchmarks.flops import conv_macs, layer_shapes
+    from deepnets.benchmarks.flops import conv_macs, layer_shapes
 
     groups: dict[tuple, dict[str, Any]] = {}
     for layer, in_shape, out_shape in layer_shapes(model, input_shape):
@@ -113,7 +114,7 @@ def _rate(fn: Callable[[], Any], flops: float, repetitions: int, calls: int = 3)
 
 def profile(model_name: str, batch_size: int, repetitions: int) -> tuple[list[dict], dict]:
     """Times every distinct convolution of a benchmark row; returns (rows, reference rates)."""
-    from benchmarks.cases import IMAGE_SHAPE, MODEL_CASES
+    from deepnets.benchmarks.cases import IMAGE_SHAPE, MODEL_CASES
 
     model = MODEL_CASES[model_name].build_deepnets()
     rows = conv_groups(model, IMAGE_SHAPE)
@@ -134,9 +135,9 @@ def profile(model_name: str, batch_size: int, repetitions: int) -> tuple[list[di
 
 
 def peak_gflops(repetitions: int, sizes: Any = None) -> float:
-    """The 3x3-conv peak of the throughput benchmark (`benchmarks.peak`, its default sizes unless
-    `sizes` says otherwise), GFLOP/s, the median of `repetitions` timed calls."""
-    from benchmarks.peak import PeakSizes, conv_contender
+    """The 3x3-conv peak of the throughput benchmark (`deepnets.benchmarks.peak`, its default
+    sizes unless `sizes` says otherwise), GFLOP/s, the median of `repetitions` timed calls."""
+    from deepnets.benchmarks.peak import PeakSizes, conv_contender
 
     sizes = sizes or PeakSizes()
     conv = conv_contender(sizes.conv_batch, sizes.conv_size, sizes.conv_channels)
@@ -168,10 +169,11 @@ def ceiling_text(rows: list[dict], peak: float) -> str:
 
 
 def step_ms(model_name: str, batch_size: int, repetitions: int, steps: int = 2) -> float:
-    """Milliseconds of one whole training step of the row (`benchmarks.runners.library_loop`:
-    the deepnets loop on in-memory data), the median of `repetitions` calls of `steps` steps."""
-    from benchmarks.cases import MODEL_CASES
-    from benchmarks.runners import library_loop, random_examples
+    """Milliseconds of one whole training step of the row
+    (`deepnets.benchmarks.runners.library_loop`: the deepnets loop on in-memory data), the median
+    of `repetitions` calls of `steps` steps."""
+    from deepnets.benchmarks.cases import MODEL_CASES
+    from deepnets.benchmarks.runners import library_loop, random_examples
 
     contender, _ = library_loop(
         MODEL_CASES[model_name], random_examples(4 * batch_size), batch_size=batch_size
@@ -220,7 +222,7 @@ def format_table(rows: list[dict], reference: dict, top: int = 0) -> str:
 
 
 def main(argv: list[str]) -> None:
-    from benchmarks.cases import MODEL_CASES
+    from deepnets.benchmarks.cases import MODEL_CASES
 
     check_flags(PROGRAM, argv, positive=("batch_size", "repetitions"))
     if FLAGS.model not in MODEL_CASES:
@@ -250,7 +252,7 @@ def main(argv: list[str]) -> None:
 def define_flags() -> None:
     """The program's flags, defined when it runs (not on import: the library functions above
     are imported by other programs and tests, whose own flags share names with these)."""
-    flags.DEFINE_string("model", "resnet50_cifar", "A row of benchmarks.cases.")
+    flags.DEFINE_string("model", "resnet50_cifar", "A row of deepnets.benchmarks.cases.")
     flags.DEFINE_integer("batch_size", 64, "Images per convolution call.")
     flags.DEFINE_integer(
         "repetitions", 3, "Timed repetitions of each kernel (the median is shown)."
@@ -262,7 +264,7 @@ def define_flags() -> None:
 
 
 def run() -> None:
-    """Entry point (python -m benchmarks.conv_profile)."""
+    """Entry point (python -m experiments.conv_profile)."""
     define_flags()
     run_binary(main, __name__)
 
