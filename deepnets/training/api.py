@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from deepnets.layers.whitening import data_initialized_layers
 from deepnets.models.predictor import ImagePredictor
-from deepnets.models.test_time import num_views
+from deepnets.models.view_averaging import num_views
 from deepnets.training.actions import Action
 from deepnets.training.budget import CalibrationClock
 from deepnets.training.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from deepnets.models.test_time import average_probabilities, check_test_time
+from deepnets.models.view_averaging import average_probabilities, check_test_time
 from deepnets.training.metrics import ClassificationMetrics, ConfusionMatrix
 from deepnets.training.optim import classification_loss
 
