@@ -35,7 +35,7 @@ def _resnet_presets() -> dict[str, Preset]:
     for depth in CIFAR_RESNET_DEPTHS:
         arguments = cifar_resnet_arguments(depth)
         layout = {name: arguments[name] for name in ("depth", "block_type", "stage_blocks", "stem")}
-        presets[f"resnet{depth}"] = (ResNet, layout, dict(CIFAR_RESNET_DEFAULTS))
+        presets[f"resnet{depth}"] = (ResNet, layout, CIFAR_RESNET_DEFAULTS)
         presets[f"plain{depth}"] = (ResNet, {**layout, "residual": False}, CIFAR_RESNET_DEFAULTS)
     return presets
 
