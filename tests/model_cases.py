@@ -4,8 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 import deepnets
-from deepnets.models import AlexNet, CifarResNet, FastVGG, ResNet, get_model_spec
-from deepnets.models.cifar_resnet import CIFAR_RESNET_DEPTHS
+from deepnets.models import AlexNet, FastVGG, ResNet, get_model_spec
+from deepnets.models.resnet_layout import CIFAR_RESNET_DEPTHS
 
 
 def small_input_shape(name: str) -> tuple:
@@ -26,17 +26,23 @@ def small_overrides(name: str) -> dict:
         "classifier_activation": None,
         "input_shape": small_input_shape(name),
     }
-    if cls is ResNet:
-        return {"width": 4, "stem": "cifar", **common}
-    if cls is CifarResNet:
+    if is_cifar_resnet(name):
         # Small already, so their real width (16): the signal of an untrained plain110 shrinks
         # through its 109 layers to ~1e-7 at width 4, where two models' logits compare equal.
         return common
+    if cls is ResNet:
+        return {"width": 4, "stem": "cifar", **common}
     if cls is AlexNet:
         return {"fc_units": 16, **common}
     if cls is FastVGG:
         return {"widths": (4, 8, 8), "stem_width": 4, "logit_scale": 0.5, **common}
     return {"width": 4, "fc_units": 16, **common}
+
+
+def is_cifar_resnet(name: str) -> bool:
+    """Whether `name` is one of the paper's CIFAR ResNets or plain nets (resnet20 ... plain110)."""
+    spec = get_model_spec(name)
+    return spec.model_class is ResNet and spec.fixed.get("stem") == "cifar"
 
 
 def distinct_models() -> list[str]:
@@ -59,7 +65,7 @@ def distinct_models() -> list[str]:
         for name in deepnets.list_models()
         if name not in repeats
         and (
-            get_model_spec(name).model_class is not CifarResNet
+            not is_cifar_resnet(name)
             or get_model_spec(name).fixed["depth"] == min(CIFAR_RESNET_DEPTHS)
         )
     ]

@@ -7,6 +7,9 @@ He et al., "Deep Residual Learning for Image Recognition" (CVPR 2016), section 4
 - `IdentityBlock`: the same with the identity shortcut; the other blocks of a stage.
 
 With `residual=False` either is the plain bottleneck: no shortcut (so no projection), no addition.
+Where a block halves the resolution, `stride_in` says which convolution strides: "1x1" (the first
+1x1, as the paper and keras.applications; 0.2 called it `variant="v1"`) or "3x3" (the 3x3, as TF
+official models' and torchvision's "v1.5", which sees every input pixel and is ~0.5% better).
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ from typing import Any
 import tensorflow as tf
 
 from deepnets.checks import ArgumentError, check_choice, check_int_tuple
+from deepnets.layers.renamed import Renamed, pop_renamed
 from deepnets.layers.residual import ResidualBlock
 
 keras = tf.keras
 
-BOTTLENECK_VARIANTS = ("v1", "v1.5")
+# Which convolution of a bottleneck block strides: the first 1x1 or the 3x3.
+STRIDE_PLACEMENTS = ("1x1", "3x3")
+# 0.2's name of `stride_in`, and its values: "v1" strided the 1x1, "v1.5" the 3x3.
+RENAMED_STRIDE_IN = {"variant": Renamed("stride_in", {"v1": "1x1", "v1.5": "3x3"})}
 
 
 class _Bottleneck(ResidualBlock):
@@ -33,19 +40,21 @@ class _Bottleneck(ResidualBlock):
         filters: Any,
         *,
         strides: int = 1,
-        variant: str = "v1",
+        stride_in: str = "1x1",
         **kwargs: Any,
     ) -> None:
+        # 0.2's files and code name it `variant`.
+        owner, given = type(self).__name__, {"stride_in": stride_in}
+        renamed = pop_renamed(owner, kwargs, RENAMED_STRIDE_IN, given, {"stride_in": "1x1"})
+        stride_in = renamed.get("stride_in", stride_in)
         super().__init__(strides=strides, **kwargs)
         self.filters = check_int_tuple("filters", filters, 3)
-        self.variant = check_choice("variant", variant, BOTTLENECK_VARIANTS)
+        self.stride_in = check_choice("stride_in", stride_in, STRIDE_PLACEMENTS)
         f1, f2, f3 = self.filters
-        # "v1" strides in the first 1x1 (the paper, keras.applications); "v1.5" in the 3x3
-        # (TF official models, torchvision), which sees every input pixel and is ~0.5% better.
-        stride_1x1 = self.strides if self.variant == "v1" else 1
+        stride_1x1 = self.strides if self.stride_in == "1x1" else 1
         self.conv1 = self._conv(f1, 1, strides=stride_1x1, padding="valid", name="conv1")
         self.bn1 = self._bn(name="bn1")
-        if self.variant == "v1":
+        if self.stride_in == "1x1":
             self.pad2, self.conv2 = None, self._conv(f2, 3, name="conv2")
         else:
             self.pad2, self.conv2 = self._strided_3x3(f2, 2)
@@ -94,8 +103,9 @@ class BottleneckBlock(_Bottleneck):
         filters: (f1, f2, f3) output channels of the 1x1, 3x3 and last 1x1 convolutions; the
             block outputs f3 channels (4 x f1 in a standard ResNet).
         strides: 1, or 2 to halve the spatial size.
-        variant: "v1" puts the stride in the first 1x1 conv (the paper, keras.applications);
-            "v1.5" puts it in the 3x3 conv (TF official models, torchvision).
+        stride_in: with stride 2, the convolution that strides: "1x1" (the first 1x1; the
+            paper, keras.applications) or "3x3" (TF official models' and torchvision's "v1.5").
+            0.2's `variant="v1"`/`"v1.5"` still reads as "1x1"/"3x3".
         zero_init_residual: initialise the last BatchNorm's gamma to zero (residual blocks).
         stochastic_depth_rate: probability of dropping the residual branch in training
             (residual blocks).
@@ -110,7 +120,7 @@ class BottleneckBlock(_Bottleneck):
         self,
         filters: Any,
         strides: int = 1,
-        variant: str = "v1",
+        stride_in: str = "1x1",
         zero_init_residual: bool = False,
         stochastic_depth_rate: float = 0.0,
         *,
@@ -120,7 +130,7 @@ class BottleneckBlock(_Bottleneck):
         super().__init__(
             filters,
             strides=strides,
-            variant=variant,
+            stride_in=stride_in,
             residual=residual,
             zero_init_residual=zero_init_residual,
             stochastic_depth_rate=stochastic_depth_rate,
@@ -133,7 +143,7 @@ class BottleneckBlock(_Bottleneck):
             {
                 "filters": list(self.filters),
                 "strides": self.strides,
-                "variant": self.variant,
+                "stride_in": self.stride_in,
                 **self._residual_config(),
             }
         )

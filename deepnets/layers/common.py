@@ -9,7 +9,7 @@ training config.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import tensorflow as tf
@@ -125,30 +125,39 @@ def mixed_output_dtype(policy: keras.DTypePolicy) -> Any:
     return policy
 
 
-def conv_bn_options(
-    *,
-    use_bias: Any,
-    bn_momentum: Any,
-    bn_epsilon: Any,
-    kernel_initializer: Any,
-    kernel_regularizer: Any,
-    data_format: Any,
-) -> dict[str, Any]:
-    """The options of `ConvBNLayer`, checked and resolved (initializer and regularizer objects).
+# How each option of `ConvBNLayer` is checked and resolved, by argument name.
+_CONV_BN_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "use_bias": lambda value: check_bool("use_bias", value),
+    "bn_momentum": lambda value: check_in_range(
+        "bn_momentum", value, 0.0, 1.0, high_inclusive=False
+    ),
+    "bn_epsilon": lambda value: check_positive_float("bn_epsilon", value),
+    "kernel_initializer": get_kernel_initializer,
+    "kernel_regularizer": keras.regularizers.get,
+    "data_format": normalize_data_format,
+}
+CONV_BN_OPTIONS = tuple(_CONV_BN_CHECKS)
 
-    Models check them with this too, so a model and its blocks hold the same values.
+
+def conv_bn_options(**options: Any) -> dict[str, Any]:
+    """Options of `ConvBNLayer`, checked and resolved (initializer and regularizer objects).
+
+    Models check theirs with this too, so a model and its blocks hold the same values.
+
+    Args:
+        **options: any of `CONV_BN_OPTIONS` (use_bias, bn_momentum, bn_epsilon,
+            kernel_initializer, kernel_regularizer, data_format).
 
     Returns:
         The options by argument name, ready to pass to any `ConvBNLayer`.
+
+    Raises:
+        TypeError: a name that is not one of `CONV_BN_OPTIONS`.
     """
-    return {
-        "use_bias": check_bool("use_bias", use_bias),
-        "bn_momentum": check_in_range("bn_momentum", bn_momentum, 0.0, 1.0, high_inclusive=False),
-        "bn_epsilon": check_positive_float("bn_epsilon", bn_epsilon),
-        "kernel_initializer": get_kernel_initializer(kernel_initializer),
-        "kernel_regularizer": keras.regularizers.get(kernel_regularizer),
-        "data_format": normalize_data_format(data_format),
-    }
+    unknown = sorted(set(options) - set(_CONV_BN_CHECKS))
+    if unknown:
+        raise TypeError(f"{unknown} are not ConvBNLayer options; those are {CONV_BN_OPTIONS}.")
+    return {name: _CONV_BN_CHECKS[name](value) for name, value in options.items()}
 
 
 class ConvBNLayer(keras.layers.Layer):

@@ -21,11 +21,11 @@ import numpy as np
 import tensorflow as tf
 
 from deepnets.checks import ArgumentError, check_choice, check_positive_int
+from deepnets.layers.common import channel_axis, normalize_data_format
 
 keras = tf.keras
 
 ACTIVATIONS = (None, "relu", "gelu")
-DATA_FORMATS = ("channels_last", "channels_first")
 
 
 @keras.utils.register_keras_serializable(package="deepnets")
@@ -58,9 +58,8 @@ class PatchWhitening(keras.layers.Layer):
             raise ArgumentError("epsilon", epsilon, "a positive number, e.g. 5e-4")
         self.epsilon = float(epsilon)
         self.activation = check_choice("activation", activation, ACTIVATIONS)
-        data_format = data_format or keras.config.image_data_format()
-        self.data_format = check_choice("data_format", data_format, DATA_FORMATS)
-        self.channel_axis = -1 if self.data_format == "channels_last" else 1
+        self.data_format = normalize_data_format(data_format)
+        self.channel_axis = channel_axis(self.data_format)
         self.kernel = self.bias = None
 
     def build(self, input_shape: Any) -> None:

@@ -15,6 +15,7 @@ from deepnets.models.registry import (
     register_model,
 )
 from deepnets.models.resnet import ResNet
+from deepnets.models.resnet_layout import cifar_resnet_arguments
 from deepnets.models.vgg import VGG
 
 alexnet = model_builder("alexnet")
@@ -57,6 +58,7 @@ __all__ = [
     "alexnet",
     "alexnet_cifar",
     "build_model",
+    "cifar_resnet_arguments",
     "get_model_spec",
     "list_models",
     "load_imagenet_weights",

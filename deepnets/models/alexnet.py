@@ -14,11 +14,11 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.checks import check_bool, check_choice, check_positive_int, check_rate
-from deepnets.layers.common import fresh_initializer, normalize_data_format
+from deepnets.checks import check_bool, check_choice, check_positive_int
+from deepnets.layers.common import fresh_initializer
 from deepnets.layers.lrn import LocalResponseNormalization
 from deepnets.models.base import FeatureStage, ImageClassifier
-from deepnets.models.common import check_top_arguments, model_top, resolve_input_shape
+from deepnets.models.common import FixedInputSize, Head
 
 keras = tf.keras
 
@@ -96,33 +96,37 @@ class AlexNet(ImageClassifier):
         dtype: Any = None,
         **kwargs: Any,
     ) -> None:
-        # === Arguments ===
-        stem = check_choice("stem", stem, tuple(ALEXNET_CONFIGS))
-        num_classes, include_top, pooling, classifier_activation = check_top_arguments(
-            num_classes, include_top, pooling, classifier_activation
-        )
-        fc_units = check_positive_int("fc_units", fc_units)
-        dropout = check_rate("dropout", dropout)
-        local_response_norm = check_bool("local_response_norm", local_response_norm)
-        kernel_initializer = keras.initializers.get(kernel_initializer)
-        kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        data_format = normalize_data_format(data_format)
-        padding, head_size, convs = ALEXNET_CONFIGS[stem]
-        input_shape = resolve_input_shape(
-            input_shape,
-            data_format,
-            fixed_size=head_size if include_top else None,
-            owner="AlexNet(include_top=True)",
-            alternative="use include_top=False (with pooling='avg' for a vector)",
-        )
-        policy = keras.dtype_policies.get(dtype)
-        fmt = data_format
+        super().__init__(locals(), **kwargs)
 
-        # === Functional graph ===
-        inputs = keras.Input(shape=input_shape, name="images")
+    @classmethod
+    def _check_arguments(cls, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "stem": check_choice("stem", arguments["stem"], tuple(ALEXNET_CONFIGS)),
+            "fc_units": check_positive_int("fc_units", arguments["fc_units"]),
+            "local_response_norm": check_bool(
+                "local_response_norm", arguments["local_response_norm"]
+            ),
+        }
+
+    @classmethod
+    def _fixed_input_size(cls, arguments: dict[str, Any]) -> FixedInputSize | None:
+        if not arguments["include_top"]:
+            return None
+        return FixedInputSize(
+            ALEXNET_CONFIGS[arguments["stem"]][1],
+            "AlexNet(include_top=True)",
+            "use include_top=False (with pooling='avg' for a vector)",
+        )
+
+    @classmethod
+    def _backbone(
+        cls, inputs: Any, arguments: dict[str, Any], dtype: Any
+    ) -> tuple[Any, list[FeatureStage]]:
+        padding, _, convs = ALEXNET_CONFIGS[arguments["stem"]]
+        fmt = arguments["data_format"]
         x = inputs
         if padding:
-            x = keras.layers.ZeroPadding2D(padding, data_format=fmt, dtype=policy, name="pad")(x)
+            x = keras.layers.ZeroPadding2D(padding, data_format=fmt, dtype=dtype, name="pad")(x)
         stages = []
         reduction = 1
         for i, (filters, kernel, stride, lrn, pool) in enumerate(convs):
@@ -132,53 +136,24 @@ class AlexNet(ImageClassifier):
                 strides=stride,
                 padding="valid" if stride > 1 else "same",
                 activation="relu",
-                kernel_initializer=fresh_initializer(kernel_initializer),
-                kernel_regularizer=kernel_regularizer,
+                kernel_initializer=fresh_initializer(arguments["kernel_initializer"]),
+                kernel_regularizer=arguments["kernel_regularizer"],
                 data_format=fmt,
-                dtype=policy,
+                dtype=dtype,
                 name=f"conv{i + 1}",
             )(x)
             reduction *= stride
-            if lrn and local_response_norm:
-                x = LocalResponseNormalization(data_format=fmt, dtype=policy, name=f"lrn{i + 1}")(x)
+            if lrn and arguments["local_response_norm"]:
+                x = LocalResponseNormalization(data_format=fmt, dtype=dtype, name=f"lrn{i + 1}")(x)
             if pool:
                 x = keras.layers.MaxPooling2D(
-                    3, strides=2, data_format=fmt, dtype=policy, name=f"pool{i + 1}"
+                    3, strides=2, data_format=fmt, dtype=dtype, name=f"pool{i + 1}"
                 )(x)
                 reduction *= 2
                 name = ALEXNET_STAGE_NAMES[len(stages)]
                 stages.append(FeatureStage(name, f"pool{i + 1}", reduction))
-        outputs = model_top(
-            x,
-            include_top=include_top,
-            num_classes=num_classes,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            head_pooling="flatten",
-            hidden_units=(fc_units, fc_units),
-            dropout=dropout,
-            kernel_regularizer=kernel_regularizer,
-            data_format=fmt,
-            dtype=policy,
-        )
-        super().__init__(
-            inputs,
-            outputs,
-            stages=stages,
-            arguments={
-                "stem": stem,
-                "num_classes": num_classes,
-                "include_top": include_top,
-                "pooling": pooling,
-                "fc_units": fc_units,
-                "dropout": dropout,
-                "local_response_norm": local_response_norm,
-                "classifier_activation": classifier_activation,
-                "input_shape": input_shape,
-                "kernel_initializer": kernel_initializer,
-                "kernel_regularizer": kernel_regularizer,
-                "data_format": data_format,
-            },
-            dtype=policy,
-            **kwargs,
-        )
+        return x, stages
+
+    @classmethod
+    def _head(cls, arguments: dict[str, Any]) -> Head:
+        return Head("flatten", hidden_units=(arguments["fc_units"],) * 2)

@@ -1,29 +1,49 @@
-"""`ImageClassifier`: what every deepnets model shares.
+"""`ImageClassifier`: the skeleton every deepnets model shares.
 
 A deepnets model is a Keras functional model wired in its constructor, as keras-hub's backbones
-are: the subclass checks its arguments, applies its layers to a symbolic `keras.Input` and hands
-inputs and outputs to `keras.Model.__init__`. Shapes, `summary()`, `count_params()` and feature
-maps then come from the graph. This class adds what the families share: the config (the
-constructor's arguments, stored under their own names), a `build()` that checks the shape it gets,
-and the feature API (`feature_info`, `stage_outputs`, `feature_extractor`).
+are. Shapes, `summary()`, `count_params()` and feature maps then come from the graph. Every family
+wires it the same way, so this class does it once, and a family says only what is its own:
+
+1. check the arguments: the shared ones here (`check_common_arguments`: the top's, dropout, the
+   conv/BN options), the family's in its `_check_arguments`;
+2. the input: a `keras.Input` of the checked `input_shape`, whose default fits the family's head
+   (`_fixed_input_size`);
+3. the family's layers: `_backbone(inputs, arguments, dtype)` gives the last feature map and
+   the feature stages;
+4. the top (`model_top`): the classifier shaped by the family's `_head`, global pooling, or
+   nothing;
+5. every argument is stored as an attribute of its own name, and `get_config` returns them.
+
+A family's constructor declares its arguments (signature, docstring) and hands them over with
+`super().__init__(locals(), **kwargs)`. Arguments renamed since 0.2 (`RENAMED_ARGUMENTS`) are
+still read under their old names.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import tensorflow as tf
 
 from deepnets.checks import check_choice
 from deepnets.layers.common import channel_axis, check_image_shape, serialize_regularizer
+from deepnets.layers.renamed import Renamed, pop_renamed
+from deepnets.models.common import (
+    COMMON_ARGUMENTS,
+    FixedInputSize,
+    Head,
+    check_common_arguments,
+    model_top,
+    resolve_input_shape,
+)
 
 keras = tf.keras
 
-# Keras layer arguments that `get_config` adds to the constructor's own.
-_LAYER_ARGUMENTS = ("name", "trainable", "dtype")
+# Keras layer arguments that every model takes and `get_config` adds to the constructor's own.
+LAYER_ARGUMENTS = ("name", "trainable", "dtype")
 
 
 @dataclass(frozen=True)
@@ -58,51 +78,102 @@ def constructor_arguments(cls: type) -> tuple[str, ...]:
     return tuple(
         p.name
         for p in params
-        if p.name not in ("self", *_LAYER_ARGUMENTS)
+        if p.name not in ("self", *LAYER_ARGUMENTS)
         and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
     )
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name: p.default for p in params if p.default is not p.empty}
 
 
 class ImageClassifier(keras.Model):
     """Base class of the deepnets models: a functional model with named feature stages.
 
-    Subclasses wire their graph in `__init__` and call this constructor with it.
+    A subclass's `__init__` declares its arguments and calls `super().__init__(locals(),
+    **kwargs)`; it defines `_check_arguments`, `_backbone` and `_head`, and
+    `_fixed_input_size` if its head flattens.
 
     Args:
-        inputs: the `keras.Input` of the graph.
-        outputs: the output tensor of the graph (class scores, or features).
-        stages: the feature maps the model exposes, in order from the input.
-        arguments: every constructor argument of the subclass except name and dtype, checked;
-            each is stored as an attribute of the same name (input_shape excepted: Keras'
-            `model.input_shape` already reports it, with the batch dimension first).
-        dtype: the dtype policy of the model (its layers received it already).
-        **kwargs: `keras.Model` arguments (name, trainable).
+        arguments: the subclass constructor's arguments by name (its `locals()`; other names
+            in it, such as `self`, are ignored), `dtype` included.
+        **kwargs: `keras.Model` arguments (name, trainable), and arguments under the 0.2 names
+            of `RENAMED_ARGUMENTS`.
     """
 
-    def __init__(
-        self,
-        inputs: Any,
-        outputs: Any,
-        *,
-        stages: Sequence[FeatureStage],
-        arguments: dict[str, Any],
-        dtype: Any = None,
-        **kwargs: Any,
-    ) -> None:
+    # Arguments renamed since 0.2: {old name: Renamed(new name, old values -> new values)}.
+    RENAMED_ARGUMENTS: ClassVar[dict[str, Renamed]] = {}
+
+    def __init__(self, arguments: Mapping[str, Any], **kwargs: Any) -> None:
+        cls = type(self)
+        given = {name: arguments[name] for name in constructor_arguments(cls)}
+        given.update(
+            pop_renamed(cls.__name__, kwargs, cls.RENAMED_ARGUMENTS, given, _defaults(cls))
+        )
+        checked = check_common_arguments(given)
+        own = {name: value for name, value in given.items() if name not in COMMON_ARGUMENTS}
+        checked.update(cls._check_arguments({**own, **checked}))
+        if set(checked) != set(given) - {"input_shape"}:  # a subclass's error, caught at once
+            raise TypeError(
+                f"{cls.__name__}._check_arguments returned {sorted(checked)}, but the "
+                f"constructor takes {sorted(given)}."
+            )
+        checked["input_shape"] = resolve_input_shape(
+            given["input_shape"], checked["data_format"], cls._fixed_input_size(checked)
+        )
+        policy = keras.dtype_policies.get(arguments.get("dtype"))
+
+        inputs = keras.Input(shape=checked["input_shape"], name="images")
+        features, stages = cls._backbone(inputs, checked, policy)
+        outputs = model_top(features, checked, cls._head(checked), dtype=policy)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         # The functional constructor ignores `dtype`; set the policy as keras-hub's Backbone does.
-        if dtype is not None:
-            self.dtype_policy = keras.dtype_policies.get(dtype)
-        expected = set(constructor_arguments(type(self)))
-        if set(arguments) != expected:  # a programming error in a subclass, caught at once
-            raise TypeError(
-                f"{type(self).__name__} stores {sorted(arguments)}, but its constructor takes "
-                f"{sorted(expected)}."
-            )
-        for key, value in arguments.items():
-            if key != "input_shape":
-                setattr(self, key, value)
+        self.dtype_policy = policy
+        for name, value in checked.items():
+            if name != "input_shape":  # Keras' `model.input_shape` reports it, batch first
+                setattr(self, name, value)
         self._feature_stages = tuple(stages)
+
+    @classmethod
+    def _check_arguments(cls, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The family's own arguments, checked.
+
+        Args:
+            arguments: every constructor argument; the shared ones (`COMMON_ARGUMENTS`) are
+                checked already, the family's are as given.
+
+        Returns:
+            The checked value of every argument that is not in `COMMON_ARGUMENTS` or
+            `input_shape`.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def _fixed_input_size(cls, arguments: dict[str, Any]) -> FixedInputSize | None:
+        """The input size the head needs (it flattens a feature map), or None for any size."""
+        return None
+
+    @classmethod
+    def _backbone(
+        cls, inputs: Any, arguments: dict[str, Any], dtype: Any
+    ) -> tuple[Any, Sequence[FeatureStage]]:
+        """Apply the family's layers to `inputs`.
+
+        Args:
+            inputs: the `keras.Input`.
+            arguments: every argument, checked (`input_shape` resolved).
+            dtype: the dtype policy of the layers.
+
+        Returns:
+            The last feature map, and the feature maps the model exposes, from the input on.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def _head(cls, arguments: dict[str, Any]) -> Head:
+        """How the family's classifier head pools and what it adds."""
+        raise NotImplementedError
 
     def build(self, input_shape: Any) -> None:
         """Check that `input_shape` fits the model; the graph is built at construction.

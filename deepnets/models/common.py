@@ -1,47 +1,84 @@
-"""The two ends every model wires the same way: its input and its top.
+"""What every model does the same way: check its shared arguments, make its input, end its graph.
 
-- `resolve_input_shape`: the checked `input_shape`, with the default that fits the head.
-- `model_top`: the classifier head (`include_top`), global pooling (`pooling`) or nothing.
+- `check_common_arguments`: the top's arguments, `dropout` and the conv/BN options, checked;
+  `conv_options`: the latter, for the model's blocks.
+- `resolve_input_shape`: the checked `input_shape`, with the default that fits the head
+  (`FixedInputSize` when the head flattens a map of one size).
+- `model_top`: the classifier head (`include_top`, shaped by the family's `Head`), global pooling
+  (`pooling`) or nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import tensorflow as tf
 
-from deepnets.checks import ArgumentError, check_bool, check_choice, check_positive_int, is_int
+from deepnets.checks import (
+    ArgumentError,
+    check_bool,
+    check_choice,
+    check_positive_int,
+    check_rate,
+    is_int,
+)
+from deepnets.layers.common import CONV_BN_OPTIONS, conv_bn_options
 from deepnets.layers.head import ClassifierHead, check_activation
 
 keras = tf.keras
 
 POOLINGS = (None, "avg", "max")
+# The arguments of a model's top, and how each is checked.
+_TOP_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "num_classes": lambda value: check_positive_int("num_classes", value),
+    "include_top": lambda value: check_bool("include_top", value),
+    "pooling": lambda value: check_choice("pooling", value, POOLINGS),
+    "classifier_activation": check_activation,
+    "dropout": lambda value: check_rate("dropout", value),
+}
+COMMON_ARGUMENTS = (*_TOP_CHECKS, *CONV_BN_OPTIONS)
 
 
-def check_top_arguments(
-    num_classes: Any, include_top: Any, pooling: Any, classifier_activation: Any
-) -> tuple[int, bool, str | None, Any]:
-    """Check the arguments every model's top takes.
+def check_common_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """Those of `arguments` that every model checks the same way, checked.
+
+    Args:
+        arguments: a model's constructor arguments by name.
 
     Returns:
-        (num_classes, include_top, pooling, classifier_activation), checked.
+        The checked values of the ones among `COMMON_ARGUMENTS` (the top's arguments, dropout,
+        and the conv/BN options, resolved as `conv_bn_options` does).
     """
-    return (
-        check_positive_int("num_classes", num_classes),
-        check_bool("include_top", include_top),
-        check_choice("pooling", pooling, POOLINGS),
-        check_activation(classifier_activation),
-    )
+    top = {name: check(arguments[name]) for name, check in _TOP_CHECKS.items() if name in arguments}
+    options = {name: arguments[name] for name in CONV_BN_OPTIONS if name in arguments}
+    return {**top, **conv_bn_options(**options)}
+
+
+def conv_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The conv/BN options among a model's checked arguments, to pass to its blocks."""
+    return {name: arguments[name] for name in CONV_BN_OPTIONS}
+
+
+@dataclass(frozen=True)
+class FixedInputSize:
+    """The input size a head needs when it flattens its last feature map into a Dense layer.
+
+    Attributes:
+        size: the (height, width) `input_shape` defaults to.
+        owner: the configuration that needs it, for messages, e.g.
+            "VGG(head='fc', include_top=True)".
+        alternative: how to do without a fixed size, for messages.
+    """
+
+    size: tuple[int, int]
+    owner: str
+    alternative: str
 
 
 def resolve_input_shape(
-    input_shape: Any,
-    data_format: str,
-    *,
-    fixed_size: tuple[int, int] | None = None,
-    owner: str = "",
-    alternative: str = "",
+    input_shape: Any, data_format: str, fixed: FixedInputSize | None = None
 ) -> tuple[int | None, int | None, int | None]:
     """The shape of one input image, checked: `input_shape`, or the default when it is None.
 
@@ -49,12 +86,8 @@ def resolve_input_shape(
         input_shape: None, or (height, width, channels) ((channels, height, width) with
             channels_first); height and width may be None (any size), channels may not.
         data_format: "channels_last" or "channels_first".
-        fixed_size: when the head flattens the last feature map into a Dense layer, the
-            (height, width) to default to; the height and width must then be known. None when
-            any size works (the default is then None x None).
-        owner: the configuration that needs a fixed size, for the message, e.g.
-            "VGG(head='fc', include_top=True)".
-        alternative: how to do without a fixed size, for the message.
+        fixed: the size the head needs, when it flattens a feature map; then the height and
+            width must be known. None when any size works (the default is then None x None).
 
     Returns:
         The shape as a tuple in the data format's order.
@@ -65,7 +98,7 @@ def resolve_input_shape(
     """
     first = data_format == "channels_first"
     if input_shape is None:
-        height, width = fixed_size or (None, None)
+        height, width = fixed.size if fixed else (None, None)
         input_shape = (3, height, width) if first else (height, width, 3)
     layout = "(channels, height, width)" if first else "(height, width, channels)"
     allowed = f"a sequence {layout} of positive integers (height and width may be None)"
@@ -77,67 +110,68 @@ def resolve_input_shape(
     if shape[0 if first else 2] is None:
         raise ArgumentError("input_shape", input_shape, f"{allowed}, with a known channel count")
     spatial = shape[1:] if first else shape[:2]
-    if fixed_size is not None and None in spatial:
-        example = (3, *fixed_size) if first else (*fixed_size, 3)
+    if fixed is not None and None in spatial:
+        example = (3, *fixed.size) if first else (*fixed.size, 3)
         raise ArgumentError(
             "input_shape",
             input_shape,
             "a fixed height and width",
             reason=(
-                f"{owner} flattens its last feature map into a Dense layer, so it needs a fixed "
-                f"height and width; got input_shape={shape}. Give a fixed size, e.g. "
-                f"input_shape={example}, or {alternative}."
+                f"{fixed.owner} flattens its last feature map into a Dense layer, so it needs a "
+                f"fixed height and width; got input_shape={shape}. Give a fixed size, e.g. "
+                f"input_shape={example}, or {fixed.alternative}."
             ),
         )
     return shape
 
 
-def model_top(
-    x: Any,
-    *,
-    include_top: bool,
-    num_classes: int,
-    pooling: str | None,
-    classifier_activation: Any,
-    head_pooling: str,
-    hidden_units: Sequence[int] = (),
-    dropout: float = 0.0,
-    kernel_regularizer: Any = None,
-    data_format: str,
-    dtype: Any,
-    logit_scale: float = 1.0,
-) -> Any:
+@dataclass(frozen=True)
+class Head:
+    """How a family's classifier head differs from the others'.
+
+    Attributes:
+        pooling: "avg" or "max" (global pooling) or "flatten" (every position, as VGG's).
+        hidden_units: the hidden Dense+ReLU layers' widths, e.g. (4096, 4096).
+        logit_scale: the logits are multiplied by it (1.0: not scaled).
+    """
+
+    pooling: str
+    hidden_units: tuple[int, ...] = ()
+    logit_scale: float = 1.0
+
+
+def model_top(x: Any, arguments: Mapping[str, Any], head: Head, *, dtype: Any) -> Any:
     """Apply the top of a model to its last feature map `x`.
 
     Args:
         x: the last feature map (a symbolic tensor).
-        include_top: end with a `ClassifierHead` named "classifier"; else `pooling` applies.
-        num_classes, classifier_activation: of the classifier.
-        pooling: without the classifier: None (keep the map), "avg" or "max" (global pooling).
-        head_pooling, hidden_units, dropout, kernel_regularizer, logit_scale: `ClassifierHead`
-            arguments.
-        data_format: layout of `x`.
+        arguments: the model's checked arguments: `include_top` (end with a `ClassifierHead`
+            named "classifier", of `num_classes`, `classifier_activation`, `dropout` and
+            `kernel_regularizer`, shaped by `head`) or else `pooling` (None keeps the map,
+            "avg" or "max" pools it), and `data_format`.
+        head: the family's head.
         dtype: dtype policy of the new layers (the classifier's last Dense runs in float32
             under a mixed policy).
 
     Returns:
         The model's output tensor.
     """
-    if include_top:
+    data_format = arguments["data_format"]
+    if arguments["include_top"]:
         return ClassifierHead(
-            num_classes,
-            pooling=head_pooling,
-            hidden_units=hidden_units,
-            dropout=dropout,
-            classifier_activation=classifier_activation,
-            kernel_regularizer=kernel_regularizer,
+            arguments["num_classes"],
+            pooling=head.pooling,
+            hidden_units=head.hidden_units,
+            dropout=arguments["dropout"],
+            classifier_activation=arguments["classifier_activation"],
+            kernel_regularizer=arguments["kernel_regularizer"],
             data_format=data_format,
-            logit_scale=logit_scale,
+            logit_scale=head.logit_scale,
             dtype=dtype,
             name="classifier",
         )(x)
-    if pooling == "avg":
+    if arguments["pooling"] == "avg":
         return keras.layers.GlobalAveragePooling2D(data_format, dtype=dtype, name="avg_pool")(x)
-    if pooling == "max":
+    if arguments["pooling"] == "max":
         return keras.layers.GlobalMaxPooling2D(data_format, dtype=dtype, name="max_pool")(x)
     return x

@@ -5,9 +5,9 @@ of training, in this package's blocks: a 3x3 stem convolution, three `VGGBlock`s
 convolutions with BatchNorm and GELU, each halving the resolution with a 2x2 max-pool right after
 its first convolution, as airbench's groups do (widths 64, 256, 256), then global max pooling and
 a linear classifier: about 2.0M parameters, and 0.30 GFLOP per 32x32 image forward. airbench's
-first layer is a fixed 2x2 "whitening" convolution computed from the data: `stem="whiten"` makes
-it so (`PatchWhitening` with GELU, 24 channels for RGB, set by `deepnets.train` from the first
-training images); the default stem is an ordinary, trained 3x3 convolution.
+first layer is a fixed 2x2 "whitening" convolution computed from the data: `stem_layer="whiten"`
+makes it so (`PatchWhitening` with GELU, 24 channels for RGB, set by `deepnets.train` from the
+first training images); the default stem is an ordinary, trained 3x3 convolution.
 """
 
 from __future__ import annotations
@@ -16,22 +16,17 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.checks import (
-    check_choice,
-    check_int_tuple,
-    check_positive_float,
-    check_positive_int,
-    check_rate,
-)
-from deepnets.layers.common import conv_bn_options
+from deepnets.checks import check_choice, check_int_tuple, check_positive_float, check_positive_int
+from deepnets.layers.renamed import Renamed
 from deepnets.layers.vgg import ACTIVATIONS, VGGBlock
 from deepnets.layers.whitening import PatchWhitening
 from deepnets.models.base import FeatureStage, ImageClassifier
-from deepnets.models.common import check_top_arguments, model_top, resolve_input_shape
+from deepnets.models.common import Head, conv_options
 
 keras = tf.keras
 
-STEMS = ("conv", "whiten")
+# The first layer: a trained 3x3 convolution, or airbench's fixed patch-whitening convolution.
+STEM_LAYERS = ("conv", "whiten")
 
 
 @keras.utils.register_keras_serializable(package="deepnets")
@@ -44,10 +39,12 @@ class FastVGG(ImageClassifier):
 
     Args:
         widths: filters of each block, (64, 256, 256) as airbench's.
-        stem_width: filters of the stem convolution (with `stem="conv"`).
-        stem: "conv" (a trained 3x3 convolution with BN) or "whiten" (airbench's fixed 2x2
-            patch-whitening convolution with a trained bias, computed from data by
-            `PatchWhitening.adapt`; the image shrinks by one pixel).
+        stem_width: filters of the stem convolution (with `stem_layer="conv"`).
+        stem_layer: the type of the first layer, "conv" (a trained 3x3 convolution with BN) or
+            "whiten" (airbench's fixed 2x2 patch-whitening convolution with a trained bias,
+            computed from data by `PatchWhitening.adapt`; the image shrinks by one pixel).
+            0.2 called it `stem`, which `ResNet` and `AlexNet` use for the input size regime;
+            `stem=` still reads as `stem_layer=`.
         activation: "gelu" (airbench's) or "relu".
         num_classes: number of classes.
         include_top: end with the classifier (global max pool -> classes).
@@ -62,11 +59,13 @@ class FastVGG(ImageClassifier):
         **kwargs: `keras.Model` arguments (name, trainable).
     """
 
+    RENAMED_ARGUMENTS = {"stem": Renamed("stem_layer")}
+
     def __init__(
         self,
         widths: Any = (64, 256, 256),
         stem_width: int = 32,
-        stem: str = "conv",
+        stem_layer: str = "conv",
         activation: str = "gelu",
         num_classes: int = 10,
         include_top: bool = True,
@@ -84,78 +83,46 @@ class FastVGG(ImageClassifier):
         dtype: Any = None,
         **kwargs: Any,
     ) -> None:
-        widths = list(check_int_tuple("widths", widths))
-        stem_width = check_positive_int("stem_width", stem_width)
-        stem = check_choice("stem", stem, STEMS)
-        activation = check_choice("activation", activation, ACTIVATIONS)
-        num_classes, include_top, pooling, classifier_activation = check_top_arguments(
-            num_classes, include_top, pooling, classifier_activation
-        )
-        dropout = check_rate("dropout", dropout)
-        logit_scale = check_positive_float("logit_scale", logit_scale)
-        options = conv_bn_options(
-            use_bias=use_bias,
-            bn_momentum=bn_momentum,
-            bn_epsilon=bn_epsilon,
-            kernel_initializer=kernel_initializer,
-            kernel_regularizer=kernel_regularizer,
-            data_format=data_format,
-        )
-        input_shape = resolve_input_shape(input_shape, options["data_format"])
-        policy = keras.dtype_policies.get(dtype)
-        common = {"batch_norm": True, "activation": activation, "dtype": policy, **options}
+        super().__init__(locals(), **kwargs)
 
-        inputs = keras.Input(shape=input_shape, name="images")
-        if stem == "whiten":
+    @classmethod
+    def _check_arguments(cls, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "widths": list(check_int_tuple("widths", arguments["widths"])),
+            "stem_width": check_positive_int("stem_width", arguments["stem_width"]),
+            "stem_layer": check_choice("stem_layer", arguments["stem_layer"], STEM_LAYERS),
+            "activation": check_choice("activation", arguments["activation"], ACTIVATIONS),
+            "logit_scale": check_positive_float("logit_scale", arguments["logit_scale"]),
+        }
+
+    @classmethod
+    def _backbone(
+        cls, inputs: Any, arguments: dict[str, Any], dtype: Any
+    ) -> tuple[Any, list[FeatureStage]]:
+        activation = arguments["activation"]
+        common = {"batch_norm": True, "activation": activation, "dtype": dtype}
+        common.update(conv_options(arguments))
+        if arguments["stem_layer"] == "whiten":
             x = PatchWhitening(
                 kernel_size=2,
                 activation=activation,
-                data_format=options["data_format"],
-                dtype=policy,
+                data_format=arguments["data_format"],
+                dtype=dtype,
                 name="stem",
             )(inputs)
         else:
+            stem_width = arguments["stem_width"]
             x = VGGBlock(stem_width, num_convs=1, pool=False, name="stem", **common)(inputs)
         stages = []
-        for i, width in enumerate(widths):
-            x = VGGBlock(
-                width, num_convs=2, pool_position="first_conv", name=f"block{i + 1}", **common
-            )(x)
-            stages.append(FeatureStage(f"C{i + 1}", f"block{i + 1}", 2 ** (i + 1)))
-        outputs = model_top(
-            x,
-            include_top=include_top,
-            num_classes=num_classes,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            head_pooling="max",
-            dropout=dropout,
-            logit_scale=logit_scale,
-            kernel_regularizer=options["kernel_regularizer"],
-            data_format=options["data_format"],
-            dtype=policy,
-        )
-        super().__init__(
-            inputs,
-            outputs,
-            stages=stages,
-            arguments={
-                "widths": widths,
-                "stem_width": stem_width,
-                "stem": stem,
-                "activation": activation,
-                "num_classes": num_classes,
-                "include_top": include_top,
-                "pooling": pooling,
-                "dropout": dropout,
-                "logit_scale": logit_scale,
-                "classifier_activation": classifier_activation,
-                "input_shape": input_shape,
-                **options,
-            },
-            dtype=policy,
-            **kwargs,
-        )
+        for i, width in enumerate(arguments["widths"]):
+            name = f"block{i + 1}"
+            x = VGGBlock(width, num_convs=2, pool_position="first_conv", name=name, **common)(x)
+            stages.append(FeatureStage(f"C{i + 1}", name, 2 ** (i + 1)))
+        return x, stages
+
+    @classmethod
+    def _head(cls, arguments: dict[str, Any]) -> Head:
+        return Head("max", logit_scale=arguments["logit_scale"])
 
     @property
     def blocks(self) -> list[VGGBlock]:

@@ -17,6 +17,7 @@ from typing import Any
 import tensorflow as tf
 
 from deepnets.models.resnet import ResNet
+from deepnets.models.resnet_layout import IMAGENET_LAYOUTS
 from deepnets.models.vgg import VGG
 
 keras = tf.keras
@@ -59,7 +60,15 @@ def _check_compatible(model: keras.Model, *, backbone_only: bool = False) -> str
         if model.include_top and not backbone_only:
             wanted.update(head="fc", fc_units=4096)
     else:
-        wanted.update(stem="imagenet", variant="v1")
+        block_type, stage_blocks = IMAGENET_LAYOUTS[model.depth]
+        wanted.update(
+            block_type=block_type,
+            stage_blocks=stage_blocks,
+            stage_widths=(64, 128, 256, 512),
+            stage_strides=(1, 2, 2, 2),
+            stem="imagenet",
+            stride_in="1x1",
+        )
     for key_name, value in wanted.items():
         actual = getattr(model, key_name)
         if actual != value:
@@ -116,9 +125,10 @@ def load_keras_applications_weights(model: keras.Model, source: Any) -> keras.Mo
     """Copy the weights of a keras.applications model into an equivalent deepnets model.
 
     Args:
-        model: a deepnets VGG (depth 16 or 19, no BN) or ResNet (depth 50/101/152, ImageNet stem,
-            variant "v1", width 64, use_bias) with the same `include_top` and `num_classes` as
-            the source (and, with VGG's classifier, the same input size).
+        model: a deepnets VGG (depth 16 or 19, no BN) or ResNet (depth 50/101/152 with the
+            paper's stages, ImageNet stem, stride_in "1x1", width 64, use_bias) with the same
+            `include_top` and `num_classes` as the source (and, with VGG's classifier, the same
+            input size).
         source: a keras.applications model (`keras.applications.ResNet50(weights=None)` or
             with loaded weights), or the path of a keras.applications weights `.h5` file.
 
@@ -188,8 +198,8 @@ def load_imagenet_weights(model: keras.Model, path: str) -> dict[str, list[str]]
     another class count, or with the small "cifar" head, gets a new classifier.
 
     Args:
-        model: a deepnets VGG16/19 (no BN) or ResNet50/101/152 (ImageNet stem, "v1", width 64,
-            use_bias), any classifier.
+        model: a deepnets VGG16/19 (no BN) or ResNet50/101/152 (the paper's stages, ImageNet
+            stem, stride_in "1x1", width 64, use_bias), any classifier.
         path: a keras.applications `.h5` weights file, with or without the classifier.
 
     Returns:

@@ -18,7 +18,7 @@ from typing import Any
 import tensorflow as tf
 
 from deepnets.data.preprocessing import Preprocessing
-from deepnets.models.test_time import average_probabilities, check_test_time
+from deepnets.models.view_averaging import average_probabilities, check_test_time
 
 keras = tf.keras
 
@@ -35,7 +35,7 @@ class ImagePredictor(keras.Model):
         flip: average the probabilities of each image and its mirror image (test-time flip
             averaging, as the run evaluated with `eval_flip`).
         translate: also average views shifted by this many pixels (as the run evaluated with
-            `eval_translate`; see `deepnets.models.test_time`). 0: none.
+            `eval_translate`; see `deepnets.models.view_averaging`). 0: none.
         **kwargs: `keras.Model` arguments (name, trainable).
     """
 

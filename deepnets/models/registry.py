@@ -1,8 +1,8 @@
 """Model registry: every model by name, with the overrides each one accepts.
 
 `build_model("resnet50", num_classes=100, stem="cifar")` builds a registered model; variants are
-data (class + the arguments that define the variant + default overrides), so a new model is one
-`register_model` call, and every test that runs over `list_models()` covers it.
+data (class + the arguments that define the variant + default overrides; `presets.PRESETS`), so
+a new model is one `register_model` call, and every test that runs over `list_models()` covers it.
 """
 
 from __future__ import annotations
@@ -15,16 +15,10 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.models.alexnet import AlexNet
-from deepnets.models.cifar_resnet import CIFAR_RESNET_DEPTHS, CifarResNet
-from deepnets.models.fast_vgg import FastVGG
-from deepnets.models.resnet import ResNet
-from deepnets.models.vgg import VGG
+from deepnets.models.base import LAYER_ARGUMENTS
+from deepnets.models.presets import PRESETS
 
 keras = tf.keras
-
-# Keras Layer arguments every model also accepts.
-_LAYER_ARGUMENTS = ("name", "dtype", "trainable")
 
 
 @dataclass(frozen=True)
@@ -43,13 +37,16 @@ class ModelSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
 
     def allowed_overrides(self) -> tuple[str, ...]:
+        """The arguments `build_model` takes for this model: the constructor's, less the fixed
+        ones, then Keras' name/dtype/trainable, then the 0.2 names of renamed arguments."""
         params = inspect.signature(self.model_class.__init__).parameters
         names = [
             p
             for p, v in params.items()
             if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)
         ]
-        names += [n for n in _LAYER_ARGUMENTS if n not in names]
+        names += [n for n in LAYER_ARGUMENTS if n not in names]
+        names += list(getattr(self.model_class, "RENAMED_ARGUMENTS", {}))
         return tuple(n for n in names if n not in self.fixed)
 
 
@@ -128,27 +125,8 @@ def build_model(name: str, **overrides: Any) -> keras.Model:
 
 
 def _register_defaults() -> None:
-    register_model("alexnet", AlexNet, {"stem": "imagenet"})
-    register_model(
-        "alexnet_cifar",
-        AlexNet,
-        {"stem": "cifar"},
-        {"local_response_norm": False, "fc_units": 1024},
-    )
-    for depth in (11, 13, 16, 19):
-        register_model(f"vgg{depth}", VGG, {"depth": depth, "batch_norm": False})
-        register_model(f"vgg{depth}_bn", VGG, {"depth": depth, "batch_norm": True})
-    for depth in (18, 34, 50, 101, 152):
-        register_model(f"resnet{depth}", ResNet, {"depth": depth})
-    for depth in (18, 34):  # plain50+ only through ResNet(residual=False)
-        register_model(f"plain{depth}", ResNet, {"depth": depth, "residual": False})
-    for depth in CIFAR_RESNET_DEPTHS:
-        register_model(f"resnet{depth}", CifarResNet, {"depth": depth})
-        register_model(f"plain{depth}", CifarResNet, {"depth": depth, "residual": False})
-    # A small VGG for 32x32 images, shaped for accuracy per minute (airbench's widths), and
-    # a half-width one.
-    register_model("vgg_fast", FastVGG)
-    register_model("vgg_fast_half", FastVGG, {}, {"widths": (32, 128, 128), "stem_width": 16})
+    for name, (model_class, fixed, defaults) in PRESETS.items():
+        register_model(name, model_class, fixed, defaults)
 
 
 _register_defaults()

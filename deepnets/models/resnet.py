@@ -1,119 +1,91 @@
-"""ResNet-18/34/50/101/152: a stem, four stages of residual blocks, a classifier.
+"""ResNet: a stem, stages of residual blocks, a classifier; every ResNet of the paper is one.
 
-He et al., "Deep Residual Learning for Image Recognition" (CVPR 2016). One class serves every
-depth: `RESNET_CONFIGS` says which block and how many per stage. Stage s (s = 2..5, named as in
-the paper and keras.applications: conv2_block1 ...) has `width * 2**(s-2)` base filters and halves
-the resolution except stage 2. Its features are the stage outputs C2..C5, for detection or
-segmentation. `residual=False` builds the plain twin the paper compares with (section 4.1).
-`residual_stages` stacks the stages for this class and for `CifarResNet`.
+He et al., "Deep Residual Learning for Image Recognition" (CVPR 2016). The architecture is data,
+as in timm's `ResNet(block, layers)` and keras-hub's `ResNetBackbone`: a `block_type` ("basic":
+two 3x3 convolutions; "bottleneck": 1x1 -> 3x3 -> 1x1 with 4x expansion), the blocks, base
+widths and stride of each stage (`stage_blocks`, `stage_widths`, `stage_strides`), a `stem`
+("imagenet": 7x7/2 conv + 3x3/2 max-pool; "cifar": 3x3/1 conv), and `residual=False` for the
+plain twin the paper compares with (section 4.1).
+
+ResNet-18/34/50/101/152 are `ResNet(depth=...)` (Table 1, `IMAGENET_LAYOUTS`); the CIFAR ResNets
+of section 4.2 are `ResNet(**cifar_resnet_arguments(depth))`; the registry names them all
+("resnet50", "resnet20", "plain20", ...). Stage s (from 0) holds the blocks conv{s+2}_block1 ...
+(the paper's and keras.applications' names) and its output is the feature map "C{s+2}".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
 
 from deepnets.checks import ArgumentError, check_bool, check_choice, check_positive_int, check_rate
-from deepnets.layers.bottleneck import BOTTLENECK_VARIANTS, BottleneckBlock, IdentityBlock
-from deepnets.layers.common import conv_bn_options
+from deepnets.layers.bottleneck import (
+    RENAMED_STRIDE_IN,
+    STRIDE_PLACEMENTS,
+    BottleneckBlock,
+    IdentityBlock,
+)
 from deepnets.layers.residual import SHORTCUTS, BasicBlock, ResidualBlock, check_plain_options
 from deepnets.layers.stems import STEMS, ResNetStem
 from deepnets.models.base import FeatureStage, ImageClassifier
-from deepnets.models.common import check_top_arguments, model_top, resolve_input_shape
+from deepnets.models.common import Head, conv_options
+from deepnets.models.resnet_layout import (
+    IMAGENET_LAYOUTS,
+    check_stage_strides,
+    check_stage_widths,
+    resolve_layout,
+)
 
 keras = tf.keras
 
-# depth -> (block type, blocks per stage)
-RESNET_CONFIGS = {
-    18: ("basic", (2, 2, 2, 2)),
-    34: ("basic", (3, 4, 6, 3)),
-    50: ("bottleneck", (3, 4, 6, 3)),
-    101: ("bottleneck", (3, 4, 23, 3)),
-    152: ("bottleneck", (3, 8, 36, 3)),
-}
 BOTTLENECK_EXPANSION = 4
 STEM_REDUCTION = {"imagenet": 4, "cifar": 1}
 
 
-def residual_stages(
-    x: Any,
-    stage_sizes: Sequence[int],
-    make_block: Callable[..., ResidualBlock],
-    *,
-    stochastic_depth_rate: float,
-    reduction: int,
-) -> tuple[Any, list[FeatureStage]]:
-    """Apply stages of residual blocks to the feature map `x`.
-
-    Stage s (from 0) holds `stage_sizes[s]` blocks named conv{s+2}_block{b+1} (the paper's and
-    keras.applications' names); the first block of every stage but the first has stride 2.
-    Stochastic depth grows linearly with depth, so early features are kept: block i of n drops
-    its branch with probability `stochastic_depth_rate * i / (n - 1)` (Huang et al. 2016).
-
-    Args:
-        x: the stem's output (a symbolic tensor).
-        stage_sizes: blocks per stage.
-        make_block: `make_block(stage, index, strides=..., stochastic_depth_rate=..., name=...)`
-            returns block `index` (from 0) of stage `stage` (from 0).
-        stochastic_depth_rate: the last block's drop-path rate.
-        reduction: the stem's total stride.
-
-    Returns:
-        The last block's output, and one `FeatureStage` "C{s+2}" per stage (its last block).
-    """
-    total = sum(stage_sizes)
-    index = 0
-    stages = []
-    for stage, num_blocks in enumerate(stage_sizes):
-        for b in range(num_blocks):
-            strides = 2 if (b == 0 and stage > 0) else 1
-            block = make_block(
-                stage,
-                b,
-                strides=strides,
-                stochastic_depth_rate=stochastic_depth_rate * index / max(total - 1, 1),
-                name=f"conv{stage + 2}_block{b + 1}",
-            )
-            x = block(x)
-            reduction *= strides
-            index += 1
-        stages.append(FeatureStage(f"C{stage + 2}", block.name, reduction))
-    return x, stages
-
-
 @keras.utils.register_keras_serializable(package="deepnets")
 class ResNet(ImageClassifier):
-    """ResNet of any standard depth.
+    """A ResNet of any layout: ResNet-18..152, the CIFAR ResNets, their plain twins, and others.
 
     With the defaults, `ResNet(depth=50)` is keras.applications' ResNet50 layer for layer (bias
     in every conv, BN epsilon 1.001e-5, stride in the first 1x1 of a bottleneck), so
     `deepnets.models.load_keras_applications_weights` can copy its ImageNet weights. Its
-    features are the stage outputs "C2".."C5" (strides 4..32 with the ImageNet stem, 1..8 with
-    the CIFAR stem); `model.get_layer("conv1")` is the `ResNetStem` and `model.blocks` lists the
-    residual blocks.
+    features are the stage outputs "C2", "C3", ... (strides 4..32 with the ImageNet stem and the
+    default strides, 1..8 with the CIFAR stem); `model.get_layer("conv1")` is the `ResNetStem`
+    and `model.blocks` lists the residual blocks.
 
     With `residual=False` it is the paper's plain network of the same depth: the same layers
     without the shortcuts, so without their additions and without the projection shortcuts'
-    1x1 conv + BN (ResNet-18/34: in the first block of stages 3-5, so the plain twin has the
-    parameter count of `shortcut="A"`; ResNet-50/101/152: in the first block of every stage).
+    1x1 conv + BN (basic blocks: where the shape changes, so the plain twin has the parameter
+    count of `shortcut="A"`; bottleneck blocks: in the first block of every stage).
 
     Args:
-        depth: 18, 34, 50, 101 or 152.
-        num_classes: number of classes.
-        include_top: end with the classifier head (global average pool -> classes).
-        pooling: with `include_top=False`: None, "avg" or "max".
+        depth: weighted layers on the main path (convolutions and the classifier), as in the
+            model's name. Alone (block_type and stage_blocks None) one of 18, 34, 50, 101, 152,
+            which sets them to the paper's ImageNet layout; None alone means 50. With
+            stage_blocks, None or the depth they make.
+        block_type: "basic" or "bottleneck"; with stage_blocks (or matching `depth`).
+        stage_blocks: blocks per stage, e.g. (3, 4, 6, 3) for ResNet-50.
+        stage_widths: base filters per stage (a bottleneck block outputs 4x); None:
+            width * 2**s for stage s (from 0).
+        stage_strides: the stride of each stage's first block, 1 or 2; None: 1 for the first
+            stage, 2 for the others.
         stem: "imagenet" (7x7/2 conv + max-pool) or "cifar" (3x3/1 conv, for 32x32 inputs).
-        width: filters of the stem and of stage 2; stage s has width * 2**(s-2) base filters.
-        variant: bottleneck stride placement, "v1" (first 1x1) or "v1.5" (the 3x3).
+        width: filters of the stem, and of the first stage unless stage_widths says otherwise.
+        stride_in: where a bottleneck block that halves the resolution strides: "1x1" (its
+            first 1x1 conv; the paper, keras.applications; the default) or "3x3" (torchvision's
+            and TF official models' "v1.5"). Not for basic blocks (they stride in their first
+            3x3 conv). 0.2's `variant="v1"`/`"v1.5"` still reads as "1x1"/"3x3".
         shortcut: where the shape changes, "B" projects the shortcut (1x1 conv + BN; the paper's
             ImageNet ResNets, keras.applications) or "A" pads it with zero channels (no
-            parameters; depths 18 and 34 only: a bottleneck ResNet always projects).
+            parameters; the paper's CIFAR ResNets; basic blocks only).
         residual: False builds the plain twin: no shortcuts (see above).
         zero_init_residual: start every block's last BN gamma at zero (residual only).
         stochastic_depth_rate: drop-path rate of the last block; block i of n gets
             rate * i / (n - 1), linearly increasing from 0 (Huang et al. 2016; residual only).
+        num_classes: number of classes.
+        include_top: end with the classifier head (global average pool -> classes).
+        pooling: with `include_top=False`: None, "avg" or "max".
         dropout: dropout rate before the classifier.
         classifier_activation: "softmax", None for logits, or another Keras activation name.
         input_shape: shape of one image, (height, width, channels) in the data format's order;
@@ -124,19 +96,25 @@ class ResNet(ImageClassifier):
         **kwargs: `keras.Model` arguments (name, trainable).
     """
 
+    RENAMED_ARGUMENTS = RENAMED_STRIDE_IN
+
     def __init__(
         self,
-        depth: int = 50,
-        num_classes: int = 1000,
-        include_top: bool = True,
-        pooling: str | None = None,
+        depth: int | None = None,
+        block_type: str | None = None,
+        stage_blocks: Any = None,
+        stage_widths: Any = None,
+        stage_strides: Any = None,
         stem: str = "imagenet",
         width: int = 64,
-        variant: str = "v1",
+        stride_in: str | None = None,
         shortcut: str = "B",
         residual: bool = True,
         zero_init_residual: bool = False,
         stochastic_depth_rate: float = 0.0,
+        num_classes: int = 1000,
+        include_top: bool = True,
+        pooling: str | None = None,
         dropout: float = 0.0,
         classifier_activation: Any = "softmax",
         input_shape: tuple | None = None,
@@ -149,103 +127,141 @@ class ResNet(ImageClassifier):
         dtype: Any = None,
         **kwargs: Any,
     ) -> None:
-        # === Arguments ===
-        depth = check_choice("depth", depth, tuple(RESNET_CONFIGS))
-        num_classes, include_top, pooling, classifier_activation = check_top_arguments(
-            num_classes, include_top, pooling, classifier_activation
+        super().__init__(locals(), **kwargs)
+
+    @classmethod
+    def _check_arguments(cls, arguments: dict[str, Any]) -> dict[str, Any]:
+        depth, block_type, stage_blocks = resolve_layout(
+            arguments["depth"], arguments["block_type"], arguments["stage_blocks"]
         )
-        stem = check_choice("stem", stem, STEMS)
-        width = check_positive_int("width", width)
-        variant = check_choice("variant", variant, BOTTLENECK_VARIANTS)
-        shortcut = check_choice("shortcut", shortcut, SHORTCUTS)
-        residual = check_bool("residual", residual)
-        zero_init_residual = check_bool("zero_init_residual", zero_init_residual)
-        stochastic_depth_rate = check_rate("stochastic_depth_rate", stochastic_depth_rate)
+        width = check_positive_int("width", arguments["width"])
+        residual = check_bool("residual", arguments["residual"])
+        zero_init_residual = check_bool("zero_init_residual", arguments["zero_init_residual"])
+        stochastic_depth_rate = check_rate(
+            "stochastic_depth_rate", arguments["stochastic_depth_rate"]
+        )
         check_plain_options(residual, zero_init_residual, stochastic_depth_rate)
-        block_type, stage_sizes = RESNET_CONFIGS[depth]
-        if shortcut == "A" and block_type == "bottleneck":
-            raise ArgumentError(
-                "shortcut",
-                shortcut,
-                "'B' for depth 50, 101 or 152",
-                reason=(
-                    f"shortcut='A' (zero-padded identity) is for the basic-block depths 18 and "
-                    f"34; ResNet-{depth}'s bottleneck blocks project the shortcut where the "
-                    f"shape changes (shortcut='B'), as in the paper."
-                ),
-            )
-        dropout = check_rate("dropout", dropout)
-        options = conv_bn_options(
-            use_bias=use_bias,
-            bn_momentum=bn_momentum,
-            bn_epsilon=bn_epsilon,
-            kernel_initializer=kernel_initializer,
-            kernel_regularizer=kernel_regularizer,
-            data_format=data_format,
-        )
-        input_shape = resolve_input_shape(input_shape, options["data_format"])
-        policy = keras.dtype_policies.get(dtype)
+        return {
+            "depth": depth,
+            "block_type": block_type,
+            "stage_blocks": stage_blocks,
+            "stage_widths": check_stage_widths(arguments["stage_widths"], width, stage_blocks),
+            "stage_strides": check_stage_strides(arguments["stage_strides"], stage_blocks),
+            "stem": check_choice("stem", arguments["stem"], STEMS),
+            "width": width,
+            "stride_in": _check_stride_in(arguments["stride_in"], block_type),
+            "shortcut": _check_shortcut(arguments["shortcut"], block_type),
+            "residual": residual,
+            "zero_init_residual": zero_init_residual,
+            "stochastic_depth_rate": stochastic_depth_rate,
+        }
 
-        # === Functional graph ===
-        inputs = keras.Input(shape=input_shape, name="images")
-        x = ResNetStem(width, stem=stem, dtype=policy, name="conv1", **options)(inputs)
-        shared = {"residual": residual, "zero_init_residual": zero_init_residual}
+    @classmethod
+    def _backbone(
+        cls, inputs: Any, arguments: dict[str, Any], dtype: Any
+    ) -> tuple[Any, list[FeatureStage]]:
+        stem = arguments["stem"]
+        options = conv_options(arguments)
+        x = ResNetStem(arguments["width"], stem=stem, dtype=dtype, name="conv1", **options)(inputs)
+        # Stochastic depth grows linearly with depth, so early features are kept: block i of n
+        # drops its branch with probability rate * i / (n - 1) (Huang et al. 2016).
+        total, index = sum(arguments["stage_blocks"]), 0
+        rate = arguments["stochastic_depth_rate"]
+        reduction, stages = STEM_REDUCTION[stem], []
+        layout = zip(
+            arguments["stage_blocks"],
+            arguments["stage_widths"],
+            arguments["stage_strides"],
+            strict=True,
+        )
+        for stage, (num_blocks, filters, stride) in enumerate(layout):
+            for b in range(num_blocks):
+                name = f"conv{stage + 2}_block{b + 1}"
+                x = _make_block(
+                    arguments,
+                    filters,
+                    first=b == 0,
+                    strides=stride if b == 0 else 1,
+                    stochastic_depth_rate=rate * index / max(total - 1, 1),
+                    name=name,
+                    dtype=dtype,
+                )(x)
+                index += 1
+            reduction *= stride
+            stages.append(FeatureStage(f"C{stage + 2}", name, reduction))
+        return x, stages
 
-        def make_block(stage: int, b: int, *, strides: int, **arguments: Any) -> ResidualBlock:
-            arguments = {**arguments, **shared, "dtype": policy, **options}
-            filters = width * 2**stage
-            expanded = (filters, filters, filters * BOTTLENECK_EXPANSION)
-            if block_type == "basic":
-                return BasicBlock(filters, strides=strides, shortcut=shortcut, **arguments)
-            if b == 0:
-                return BottleneckBlock(expanded, strides=strides, variant=variant, **arguments)
-            return IdentityBlock(expanded, **arguments)
+    @classmethod
+    def _head(cls, arguments: dict[str, Any]) -> Head:
+        return Head("avg")
 
-        x, stages = residual_stages(
-            x,
-            stage_sizes,
-            make_block,
-            stochastic_depth_rate=stochastic_depth_rate,
-            reduction=STEM_REDUCTION[stem],
-        )
-        outputs = model_top(
-            x,
-            include_top=include_top,
-            num_classes=num_classes,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            head_pooling="avg",
-            dropout=dropout,
-            kernel_regularizer=options["kernel_regularizer"],
-            data_format=options["data_format"],
-            dtype=policy,
-        )
-        super().__init__(
-            inputs,
-            outputs,
-            stages=stages,
-            arguments={
-                "depth": depth,
-                "num_classes": num_classes,
-                "include_top": include_top,
-                "pooling": pooling,
-                "stem": stem,
-                "width": width,
-                "variant": variant,
-                "shortcut": shortcut,
-                "residual": residual,
-                "zero_init_residual": zero_init_residual,
-                "stochastic_depth_rate": stochastic_depth_rate,
-                "dropout": dropout,
-                "classifier_activation": classifier_activation,
-                "input_shape": input_shape,
-                **options,
-            },
-            dtype=policy,
-            **kwargs,
-        )
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ImageClassifier:
+        config = dict(config)
+        layout = IMAGENET_LAYOUTS.get(config.get("depth"), (None,))
+        if "variant" in config and config.get("block_type", layout[0]) == "basic":
+            del config["variant"]  # 0.2 stored it at every depth and ignored it for basic blocks
+        return super().from_config(config)
 
     @property
     def blocks(self) -> list[ResidualBlock]:
         """The residual blocks, conv2_block1 to the last, in order."""
         return [layer for layer in self.layers if isinstance(layer, ResidualBlock)]
+
+
+def _make_block(
+    arguments: dict[str, Any], filters: int, *, first: bool, strides: int, **layer_arguments: Any
+) -> ResidualBlock:
+    """A residual block of the model: the `first` of its stage or another, of `filters` base
+    filters; `layer_arguments` are the block's stochastic_depth_rate, name and dtype."""
+    common = {
+        "residual": arguments["residual"],
+        "zero_init_residual": arguments["zero_init_residual"],
+        **layer_arguments,
+        **conv_options(arguments),
+    }
+    if arguments["block_type"] == "basic":
+        return BasicBlock(filters, strides=strides, shortcut=arguments["shortcut"], **common)
+    expanded = (filters, filters, filters * BOTTLENECK_EXPANSION)
+    if first:
+        stride_in = arguments["stride_in"]
+        return BottleneckBlock(expanded, strides=strides, stride_in=stride_in, **common)
+    return IdentityBlock(expanded, **common)
+
+
+def _check_stride_in(stride_in: Any, block_type: str) -> str | None:
+    """`stride_in` checked: a placement for bottleneck blocks ("1x1" by default), None for
+    basic blocks, which refuse one instead of ignoring it."""
+    if block_type == "bottleneck" and stride_in is None:
+        return "1x1"
+    if block_type == "bottleneck":
+        return check_choice("stride_in", stride_in, STRIDE_PLACEMENTS)
+    if stride_in is not None:
+        raise ArgumentError(
+            "stride_in",
+            stride_in,
+            "None for block_type='basic'",
+            reason=(
+                f"stride_in={stride_in!r} places the stride inside a bottleneck block (its first "
+                f"1x1 or its 3x3 convolution; 0.2 called it `variant`), but block_type='basic' "
+                f"(ResNet-18/34, the CIFAR ResNets) always strides in the first of its two 3x3 "
+                f"convolutions. Leave stride_in None, or use block_type='bottleneck'."
+            ),
+        )
+    return None
+
+
+def _check_shortcut(shortcut: Any, block_type: str) -> str:
+    shortcut = check_choice("shortcut", shortcut, SHORTCUTS)
+    if shortcut == "A" and block_type == "bottleneck":
+        raise ArgumentError(
+            "shortcut",
+            shortcut,
+            "'B' for block_type='bottleneck'",
+            reason=(
+                "shortcut='A' (zero-padded identity) is for basic blocks, as in ResNet-18/34 and "
+                "the CIFAR ResNets; bottleneck blocks (ResNet-50/101/152) project the shortcut "
+                "where the shape changes (shortcut='B'), as in the paper."
+            ),
+        )
+    return shortcut

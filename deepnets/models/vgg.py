@@ -11,11 +11,10 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.checks import check_bool, check_choice, check_positive_int, check_rate
-from deepnets.layers.common import conv_bn_options
+from deepnets.checks import check_bool, check_choice, check_positive_int
 from deepnets.layers.vgg import VGGBlock
 from deepnets.models.base import FeatureStage, ImageClassifier
-from deepnets.models.common import check_top_arguments, model_top, resolve_input_shape
+from deepnets.models.common import FixedInputSize, Head, conv_options
 
 keras = tf.keras
 
@@ -81,87 +80,53 @@ class VGG(ImageClassifier):
         dtype: Any = None,
         **kwargs: Any,
     ) -> None:
-        # === Arguments ===
-        depth = check_choice("depth", depth, tuple(VGG_CONFIGS))
-        batch_norm = check_bool("batch_norm", batch_norm)
-        num_classes, include_top, pooling, classifier_activation = check_top_arguments(
-            num_classes, include_top, pooling, classifier_activation
-        )
-        head = check_choice("head", head, VGG_HEADS)
-        fc_units = check_positive_int("fc_units", fc_units)
-        dropout = check_rate("dropout", dropout)
-        width = check_positive_int("width", width)
-        options = conv_bn_options(
-            use_bias=use_bias,
-            bn_momentum=bn_momentum,
-            bn_epsilon=bn_epsilon,
-            kernel_initializer=kernel_initializer,
-            kernel_regularizer=kernel_regularizer,
-            data_format=data_format,
-        )
-        data_format = options["data_format"]
-        flattens = include_top and head == "fc"
-        input_shape = resolve_input_shape(
-            input_shape,
-            data_format,
-            fixed_size=(224, 224) if flattens else None,
-            owner="VGG(head='fc', include_top=True)",
-            alternative="use head='cifar' (global pooling), or include_top=False",
-        )
-        policy = keras.dtype_policies.get(dtype)
+        super().__init__(locals(), **kwargs)
 
-        # === Functional graph ===
-        inputs = keras.Input(shape=input_shape, name="images")
-        x = inputs
-        stages = []
-        multipliers = (1, 2, 4, 8, 8)
-        for i, (num_convs, multiplier) in enumerate(
-            zip(VGG_CONFIGS[depth], multipliers, strict=True)
-        ):
-            block = VGGBlock(
-                width * multiplier,
-                num_convs=num_convs,
-                batch_norm=batch_norm,
-                dtype=policy,
-                name=f"block{i + 1}",
-                **options,
+    @classmethod
+    def _check_arguments(cls, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "depth": check_choice("depth", arguments["depth"], tuple(VGG_CONFIGS)),
+            "batch_norm": check_bool("batch_norm", arguments["batch_norm"]),
+            "head": check_choice("head", arguments["head"], VGG_HEADS),
+            "fc_units": check_positive_int("fc_units", arguments["fc_units"]),
+            "width": check_positive_int("width", arguments["width"]),
+        }
+
+    @classmethod
+    def _fixed_input_size(cls, arguments: dict[str, Any]) -> FixedInputSize | None:
+        if arguments["include_top"] and arguments["head"] == "fc":
+            return FixedInputSize(
+                (224, 224),
+                "VGG(head='fc', include_top=True)",
+                "use head='cifar' (global pooling), or include_top=False",
             )
-            x = block(x)
-            stages.append(FeatureStage(f"C{i + 1}", block.name, reduction=2 ** (i + 1)))
-        outputs = model_top(
-            x,
-            include_top=include_top,
-            num_classes=num_classes,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            head_pooling="flatten" if head == "fc" else "avg",
-            hidden_units=(fc_units, fc_units) if head == "fc" else (),
-            dropout=dropout,
-            kernel_regularizer=options["kernel_regularizer"],
-            data_format=data_format,
-            dtype=policy,
-        )
-        super().__init__(
-            inputs,
-            outputs,
-            stages=stages,
-            arguments={
-                "depth": depth,
-                "batch_norm": batch_norm,
-                "num_classes": num_classes,
-                "include_top": include_top,
-                "pooling": pooling,
-                "head": head,
-                "fc_units": fc_units,
-                "dropout": dropout,
-                "width": width,
-                "classifier_activation": classifier_activation,
-                "input_shape": input_shape,
-                **options,
-            },
-            dtype=policy,
-            **kwargs,
-        )
+        return None
+
+    @classmethod
+    def _backbone(
+        cls, inputs: Any, arguments: dict[str, Any], dtype: Any
+    ) -> tuple[Any, list[FeatureStage]]:
+        x, stages = inputs, []
+        widths = [arguments["width"] * multiplier for multiplier in (1, 2, 4, 8, 8)]
+        for i, (num_convs, width) in enumerate(
+            zip(VGG_CONFIGS[arguments["depth"]], widths, strict=True)
+        ):
+            x = VGGBlock(
+                width,
+                num_convs=num_convs,
+                batch_norm=arguments["batch_norm"],
+                dtype=dtype,
+                name=f"block{i + 1}",
+                **conv_options(arguments),
+            )(x)
+            stages.append(FeatureStage(f"C{i + 1}", f"block{i + 1}", reduction=2 ** (i + 1)))
+        return x, stages
+
+    @classmethod
+    def _head(cls, arguments: dict[str, Any]) -> Head:
+        if arguments["head"] == "fc":
+            return Head("flatten", hidden_units=(arguments["fc_units"],) * 2)
+        return Head("avg")
 
     @property
     def blocks(self) -> list[VGGBlock]:

@@ -34,7 +34,7 @@ LAYER_CASES = {
     ),
     "bottleneck_v1": (lambda: BottleneckBlock((4, 4, 16), strides=2), (16, 16, 8), (8, 8, 16)),
     "bottleneck_v15": (
-        lambda: BottleneckBlock((4, 4, 16), strides=2, variant="v1.5"),
+        lambda: BottleneckBlock((4, 4, 16), strides=2, stride_in="3x3"),
         (15, 15, 8),
         (8, 8, 16),
     ),
@@ -137,9 +137,9 @@ def test_mixed_float16_policy_runs_in_float16_with_float32_variables(case):
     assert sublayers and all(s.compute_dtype == "float16" for s in sublayers)
 
 
-def test_bottleneck_stride_placement_v1_vs_v15():
-    v1 = BottleneckBlock((4, 4, 16), strides=2, variant="v1")
-    v15 = BottleneckBlock((4, 4, 16), strides=2, variant="v1.5")
+def test_bottleneck_stride_placement_1x1_vs_3x3():
+    v1 = BottleneckBlock((4, 4, 16), strides=2, stride_in="1x1")
+    v15 = BottleneckBlock((4, 4, 16), strides=2, stride_in="3x3")
     v1.build((None, 8, 8, 8))
     v15.build((None, 8, 8, 8))
     assert v1.conv1.strides == (2, 2) and v1.conv2.strides == (1, 1) and v1.pad2 is None
@@ -148,6 +148,20 @@ def test_bottleneck_stride_placement_v1_vs_v15():
     assert v15.conv2.strides == (2, 2) and v15.conv2.padding == "valid"
     assert v15.pad2.padding == ((1, 1), (1, 1))
     assert v1.count_params() == v15.count_params()
+
+
+@pytest.mark.parametrize("old, new", [("v1", "1x1"), ("v1.5", "3x3")])
+def test_bottleneck_reads_0_2_variant_as_stride_in(old, new):
+    with pytest.warns(DeprecationWarning, match=r"`variant` \(0.2\) is now `stride_in`"):
+        block = BottleneckBlock((4, 4, 16), strides=2, variant=old)
+    assert block.stride_in == new and "variant" not in block.get_config()
+    # A 0.2 layer config (as a functional model's .keras file holds it) reads the same way.
+    config = {**block.get_config(), "variant": old}
+    del config["stride_in"]
+    with pytest.warns(DeprecationWarning):
+        assert BottleneckBlock.from_config(config).get_config() == block.get_config()
+    with pytest.raises(TypeError, match=r"got `variant`='v1.5' and `stride_in`='3x3'.*only"):
+        BottleneckBlock((4, 4, 16), variant="v1.5", stride_in="3x3")
 
 
 def test_zero_init_residual_makes_block_start_as_relu_of_input():

@@ -44,7 +44,7 @@ def test_the_name_dirac_and_the_config_round_trip():
 
 def test_a_model_with_dirac_kernels_reloads_from_keras_file(tmp_path):
     model = build_model(
-        "vgg_fast_half", input_shape=(16, 16, 3), stem="conv", kernel_initializer="dirac"
+        "vgg_fast_half", input_shape=(16, 16, 3), stem_layer="conv", kernel_initializer="dirac"
     )
     kernel = model.get_layer("block2").conv2.kernel.numpy()  # 128 -> 128: all identity
     np.testing.assert_array_equal(kernel[1, 1], np.eye(kernel.shape[-1], dtype=np.float32))

@@ -30,8 +30,8 @@ from deepnets.layers import (
         (lambda: BottleneckBlock((4, 16)), r"`filters` must be a sequence of 3 positive"),
         (lambda: BottleneckBlock((4, 4, 16), strides=3), r"`strides` must be one of 1, 2; got 3\."),
         (
-            lambda: BottleneckBlock((4, 4, 16), variant="v2"),
-            r"`variant` must be one of 'v1', 'v1.5'; got 'v2'\.",
+            lambda: BottleneckBlock((4, 4, 16), stride_in="v1.5"),
+            r"`stride_in` must be one of '1x1', '3x3'; got 'v1.5'\.",
         ),
         (lambda: IdentityBlock(16), r"`filters` must be a sequence of 3"),
         (

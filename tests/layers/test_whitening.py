@@ -114,7 +114,7 @@ def test_bad_adapt_inputs_say_what_is_wrong():
 
 def test_fast_vgg_with_the_whitening_stem_saves_and_reloads(tmp_path):
     model = deepnets.build_model(
-        "vgg_fast", stem="whiten", widths=(8, 16, 16), input_shape=(32, 32, 3)
+        "vgg_fast", stem_layer="whiten", widths=(8, 16, 16), input_shape=(32, 32, 3)
     )
     assert isinstance(model.get_layer("stem"), PatchWhitening)
     assert model.get_layer("stem").compute_output_shape((None, 32, 32, 3)) == (None, 31, 31, 24)
@@ -122,18 +122,18 @@ def test_fast_vgg_with_the_whitening_stem_saves_and_reloads(tmp_path):
     path = str(tmp_path / "white.keras")
     model.save(path)
     loaded = keras.models.load_model(path)
-    assert loaded.get_config()["stem"] == "whiten"
+    assert loaded.get_config()["stem_layer"] == "whiten"
     images = correlated_images(n=4, size=32)
     np.testing.assert_allclose(loaded(images).numpy(), model(images).numpy(), atol=1e-6)
-    with pytest.raises(ArgumentError, match="stem"):
-        deepnets.build_model("vgg_fast", stem="patchify")
+    with pytest.raises(ArgumentError, match="stem_layer"):
+        deepnets.build_model("vgg_fast", stem_layer="patchify")
 
 
 def test_training_sets_the_stem_from_the_data_once(tmp_path, capsys):
     def config(steps):
         return TrainConfig(
             model="vgg_fast",
-            model_overrides={"stem": "whiten", "widths": (8, 16, 16)},
+            model_overrides={"stem_layer": "whiten", "widths": (8, 16, 16)},
             dataset="shapes10",
             model_dir=str(tmp_path),
             epochs=None,
@@ -148,7 +148,7 @@ def test_training_sets_the_stem_from_the_data_once(tmp_path, capsys):
     model = train(config(2)).final_model_path
     assert "Set stem from the patches of 5000 training images" in capsys.readouterr().out
     kernel = keras.models.load_model(model).get_layer("stem").kernel.numpy()
-    untouched = deepnets.build_model("vgg_fast", stem="whiten", widths=(8, 16, 16))
+    untouched = deepnets.build_model("vgg_fast", stem_layer="whiten", widths=(8, 16, 16))
     untouched.build((None, 32, 32, 3))
     assert not np.allclose(kernel, untouched.get_layer("stem").kernel.numpy())
     np.testing.assert_allclose(kernel[..., 12:], -kernel[..., :12], atol=1e-6)  # the data's
@@ -166,7 +166,7 @@ def test_starting_weights_without_the_stem_leave_it_set_from_the_data(tmp_path, 
     result = train(
         TrainConfig(
             model="vgg_fast",
-            model_overrides={"stem": "whiten", "widths": (8, 16, 16)},
+            model_overrides={"stem_layer": "whiten", "widths": (8, 16, 16)},
             dataset="shapes10",
             model_dir=str(tmp_path / "run"),
             init_weights=str(tmp_path / "conv_stem.keras"),

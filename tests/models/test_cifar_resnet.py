@@ -1,4 +1,4 @@
-"""The CIFAR ResNets of He et al. 2016, section 4.2: layout, shortcuts, features."""
+"""The CIFAR ResNets of He et al. 2016, section 4.2, as `ResNet` presets: layout, shortcuts..."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from model_cases import images
 import deepnets
 from deepnets.checks import ArgumentError
 from deepnets.layers import BasicBlock, ResNetStem
-from deepnets.models import CifarResNet
+from deepnets.models import ResNet, cifar_resnet_arguments
 
 keras = tf.keras
 
@@ -20,7 +20,12 @@ def _sublayers(model, cls):
 @pytest.mark.parametrize("name, n", [("resnet20", 3), ("resnet56", 9), ("plain32", 5)])
 def test_layout_is_the_papers(name, n):
     model = deepnets.build_model(name)
-    assert isinstance(model, CifarResNet) and model.depth == 6 * n + 2
+    assert isinstance(model, ResNet) and model.depth == 6 * n + 2
+    assert (model.block_type, model.stage_blocks, model.stage_widths) == (
+        "basic",
+        (n, n, n),
+        (16, 32, 64),
+    )
     stem = model.get_layer("conv1")
     assert isinstance(stem, ResNetStem) and stem.stem == "cifar"
     assert stem.conv.kernel.shape == (3, 3, 3, 16) and stem.conv.strides == (1, 1)
@@ -82,19 +87,23 @@ def test_option_a_shortcut_is_subsample_and_zero_channels():
     np.testing.assert_array_equal(y[..., 4:], 0)
 
 
+def _cifar_resnet(depth, **overrides):
+    return ResNet(**{**cifar_resnet_arguments(depth), **overrides})
+
+
 def test_any_depth_6n_plus_2_and_other_options():
-    model = CifarResNet(depth=8, num_classes=3, shortcut="B", stochastic_depth_rate=0.2)
+    model = _cifar_resnet(8, num_classes=3, shortcut="B", stochastic_depth_rate=0.2)
     assert len(model.blocks) == 3
     assert [b.stochastic_depth_rate for b in model.blocks] == pytest.approx([0.0, 0.1, 0.2])
     assert model(images((32, 32, 3))).shape == (2, 3)
-    gray = CifarResNet(depth=8, input_shape=(28, 28, 1), include_top=False, pooling="avg")
+    gray = _cifar_resnet(8, input_shape=(28, 28, 1), include_top=False, pooling="avg")
     assert gray(images((28, 28, 1))).shape == (2, 64)
 
 
 def test_channels_first_matches_channels_last():
-    last = CifarResNet(depth=8, width=4, classifier_activation=None)
+    last = _cifar_resnet(8, width=4, classifier_activation=None)
     config = {**last.get_config(), "data_format": "channels_first", "input_shape": None}
-    first = CifarResNet.from_config(config)
+    first = ResNet.from_config(config)
     first.set_weights(last.get_weights())
     x = images((16, 16, 3))
     np.testing.assert_allclose(
@@ -104,7 +113,10 @@ def test_channels_first_matches_channels_last():
     )
 
 
-def test_bad_depth_names_the_argument():
-    with pytest.raises(ArgumentError) as info:
-        CifarResNet(depth=18)
-    assert info.value.name == "depth" and info.value.value == 18
+@pytest.mark.parametrize("depth", [2, 18, 21, 20.0, True])
+def test_cifar_depth_must_be_6n_plus_2(depth):
+    with pytest.raises(
+        ArgumentError, match=r"`depth` must be an integer 6n \+ 2 with n >= 1"
+    ) as info:
+        cifar_resnet_arguments(depth)
+    assert info.value.name == "depth" and info.value.value is depth

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from model_cases import images, small_input_shape, small_model
+from model_cases import images, is_cifar_resnet, small_input_shape, small_model
 
 import deepnets
 
@@ -11,7 +11,7 @@ keras = tf.keras
 NAMES = deepnets.list_models()
 EXPECTED_NAMES = {
     "ResNet": ["C2", "C3", "C4", "C5"],
-    "CifarResNet": ["C2", "C3", "C4"],  # the stages conv2..conv4, strides 1, 2, 4
+    "cifar": ["C2", "C3", "C4"],  # the CIFAR ResNets' stages conv2..conv4, strides 1, 2, 4
     "VGG": ["C1", "C2", "C3", "C4", "C5"],
     "AlexNet": ["C3", "C4", "C5"],  # the three max-pools, by their ImageNet-layout stride
     "FastVGG": ["C1", "C2", "C3"],  # the three blocks, strides 2, 4, 8
@@ -23,7 +23,8 @@ def test_stage_outputs_match_feature_info(name):
     model = small_model(name)
     size = small_input_shape(name)[0]
     info = model.feature_info
-    assert [i["name"] for i in info] == EXPECTED_NAMES[type(model).__name__]
+    family = "cifar" if is_cifar_resnet(name) else type(model).__name__
+    assert [i["name"] for i in info] == EXPECTED_NAMES[family]
     assert all(set(i) == {"name", "layer", "channels", "reduction"} for i in info)
     stages = model.stage_outputs(images(small_input_shape(name)))
     assert list(stages) == [i["name"] for i in info]

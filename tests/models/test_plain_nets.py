@@ -7,7 +7,7 @@ from model_cases import images, small_model
 
 import deepnets
 from deepnets.checks import ArgumentError
-from deepnets.models import CifarResNet, ResNet
+from deepnets.models import ResNet, cifar_resnet_arguments
 
 keras = tf.keras
 
@@ -51,13 +51,13 @@ def test_plain_net_has_no_additions(name):
 @pytest.mark.parametrize(
     "plain, resnet",
     [
-        (dict(cls=CifarResNet, depth=20), dict(cls=CifarResNet, depth=20)),
-        (dict(cls=ResNet, depth=34, width=4), dict(cls=ResNet, depth=34, width=4, shortcut="A")),
+        (cifar_resnet_arguments(20), cifar_resnet_arguments(20)),
+        (dict(depth=34, width=4), dict(depth=34, width=4, shortcut="A")),
     ],
 )
 def test_plain_twin_has_the_layers_and_count_of_option_a(plain, resnet):
-    plain = plain.pop("cls")(residual=False, **plain)
-    resnet = resnet.pop("cls")(**resnet)
+    plain = ResNet(residual=False, **plain)
+    resnet = ResNet(**resnet)
     assert plain.count_params() == resnet.count_params()
     assert [w.path for w in plain.weights] == [w.path for w in resnet.weights]
 

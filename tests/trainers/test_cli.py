@@ -217,7 +217,7 @@ def test_flagfiles_parse_into_valid_configs():
     assert (fast.model, fast.model_overrides, fast.crop_padding) == (
         "vgg_fast",
         {
-            "stem": "whiten",
+            "stem_layer": "whiten",
             "logit_scale": 0.1111111,
             "kernel_initializer": "dirac",
             "bn_momentum": 0.6,

@@ -175,7 +175,7 @@ def test_flip_averaging_scores_by_the_mean_probability_of_image_and_mirror():
 def test_multi_crop_averaging_weighs_the_unshifted_views_as_much_as_the_shifted_ones():
     from deepnets.data import Preprocessing
     from deepnets.models import ImagePredictor
-    from deepnets.models.test_time import shift_images
+    from deepnets.models.view_averaging import shift_images
 
     model = toys.toy_model(batch_norm=False)
     strategy = tf.distribute.get_strategy()

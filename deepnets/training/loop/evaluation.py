@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepnets import data
-from deepnets.models.test_time import average_probabilities, check_test_time
+from deepnets.models.view_averaging import average_probabilities, check_test_time
 from deepnets.training.loop.metrics import ClassificationMetrics, ConfusionMatrix
 from deepnets.training.optimization.optimizers import classification_loss
 
@@ -39,7 +39,7 @@ class Evaluator:
         flip: score each image by the mean of its and its mirror image's probabilities
             (test-time flip averaging; images NHWC).
         translate: also average views shifted by this many pixels (airbench's multi-crop
-            averaging; see `deepnets.models.test_time`). 0: none.
+            averaging; see `deepnets.models.view_averaging`). 0: none.
     """
 
     def __init__(

@@ -17,7 +17,7 @@ import tensorflow as tf
 from deepnets import data
 from deepnets.layers.whitening import data_initialized_layers
 from deepnets.models.predictor import ImagePredictor
-from deepnets.models.test_time import num_views
+from deepnets.models.view_averaging import num_views
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.loop.actions import Action
 from deepnets.training.loop.results import TrainResult

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deepnets.models.test_time import average_probabilities, shift_images, view_groups
+from deepnets.models.view_averaging import average_probabilities, shift_images, view_groups
 
 
 def _grid(height=5, width=6):
