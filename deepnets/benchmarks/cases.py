@@ -65,7 +65,7 @@ MODEL_CASES: dict[str, ModelCase] = {
         ModelCase("resnet18_w16", "resnet18", {"stem": "cifar", "width": 16}, batch_size=128),
         # The fast CPU recipe's network (trainers/flagfiles/cifar10_fast_cpu.cfg), and the half
         # width it had before bfloat16 made the full width pay.
-        ModelCase("vgg_fast", "vgg_fast", {"stem": "whiten"}, batch_size=256),
-        ModelCase("vgg_fast_half", "vgg_fast_half", {"stem": "whiten"}, batch_size=256),
+        ModelCase("vgg_fast", "vgg_fast", {"stem_layer": "whiten"}, batch_size=256),
+        ModelCase("vgg_fast_half", "vgg_fast_half", {"stem_layer": "whiten"}, batch_size=256),
     )
 }

@@ -19,7 +19,7 @@ from deepnets.benchmarks.flops import forward_flops, forward_macs
     "name, overrides, size, expected_gmacs",
     [
         # ResNet-50 v1.5 at 224x224: 4.09 GMACs (torchvision).
-        ("resnet50", {"variant": "v1.5"}, 224, 4.089),
+        ("resnet50", {"stride_in": "3x3"}, 224, 4.089),
         # v1 at 224x224: 3.8 G in He et al. Table 1 (3.858 G exactly): its first block of each
         # of stages 3-5 runs the 1x1 at the halved resolution, so it costs less than v1.5.
         ("resnet50", {}, 224, 3.858),
@@ -27,13 +27,13 @@ from deepnets.benchmarks.flops import forward_flops, forward_macs
         # (16, 8, 8, 4, 2, 1 against 112, 56, 56, 28, 14, 7), so the convolutions cost 49x less;
         # the classifier (2048 x classes) does not shrink:
         # (4.089e9 - 2048 * 1000) / 49 + 2048 * 100 = 0.08341e9 + 0.00020e9 = 0.0836e9.
-        ("resnet50", {"variant": "v1.5", "num_classes": 100}, 32, 0.0836),
+        ("resnet50", {"stride_in": "3x3", "num_classes": 100}, 32, 0.0836),
         # CIFAR stem at 32x32: stages 2-5 run at 32, 16, 8, 4 instead of 56, 28, 14, 7, a
         # (32/56)^2 = 16/49 share of their cost at 224; the 7x7/2 stem conv
         # (112 * 112 * 7 * 7 * 3 * 64 = 0.1180e9 at 224) becomes a 3x3/1 one:
         # (4.089e9 - 0.1180e9 - 0.0020e9) * 16/49 + 32 * 32 * 3 * 3 * 3 * 64 + 2048 * 100
         # = 1.2960e9 + 0.0018e9 + 0.0002e9 = 1.298e9.
-        ("resnet50", {"variant": "v1.5", "stem": "cifar", "num_classes": 100}, 32, 1.298),
+        ("resnet50", {"stride_in": "3x3", "stem": "cifar", "num_classes": 100}, 32, 1.298),
         # VGG16 at 32x32: its convolutions cost 49x less than at 224 (all 'same' 3x3s, 2x2
         # pools: 32/224 = 1/7 per side); the fc head sees a 1x1x512 map instead of 7x7x512:
         # (15.47e9 - (25088 + 4096 + 1000) * 4096) / 49 + (512 + 4096) * 4096 + 4096 * 100
@@ -61,7 +61,7 @@ def test_flops_are_twice_macs_and_count_dense_layers():
 
 def test_the_whitening_stem_counts_as_a_convolution():
     conv = deepnets.build_model("vgg_fast_half", input_shape=(32, 32, 3))
-    white = deepnets.build_model("vgg_fast_half", stem="whiten", input_shape=(32, 32, 3))
+    white = deepnets.build_model("vgg_fast_half", stem_layer="whiten", input_shape=(32, 32, 3))
     whitening = 31 * 31 * (2 * 2 * 3) * 24  # a 2x2 valid convolution, 3 -> 24 channels
     # Then block1's first conv takes 24 channels (not the 16 of the conv stem) on 31 x 31, and
     # every later map is one pixel smaller per side than with the 3x3 "same" stem.

@@ -138,7 +138,7 @@ def test_clip_grad_norm_bounds_the_update():
 
 
 def test_the_batch_norm_parameters_are_found_in_nested_blocks():
-    model = build_model("vgg_fast_half", input_shape=(32, 32, 3), stem="conv")
+    model = build_model("vgg_fast_half", input_shape=(32, 32, 3), stem_layer="conv")
     for which in ("beta", "gamma"):
         found = batch_norm_parameters(model, which)
         # the stem block's one BN and two per block
