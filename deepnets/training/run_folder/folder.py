@@ -58,7 +58,7 @@ class RunFolder:
     @property
     def lock_file(self) -> str:
         """`run.lock`: the writer's lock."""
-        return self._path("lock")
+        return self._path("lock_file")
 
     @property
     def budget(self) -> str:

@@ -45,7 +45,7 @@ RUN_FOLDER = (
         False,
         "a run record that could not be read when the run resumed, kept aside (UTC time)",
     ),
-    Entry("lock", "run.lock", False, "the writer's lock: host, PID and start of the holder"),
+    Entry("lock_file", "run.lock", False, "the writer's lock: host, PID and start of the holder"),
     Entry("budget", "budget.json", False, "with a time budget: what was measured and planned"),
     Entry("checkpoints", "checkpoints", True, "the checkpoints (see CHECKPOINTS_FOLDER)"),
     Entry("metrics_csv", "metrics.csv", False, "a row per training loop and per evaluation"),

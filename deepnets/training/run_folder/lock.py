@@ -58,7 +58,7 @@ class RunLock:
 
     def __init__(self, model_dir: str) -> None:
         self.model_dir = model_dir
-        self.path = os.path.join(model_dir, NAMES["lock"])
+        self.path = os.path.join(model_dir, NAMES["lock_file"])
 
     def __enter__(self) -> RunLock:
         self.acquire()
