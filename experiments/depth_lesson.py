@@ -72,13 +72,14 @@ def draw_errors(runs: dict[str, str], path: str) -> str:
 
     from deepnets.training.reports.reporting import read_metrics_csv
     from deepnets.training.run_folder.atomic import atomic_write_png
+    from deepnets.training.run_folder.folder import RunFolder
 
     figure = Figure(figsize=(13, 4.8), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     train_ax, eval_ax = figure.subplots(1, 2, sharey=True)
     colors = {"20": "tab:blue", "56": "tab:red", "32": "tab:green", "44": "tab:purple"}
     for name, model_dir in runs.items():
-        rows = read_metrics_csv(os.path.join(model_dir, "metrics.csv"))
+        rows = read_metrics_csv(RunFolder(model_dir).metrics_csv)
         style = "--" if name.startswith("plain") else "-"
         color = colors.get(name[-2:], "tab:gray")
         for ax, split, marker in ((train_ax, "train", None), (eval_ax, "eval", "o")):
@@ -113,6 +114,7 @@ def main(argv: list[str]) -> None:
         read_gradient_norms,
         write_gradient_norms_png,
     )
+    from deepnets.training.run_folder.folder import RunFolder
 
     runs, results = {}, {}
     for model in FLAGS.models:
@@ -130,9 +132,7 @@ def main(argv: list[str]) -> None:
         pair = [m for m in (f"plain{depth}", f"resnet{depth}") if m in runs]
         if pair:
             name = "gradient_norms.png" if depth == "56" else f"gradient_norms_{depth}.png"
-            panels = [
-                (m, read_gradient_norms(os.path.join(runs[m], "gradient_norms.csv"))) for m in pair
-            ]
+            panels = [(m, read_gradient_norms(RunFolder(runs[m]).gradient_norms_csv)) for m in pair]
             write_gradient_norms_png(panels, os.path.join(FLAGS.output_dir, name))
     with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)

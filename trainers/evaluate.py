@@ -30,8 +30,6 @@ quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
 
 from trainers.model_source import ModelSource, load_model_source  # noqa: E402
 
-EVALUATION_SUBDIR = "evaluation"
-
 flags.DEFINE_string("dataset", None, "Dataset name (default: the run's dataset).")
 flags.DEFINE_string("data_dir", None, "tfds data directory (default: the run's).")
 flags.DEFINE_integer("batch_size", 256, "Global evaluation batch size.", lower_bound=1)
@@ -73,7 +71,9 @@ def default_report_dir(source: ModelSource, dataset: str) -> str | None:
     name = os.path.basename(source.description)
     if dataset != run_dataset(source.record):
         name += "-" + dataset.replace("/", "_").replace(":", "_")
-    return os.path.join(FLAGS.model_dir, EVALUATION_SUBDIR, name)
+    from deepnets.training.run_folder.folder import RunFolder
+
+    return RunFolder(FLAGS.model_dir).evaluation_reports(name)
 
 
 def main(argv: list[str]) -> None:

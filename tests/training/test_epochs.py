@@ -5,8 +5,10 @@ import pytest
 import tensorflow as tf
 import training_toys as toys
 
+from deepnets.training import LoopReport, LoopSettings
 from deepnets.training.loop import epochs as epochs_module
-from deepnets.training.loop.epochs import EpochInput
+from deepnets.training.loop.epochs import EpochInput, epochs_begun
+from deepnets.training.reports.standard_actions import ProgressPrinter
 
 STEPS_PER_EPOCH = 4
 
@@ -107,3 +109,22 @@ def test_a_runner_given_its_total_trains_exactly_as_one_iterator_per_epoch():
     assert per_epoch.input.iterators_opened == 3
     for a, b in zip(continued.model.weights, per_epoch.model.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "total_steps, steps_per_epoch, epochs", [(1, 4, 1), (4, 4, 1), (5, 4, 2), (12, 4, 3), (7, 1, 7)]
+)
+def test_the_epoch_count_counts_a_partial_last_epoch_everywhere(
+    total_steps, steps_per_epoch, epochs, capsys
+):
+    assert epochs_begun(total_steps, steps_per_epoch) == epochs
+    # The controller's schedule, the progress line and the input's last epoch use that one count.
+    assert LoopSettings(total_steps, steps_per_epoch).total_epochs == epochs
+    metrics = {"loss": 1.0, "top1": 0.5}
+    ProgressPrinter().on_train_loop(
+        LoopReport(total_steps, 1, total_steps, steps_per_epoch, metrics, None, 1.0, 0.0)
+    )
+    assert f"| epoch {epochs}/{epochs} |" in capsys.readouterr().out
+    epoch_input = EpochInput(None, tagged_input_fn, steps_per_epoch, total_steps)
+    epoch_input.iterator = lambda epoch, skip, count: (epoch, skip, count)  # no pipeline needed
+    assert epoch_input.for_steps(0, 1) == (0, 0, epochs)

@@ -1,10 +1,14 @@
-"""A run folder describes its run: export, restore and evaluate it without the training data."""
+"""A run folder describes its run: export, restore and evaluate it without the training data.
+Its layout table names every file a run leaves; a damaged record is kept aside on resume."""
 
+import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +17,9 @@ import tiny_tfds
 from run_scripts import REPO_ROOT, script_env
 
 from deepnets.training import RunRecord, TrainConfig, restore_model, train
+from deepnets.training.errors import RunFolderWarning
+from deepnets.training.run_folder.folder import RunFolder
+from deepnets.training.run_folder.layout import CHECKPOINTS_FOLDER, RUN_FOLDER, entry_for
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +38,7 @@ def trained_run(tmp_path_factory):
         epochs=2,
         global_batch_size=16,
         steps_per_loop=3,
-        export_saved_model=False,
+        log_gradient_norms=True,  # every file a run can leave, but budget.json
     )
     result = train(cfg)
     images = np.random.default_rng(0).normal(size=(4, 16, 16, 3)).astype("float32")  # normalized
@@ -142,3 +149,82 @@ def test_a_folder_without_a_run_record_is_refused_clearly(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match=r"run\.json does not exist.*deepnets 0\.1"):
         restore_model(str(tmp_path))
+
+
+def test_the_layout_table_names_every_file_a_finished_run_leaves(trained_run):
+    run_dir, *_ = trained_run
+    left = {path.name: path.is_dir() for path in run_dir.iterdir()}
+    unnamed = [name for name in left if entry_for(name) is None]
+    assert not unnamed, f"add {unnamed} to deepnets.training.run_folder.layout.RUN_FOLDER"
+    assert all(entry_for(name).folder == is_folder for name, is_folder in left.items())
+    kept = [path.name for path in (run_dir / "checkpoints").iterdir()]
+    assert kept and all(entry_for(name, CHECKPOINTS_FOLDER) for name in kept), kept
+    written = {entry_for(name).key for name in left}
+    assert written == {entry.key for entry in RUN_FOLDER} - {
+        "damaged_record",  # only after a damaged record
+        "budget",  # only with a time budget
+        "evaluation",  # only by deepnets-evaluate
+        "old_record",  # only by deepnets 0.1
+    }
+    # RunFolder's path of each of them is the file the run wrote.
+    folder = RunFolder(run_dir)
+    for key in written:
+        assert Path(getattr(folder, key)) == run_dir / next(
+            e.name for e in RUN_FOLDER if e.key == key
+        )
+
+
+def test_the_docs_list_the_layout_table():
+    page = (Path(REPO_ROOT) / "docs" / "run-folder.md").read_text()
+    section = page.split("## Its files", 1)[1].split("###", 1)[0]
+    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    # The first column's names, without a folder's "/" (and `evaluation/`'s sub-folders).
+    listed = {name.split("/")[0] for row in rows for name in re.findall(r"`([^`]+)`", row)}
+    assert listed == {entry.name for entry in RUN_FOLDER if entry.key != "old_record"}
+
+
+def test_a_damaged_record_is_refused_by_export_and_kept_aside_when_the_run_resumes(tmp_path):
+    data_dir = tmp_path / "tfds"
+    cfg = TrainConfig(
+        model="resnet18",
+        model_overrides={"stem": "cifar", "width": 4},
+        dataset=tiny_tfds.prepare(str(data_dir)),
+        data_dir=str(data_dir),
+        download=False,
+        model_dir=str(tmp_path / "run"),
+        epochs=1,
+        global_batch_size=16,
+        steps_per_loop=3,
+        export_saved_model=False,
+    )
+    first = train(cfg)
+    record = tmp_path / "run" / "run.json"
+    damaged = record.read_bytes()[:50]
+    record.write_bytes(damaged)
+
+    export = subprocess.run(
+        [sys.executable, "-m", "trainers.export", f"--model_dir={tmp_path / 'run'}"]
+        + [f"--output_dir={tmp_path / 'export'}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        env=script_env(),
+    )
+    assert export.returncode == 2 and "Traceback" not in export.stderr, export.stderr[-3000:]
+    lines = [line for line in export.stderr.splitlines() if line.startswith("deepnets-export:")]
+    assert len(lines) == 1, export.stderr[-3000:]
+    assert f"--model_dir: {record} is not a run record this deepnets can read" in lines[0]
+
+    with pytest.warns(RunFolderWarning) as caught:
+        again = train(dataclasses.replace(cfg, epochs=2))
+    messages = [str(w.message) for w in caught if issubclass(w.category, RunFolderWarning)]
+    assert len(messages) == 1  # the new record, read again by run_loop, is left alone
+    aside = sorted(record.parent.glob("run.json.corrupt-*"))
+    assert len(aside) == 1 and re.fullmatch(r"run\.json\.corrupt-\d{8}T\d{6}Z", aside[0].name)
+    assert aside[0].read_bytes() == damaged
+    assert messages[0].startswith(f"{record} is not a run record this deepnets can read: ")
+    assert messages[0].endswith(f"; kept it as {aside[0]}, and this run writes a new record.")
+    assert RunRecord.read(str(record.parent)).config.epochs == 2
+    assert again.resumed_from == first.checkpoint_path
+    assert again.final_step == 2 * first.final_step

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from deepnets.training.errors import NonFiniteLossError
 from deepnets.training.loop.actions import Action, LoopReport
+from deepnets.training.loop.epochs import epochs_begun
 from deepnets.training.loop.results import TrainResult
 
 
@@ -48,7 +49,7 @@ class LoopSettings:
     @property
     def total_epochs(self) -> int:
         """Epochs begun by the end of the run."""
-        return math.ceil(self.total_steps / self.steps_per_epoch)
+        return epochs_begun(self.total_steps, self.steps_per_epoch)
 
     def loop_length(self, step: int) -> int:
         """Steps of the loop that starts after `step`: up to the next boundary."""

@@ -30,6 +30,20 @@ MAX_EPOCHS_PER_ITERATOR = 50
 MAX_EXAMPLES_PER_ITERATOR = 5_000_000
 
 
+def epochs_begun(steps: int, steps_per_epoch: int) -> int:
+    """The epochs begun by the end of step `steps`: a run of `steps` steps has this many
+    epochs, the last one possibly partial.
+
+    Args:
+        steps: steps done (or a run's length).
+        steps_per_epoch: optimizer steps per epoch (at least 1).
+
+    Returns:
+        `ceil(steps / steps_per_epoch)`.
+    """
+    return -(-steps // steps_per_epoch)
+
+
 class EpochInput:
     """Hands out the distributed iterator for any run of steps.
 
@@ -112,7 +126,7 @@ class EpochInput:
         if self._iterator is None or self._next_step != step or step >= self._end_step:
             epochs = 1
             if self.total_steps is not None:
-                last_epoch = -(-self.total_steps // self.steps_per_epoch)
+                last_epoch = epochs_begun(self.total_steps, self.steps_per_epoch)
                 epochs = min(max(1, last_epoch - epoch), self.max_epochs)
             self._iterator = None  # the old one goes first: one pipeline's memory at a time
             self._iterator = self.iterator(epoch, done, epochs)

@@ -18,10 +18,9 @@ from matplotlib.figure import Figure
 
 from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.reports.reporting import csv_text, read_step_rows
-from deepnets.training.run_folder.atomic import atomic_write_png, atomic_write_text
+from deepnets.training.run_folder.atomic import atomic_write_png
+from deepnets.training.run_folder.folder import RunFolder
 
-GRADIENT_CSV = "gradient_norms.csv"
-GRADIENT_PNG = "gradient_norms.png"
 FIELDS = ("step", "epoch", "layer", "depth", "norm")
 
 
@@ -35,19 +34,19 @@ class GradientNormsWriter(Action):
     TensorBoard action writes them as `gradients/<layer>` scalars).
 
     Args:
-        model_dir: the run folder.
+        folder: the run folder.
         steps_per_epoch: for the epoch column.
     """
 
-    def __init__(self, model_dir: str, steps_per_epoch: int) -> None:
-        self.model_dir = model_dir
-        self.csv_path = os.path.join(model_dir, GRADIENT_CSV)
-        self.png_path = os.path.join(model_dir, GRADIENT_PNG)
+    def __init__(self, folder: RunFolder, steps_per_epoch: int) -> None:
+        self.folder = folder
+        self.csv_path = folder.gradient_norms_csv
+        self.png_path = folder.gradient_norms_png
         self.steps_per_epoch = steps_per_epoch
 
     def on_start(self, step: int, total_steps: int, resumed_from: str | None) -> None:
         kept = [r for r in read_gradient_norms(self.csv_path) if int(r["step"]) <= step]
-        atomic_write_text(
+        self.folder.write_text(
             self.csv_path, csv_text([FIELDS] + [[r[k] for k in FIELDS] for r in kept])
         )
 
@@ -65,7 +64,7 @@ class GradientNormsWriter(Action):
     def on_end(self, result: object) -> None:
         rows = read_gradient_norms(self.csv_path)
         if rows:
-            title = os.path.basename(os.path.normpath(self.model_dir))
+            title = os.path.basename(os.path.normpath(self.folder.path))
             write_gradient_norms_png([(title, rows)], self.png_path)
 
 

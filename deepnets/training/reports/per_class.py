@@ -21,15 +21,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from deepnets.training.reports.reporting import csv_text
-from deepnets.training.run_folder.atomic import atomic_write_png, atomic_write_text
+from deepnets.training.run_folder.folder import RunFolder
 
 if TYPE_CHECKING:  # matplotlib is imported when drawing, not with the training library
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-PER_CLASS_CSV = "per_class.csv"
-CONFUSION_CSV = "confusion_matrix.csv"
-CONFUSION_PNG = "confusion_matrix.png"
 PER_CLASS_FIELDS = (
     "class",
     "name",
@@ -249,16 +246,16 @@ def write_per_class_reports(
     """
     matrix, names = _checked(confusion, class_names)
     rows = per_class_rows(matrix, names)
-    paths = {
-        "per_class_csv": os.path.join(folder, PER_CLASS_CSV),
-        "confusion_csv": os.path.join(folder, CONFUSION_CSV),
-        "confusion_png": os.path.join(folder, CONFUSION_PNG),
-    }
+    reports = RunFolder(folder)
     os.makedirs(folder, exist_ok=True)
     table = [PER_CLASS_FIELDS] + [[_number(row[key]) for key in PER_CLASS_FIELDS] for row in rows]
-    atomic_write_text(paths["per_class_csv"], csv_text(table))
+    reports.write_text(reports.per_class_csv, csv_text(table))
     counts = [["true_class", *names]]
     counts += [[name, *map(int, row)] for name, row in zip(names, matrix, strict=True)]
-    atomic_write_text(paths["confusion_csv"], csv_text(counts))
-    atomic_write_png(confusion_figure(matrix, names), paths["confusion_png"], dpi=DPI)
-    return paths
+    reports.write_text(reports.confusion_csv, csv_text(counts))
+    reports.write_png(confusion_figure(matrix, names), reports.confusion_png, dpi=DPI)
+    return {
+        "per_class_csv": reports.per_class_csv,
+        "confusion_csv": reports.confusion_csv,
+        "confusion_png": reports.confusion_png,
+    }

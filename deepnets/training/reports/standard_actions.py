@@ -3,10 +3,10 @@ metrics.csv, TensorBoard scalars and the curves picture)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 from deepnets.training.loop.actions import Action, LoopReport
+from deepnets.training.loop.epochs import epochs_begun
 from deepnets.training.loop.results import TrainResult
 from deepnets.training.reports.reporting import (
     MetricsCsv,
@@ -15,10 +15,7 @@ from deepnets.training.reports.reporting import (
     format_train_line,
     read_metrics_csv,
 )
-
-METRICS_CSV = "metrics.csv"
-CURVES_PNG = "curves.png"
-TENSORBOARD_DIR = "tensorboard"
+from deepnets.training.run_folder.folder import RunFolder
 
 
 class ProgressPrinter(Action):
@@ -35,7 +32,7 @@ class ProgressPrinter(Action):
     def on_train_loop(self, report: LoopReport) -> None:
         if not report.log:
             return
-        total_epochs = -(-report.total_steps // report.steps_per_epoch)
+        total_epochs = epochs_begun(report.total_steps, report.steps_per_epoch)
         line = format_train_line(
             step=report.step,
             total_steps=report.total_steps,
@@ -125,13 +122,14 @@ class CurvesWriter(Action):
         result.curves_png = self.draw()
 
 
-def standard_actions(model_dir: str, steps_per_epoch: int, progress: bool = True) -> list[Action]:
+def standard_actions(
+    folder: RunFolder, steps_per_epoch: int, progress: bool = True
+) -> list[Action]:
     """The chief's actions: progress lines (if `progress`), metrics.csv, TensorBoard and
-    curves.png."""
-    csv_path = os.path.join(model_dir, METRICS_CSV)
+    curves.png in `folder`."""
     return [
         *([ProgressPrinter()] if progress else []),
-        MetricsCsvWriter(csv_path, steps_per_epoch),
-        TensorBoardWriter(os.path.join(model_dir, TENSORBOARD_DIR)),
-        CurvesWriter(csv_path, os.path.join(model_dir, CURVES_PNG)),
+        MetricsCsvWriter(folder.metrics_csv, steps_per_epoch),
+        TensorBoardWriter(folder.tensorboard),
+        CurvesWriter(folder.metrics_csv, folder.curves_png),
     ]

@@ -7,7 +7,6 @@ final model. This module is the one place that joins the registry, the data pack
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,8 +28,8 @@ from deepnets.training.reports.per_class import per_class_summary, write_per_cla
 from deepnets.training.run.budget import CalibrationClock
 from deepnets.training.run.plan import RunPlan, plan_run
 from deepnets.training.run.run_loop import run_folder, run_loop
-from deepnets.training.run_folder.checkpoint_files import CHECKPOINT_SUBDIR, checkpoint_prefixes
 from deepnets.training.run_folder.export import save_final_model
+from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.run_folder.initial_weights import initialize_weights
 from deepnets.training.run_folder.run_record import RunRecord
 
@@ -178,7 +177,7 @@ def _new_model(
             copied by the later ones (the averaged model is made by this function too).
     """
     model = plan.model.build()
-    if checkpoint_prefixes(os.path.join(plan.model_dir, CHECKPOINT_SUBDIR)):
+    if RunFolder(plan.model_dir).has_checkpoints():
         return model
     _adapt_to_data(model, sample_images, adapted, plan.chief)  # init_weights may replace them
     path = plan.config.init_weights
@@ -216,7 +215,7 @@ def _write_record(plan: RunPlan, runner: StepRunner) -> RunRecord:
     """The run's record, written into the run folder by the chief."""
     record = RunRecord.from_plan(plan, runner.export_model)
     if plan.chief:
-        record.write(plan.model_dir)
+        RunFolder(plan.model_dir).write_record(record)
     return record
 
 
@@ -277,11 +276,11 @@ def train(
 ) -> TrainResult:
     """Trains `cfg.model` on `cfg.dataset` as the config says, resuming from `cfg.model_dir`.
 
-    Writes into `cfg.model_dir`: run.json (the run record), checkpoints/, tensorboard/,
-    metrics.csv, curves.png and, when the run completes, per_class.csv, confusion_matrix.csv
-    and confusion_matrix.png (of the final evaluation), final.keras (the model, logits) and
-    saved_model/ (images or image files in, probabilities and class names out: see
-    `deepnets.training.run_folder.serving`).
+    Writes into `cfg.model_dir` (`deepnets.training.run_folder.layout` lists the files):
+    run.json (the run record; one that cannot be read is kept aside with a warning),
+    checkpoints/, tensorboard/, metrics.csv, curves.png and, when the run completes, the
+    per-class reports of the final evaluation, final.keras (the model, logits) and
+    saved_model/ (see `deepnets.training.run_folder.serving`).
 
     Args:
         cfg: the run's config, or a plan already made from it (`plan_run`).

@@ -34,9 +34,8 @@ from collections.abc import Callable
 
 from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.loop.controller import LoopSettings
-from deepnets.training.run_folder.atomic import atomic_write_text
+from deepnets.training.run_folder.folder import RunFolder
 
-BUDGET_RECORD = "budget.json"
 CALIBRATION_SECONDS = 20.0  # steady steps timed before the length is fixed
 CALIBRATION_LOOPS = 2  # and at least this many loops after the first
 FIRST_EPOCH_SHARE = 0.25  # the first epoch is left out of the timing if it takes at most this
@@ -73,8 +72,8 @@ class BudgetPlan:
 
     def write(self, model_dir: str) -> str:
         """Writes `model_dir/budget.json` atomically; returns its path."""
-        text = json.dumps(dataclasses.asdict(self), indent=2) + "\n"
-        return atomic_write_text(os.path.join(model_dir, BUDGET_RECORD), text)
+        folder = RunFolder(model_dir)
+        return folder.write_json(folder.budget, dataclasses.asdict(self))
 
     @classmethod
     def read(cls, model_dir: str) -> BudgetPlan | None:
@@ -83,7 +82,7 @@ class BudgetPlan:
         Raises:
             ValueError: the file is not a budget plan (its path and what is wrong named).
         """
-        path = os.path.join(model_dir, BUDGET_RECORD)
+        path = RunFolder(model_dir).budget
         if not os.path.exists(path):
             return None
         try:

@@ -9,23 +9,16 @@ reports.
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
-from deepnets.training.errors import OutputWriteError
 from deepnets.training.loop.actions import Action
 from deepnets.training.loop.controller import Controller, LoopSettings
 from deepnets.training.loop.results import TrainResult
 from deepnets.training.loop.runner import StepRunner
 from deepnets.training.reports.gradient_report import GradientNormsWriter
-from deepnets.training.reports.standard_actions import METRICS_CSV, standard_actions
-from deepnets.training.run_folder.atomic import recover_leftovers
-from deepnets.training.run_folder.checkpointing import (
-    CHECKPOINT_SUBDIR,
-    CheckpointKeeper,
-    last_intact_checkpoint,
-)
-from deepnets.training.run_folder.lock import RunLock
+from deepnets.training.reports.standard_actions import standard_actions
+from deepnets.training.run_folder.checkpointing import CheckpointKeeper
+from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.runtime.preemption import SigtermFlag
 from deepnets.training.runtime.strategy import is_chief, is_multi_worker
 
@@ -84,22 +77,11 @@ def run_loop(
         )
 
 
-@contextlib.contextmanager
-def run_folder(model_dir: str, chief: bool) -> Iterator[None]:
-    """Holds the run folder for writing (on the chief): its lock, leftovers of killed writers
-    cleaned up, and an `OSError` of any write turned into an `OutputWriteError` that names the
-    file and the newest intact checkpoint."""
-    if not chief:
-        yield
-        return
-    with RunLock(model_dir):
-        recover_leftovers(model_dir)
-        try:
-            yield
-        except OSError as err:
-            checkpoint = last_intact_checkpoint(os.path.join(model_dir, CHECKPOINT_SUBDIR))
-            reason = err.strerror or str(err)
-            raise OutputWriteError(err.filename or model_dir, reason, checkpoint) from err
+def run_folder(model_dir: str, chief: bool) -> contextlib.AbstractContextManager[object]:
+    """Holds the run folder for writing on the chief (`RunFolder.held`: its lock, leftovers of
+    killed writers cleaned up, a damaged record kept aside, a failed write turned into an
+    `OutputWriteError`); other workers write nothing there and hold nothing."""
+    return RunFolder(model_dir).held() if chief else contextlib.nullcontext()
 
 
 def _run(
@@ -117,9 +99,10 @@ def _run(
     checkpoints = CheckpointKeeper(
         strategy, model_dir, keep_checkpoints, **runner.checkpoint_objects()
     )
-    actions = standard_actions(model_dir, settings.steps_per_epoch, progress) if chief else []
+    folder = RunFolder(model_dir)
+    actions = standard_actions(folder, settings.steps_per_epoch, progress) if chief else []
     if chief and runner.gradient_recorder is not None:
-        actions.append(GradientNormsWriter(model_dir, settings.steps_per_epoch))
+        actions.append(GradientNormsWriter(folder, settings.steps_per_epoch))
     actions += list(extra_actions)
     multi_worker = is_multi_worker(strategy)
     try:
@@ -145,5 +128,5 @@ def _run(
             action.close()
         checkpoints.close()
     if chief:
-        result.metrics_csv = os.path.join(model_dir, METRICS_CSV)
+        result.metrics_csv = folder.metrics_csv
     return result

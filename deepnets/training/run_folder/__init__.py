@@ -1,2 +1,3 @@
-"""The run folder: its record, checkpoints, lock and atomic writes, restoring a model from it,
-starting weights, and the exported model files."""
+"""The run folder: `RunFolder` (its paths by the one layout table, atomic writes, lock and
+record), its checkpoints, restoring a model from it, starting weights, and the exported model
+files."""

@@ -19,10 +19,10 @@ import tensorflow as tf
 
 from deepnets.training.errors import RunFolderWarning
 from deepnets.training.run_folder.atomic import atomic_write_text
+from deepnets.training.run_folder.layout import CHECKPOINT_NAMES
 
-CHECKPOINT_SUBDIR = "checkpoints"
-CORRUPT_SUBDIR = "corrupt"
-_NAME = re.compile(r"^ckpt-(\d+)(?:\.index|\.data-\d+-of-\d+)$")
+_PREFIX = CHECKPOINT_NAMES["checkpoint"].replace("<step>", "{step}")  # "ckpt-{step}"
+_NAME = re.compile("^" + _PREFIX.format(step=r"(\d+)") + r"(?:\.index|\.data-\d+-of-\d+)$")
 
 
 class CheckpointWarning(RunFolderWarning):
@@ -34,6 +34,11 @@ def checkpoint_step(path: str) -> int:
     return int(os.path.basename(path).rsplit("-", 1)[-1])
 
 
+def checkpoint_prefix(folder: str, step: int) -> str:
+    """The prefix of the checkpoint of `step` in `folder` (`folder/ckpt-<step>`)."""
+    return os.path.join(folder, _PREFIX.format(step=step))
+
+
 def checkpoint_prefixes(folder: str) -> list[str]:
     """Every `ckpt-<step>` prefix that has a file in `folder`, newest step first."""
     steps = set()
@@ -41,7 +46,7 @@ def checkpoint_prefixes(folder: str) -> list[str]:
         match = _NAME.match(name)
         if match:
             steps.add(int(match.group(1)))
-    return [os.path.join(folder, f"ckpt-{step}") for step in sorted(steps, reverse=True)]
+    return [checkpoint_prefix(folder, step) for step in sorted(steps, reverse=True)]
 
 
 def unreadable_reason(prefix: str) -> str | None:
@@ -53,6 +58,14 @@ def unreadable_reason(prefix: str) -> str | None:
     except (tf.errors.OpError, IndexError, ValueError, OSError) as err:
         lines = str(err).strip().splitlines()
         return f"{type(err).__name__}: {lines[0][:200] if lines else 'no message'}"
+    return None
+
+
+def last_intact_checkpoint(folder: str) -> str | None:
+    """The newest checkpoint of `folder`, if it reads back whole (else None)."""
+    prefixes = checkpoint_prefixes(folder)
+    if prefixes and unreadable_reason(prefixes[0]) is None:
+        return prefixes[0]
     return None
 
 
@@ -82,10 +95,14 @@ def newest_readable(folder: str, *, move_aside: bool) -> tuple[str | None, list[
     return None, broken
 
 
+def corrupt_folder(folder: str) -> str:
+    """`folder/corrupt`: where the unreadable checkpoints of `folder` are moved."""
+    return os.path.join(folder, CHECKPOINT_NAMES["corrupt"])
+
+
 def move_files_aside(prefix: str) -> str:
     """Moves every file of the checkpoint `prefix` into `<its folder>/corrupt/`; returns that."""
-    folder = os.path.dirname(prefix)
-    target = os.path.join(folder, CORRUPT_SUBDIR)
+    target = corrupt_folder(os.path.dirname(prefix))
     os.makedirs(target, exist_ok=True)
     for path in checkpoint_files(prefix):
         shutil.move(path, os.path.join(target, os.path.basename(path)))
@@ -114,7 +131,7 @@ def write_state(folder: str, prefixes: list[str]) -> None:
         names = [os.path.basename(p) for p in prefixes]
         lines = [f'model_checkpoint_path: "{names[-1]}"']
         lines += [f'all_model_checkpoint_paths: "{name}"' for name in names]
-        atomic_write_text(os.path.join(folder, "checkpoint"), "\n".join(lines) + "\n")
+        atomic_write_text(os.path.join(folder, CHECKPOINT_NAMES["state"]), "\n".join(lines) + "\n")
 
 
 def remove_temporary_folders(folder: str) -> None:

@@ -26,27 +26,21 @@ import tensorflow as tf
 
 from deepnets.training.errors import NoReadableCheckpointError, OutputWriteError, RunFolderError
 from deepnets.training.run_folder.checkpoint_files import (
-    CHECKPOINT_SUBDIR,
+    checkpoint_prefix,
     checkpoint_prefixes,
     checkpoint_step,
+    corrupt_folder,
+    last_intact_checkpoint,
     newest_readable,
     remove_checkpoint,
     remove_temporary_folders,
-    unreadable_reason,
     write_state,
 )
+from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.runtime.faults import fault_point
 from deepnets.training.runtime.strategy import is_chief, task_identity
 
-__all__ = ["CHECKPOINT_SUBDIR", "CheckpointKeeper", "checkpoint_step", "last_intact_checkpoint"]
-
-
-def last_intact_checkpoint(folder: str) -> str | None:
-    """The newest checkpoint of `folder`, if it reads back whole (else None)."""
-    prefixes = checkpoint_prefixes(folder)
-    if prefixes and unreadable_reason(prefixes[0]) is None:
-        return prefixes[0]
-    return None
+__all__ = ["CheckpointKeeper", "checkpoint_step", "last_intact_checkpoint"]
 
 
 class CheckpointKeeper:
@@ -62,7 +56,7 @@ class CheckpointKeeper:
     def __init__(
         self, strategy: tf.distribute.Strategy, model_dir: str, max_to_keep: int, **trackables: Any
     ) -> None:
-        self.directory = os.path.join(model_dir, CHECKPOINT_SUBDIR)
+        self.directory = RunFolder(model_dir).checkpoints
         self.max_to_keep = max_to_keep
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
@@ -105,8 +99,8 @@ class CheckpointKeeper:
             if broken:
                 raise NoReadableCheckpointError(
                     f"none of the {len(broken)} checkpoint(s) in {self.directory} can be read "
-                    f"(see the warnings above; they are now in {self.directory}/corrupt). Move "
-                    "them away to start this run from scratch, or use another --model_dir."
+                    f"(see the warnings above; they are now in {corrupt_folder(self.directory)})."
+                    " Move them away to start this run from scratch, or use another --model_dir."
                 )
             return None, 0
         try:
@@ -134,7 +128,7 @@ class CheckpointKeeper:
             OutputWriteError: the checkpoint could not be written (its partial files are removed).
         """
         self.step.assign(step)
-        prefix = os.path.join(self._write_dir, f"ckpt-{step}")
+        prefix = checkpoint_prefix(self._write_dir, step)
         try:
             fault_point("checkpoint.write", prefix)
             self.checkpoint.write(prefix)

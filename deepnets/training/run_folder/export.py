@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 
@@ -10,13 +9,11 @@ import tensorflow as tf
 
 from deepnets.models.predictor import ImagePredictor
 from deepnets.training.run_folder.atomic import atomic_directory, atomic_path
+from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.run_folder.serving import save_serving_model
 from deepnets.training.runtime.strategy import is_chief
 
 keras = tf.keras
-
-FINAL_KERAS = "final.keras"
-SAVED_MODEL_DIR = "saved_model"
 
 
 def save_model_files(
@@ -69,10 +66,10 @@ def save_final_model(
         (keras_path, saved_model_path) on the chief; (None, None) on other workers.
     """
     chief = is_chief(strategy)
-    folder = model_dir if chief else tempfile.mkdtemp(prefix="deepnets_final_")
-    saved_model_path = os.path.join(folder, SAVED_MODEL_DIR) if saved_model else None
-    paths = save_model_files(model, os.path.join(folder, FINAL_KERAS), saved_model_path, predictor)
+    folder = RunFolder(model_dir if chief else tempfile.mkdtemp(prefix="deepnets_final_"))
+    saved_model_path = folder.saved_model if saved_model else None
+    paths = save_model_files(model, folder.final_keras, saved_model_path, predictor)
     if not chief:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder.path, ignore_errors=True)
         return None, None
     return paths

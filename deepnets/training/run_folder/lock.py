@@ -24,8 +24,7 @@ import warnings
 from types import TracebackType
 
 from deepnets.training.errors import RunFolderWarning, RunLockedError
-
-LOCK_FILE = "run.lock"
+from deepnets.training.run_folder.layout import NAMES
 
 _held: dict[str, list] = {}  # real path -> [file descriptor, nesting count]
 
@@ -59,7 +58,7 @@ class RunLock:
 
     def __init__(self, model_dir: str) -> None:
         self.model_dir = model_dir
-        self.path = os.path.join(model_dir, LOCK_FILE)
+        self.path = os.path.join(model_dir, NAMES["lock_file"])
 
     def __enter__(self) -> RunLock:
         self.acquire()

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import tensorflow as tf
 
 from deepnets.training.errors import NoReadableCheckpointError
-from deepnets.training.run_folder.checkpoint_files import (
-    CHECKPOINT_SUBDIR,
-    newest_readable,
-    unreadable_reason,
-)
+from deepnets.training.run_folder.checkpoint_files import newest_readable, unreadable_reason
+from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.run_folder.run_record import RunRecord
 
 keras = tf.keras
@@ -36,8 +31,9 @@ def restore_model(
         FileNotFoundError: no run.json, or no checkpoint in the folder.
         NoReadableCheckpointError: the checkpoint asked for, or every one, cannot be read.
     """
-    record = RunRecord.read(model_dir)
-    folder = os.path.join(model_dir, CHECKPOINT_SUBDIR)
+    run_folder = RunFolder(model_dir)
+    record = run_folder.read_record()
+    folder = run_folder.checkpoints
     if checkpoint is not None:
         reason = unreadable_reason(checkpoint)
         if reason is not None:

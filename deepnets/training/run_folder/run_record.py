@@ -23,11 +23,11 @@ from deepnets.data import DatasetFacts, Preprocessing
 from deepnets.training.config import TrainConfig
 from deepnets.training.config.model_recipe import ModelRecipe
 from deepnets.training.run_folder.atomic import atomic_write_text
+from deepnets.training.run_folder.layout import NAMES
 from deepnets.training.runtime.machine import machine_facts
 
 keras = tf.keras
 
-RUN_RECORD = "run.json"
 FORMAT_VERSION = 1
 
 
@@ -125,7 +125,7 @@ class RunRecord:
     def write(self, model_dir: str) -> str:
         """Writes `model_dir/run.json` atomically; returns its path."""
         text = json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
-        return atomic_write_text(os.path.join(model_dir, RUN_RECORD), text)
+        return atomic_write_text(os.path.join(model_dir, NAMES["record"]), text)
 
     @classmethod
     def read(cls, model_dir: str) -> RunRecord:
@@ -135,12 +135,12 @@ class RunRecord:
             FileNotFoundError: the folder is not a deepnets run folder (the message says so).
             ValueError: the file is not a run record this version can read.
         """
-        path = os.path.join(model_dir, RUN_RECORD)
+        path = os.path.join(model_dir, NAMES["record"])
         if not os.path.exists(path):
             hint = (
                 " It holds a config.json: it was written by deepnets 0.1, whose run folders do "
                 "not record the model's classes and preprocessing; retrain with this version."
-                if os.path.exists(os.path.join(model_dir, "config.json"))
+                if os.path.exists(os.path.join(model_dir, NAMES["old_record"]))
                 else ""
             )
             raise FileNotFoundError(
