@@ -70,9 +70,9 @@ def draw_errors(runs: dict[str, str], path: str) -> str:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
+    from deepnets.training import RunFolder
     from deepnets.training.reports.reporting import read_metrics_csv
     from deepnets.training.run_folder.atomic import atomic_write_png
-    from deepnets.training.run_folder.folder import RunFolder
 
     figure = Figure(figsize=(13, 4.8), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
@@ -109,12 +109,11 @@ def main(argv: list[str]) -> None:
         fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
     if not FLAGS.folder or not FLAGS.output_dir:
         fail(PROGRAM, "--folder and --output_dir: give both")
-    from deepnets.training import train
+    from deepnets.training import RunFolder, train
     from deepnets.training.reports.gradient_report import (
         read_gradient_norms,
         write_gradient_norms_png,
     )
-    from deepnets.training.run_folder.folder import RunFolder
 
     runs, results = {}, {}
     for model in FLAGS.models:

@@ -71,7 +71,7 @@ def default_report_dir(source: ModelSource, dataset: str) -> str | None:
     name = os.path.basename(source.description)
     if dataset != run_dataset(source.record):
         name += "-" + dataset.replace("/", "_").replace(":", "_")
-    from deepnets.training.run_folder.folder import RunFolder
+    from deepnets.training import RunFolder
 
     return RunFolder(FLAGS.model_dir).evaluation_reports(name)
 

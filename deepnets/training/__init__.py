@@ -48,6 +48,7 @@ from deepnets.training.run.plan import ModelRecipe, RunPlan, plan_run
 from deepnets.training.run.run_loop import run_loop
 from deepnets.training.run_folder.checkpointing import CheckpointKeeper
 from deepnets.training.run_folder.export import save_final_model, save_model_files
+from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.run_folder.restore import restore_model
 from deepnets.training.run_folder.run_record import RunRecord
 from deepnets.training.run_folder.serving import save_serving_model
@@ -81,6 +82,7 @@ __all__ = [
     "LoopSettings",
     "ModelRecipe",
     "NonFiniteLossError",
+    "RunFolder",
     "RunFolderError",
     "RunPlan",
     "RunRecord",
