@@ -50,6 +50,52 @@ def quiet_tensorflow_logs(program: str) -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
+def use_fast_cpu_kernels() -> None:
+    """Asks `import deepnets` to turn TensorFlow's oneDNN kernels on where TensorFlow would
+    leave them off (x86 with AVX2, without AVX512-VNNI/BF16 or AMX) and the user has not set
+    `TF_ENABLE_ONEDNN_OPTS` either way: see `deepnets.cpu_kernels`.
+
+    Call before anything imports deepnets or TensorFlow; then `keep_right_kernels` once the
+    model is known.
+    """
+    if "deepnets" not in sys.modules:  # later, it could only leak into child processes
+        os.environ.setdefault("DEEPNETS_FAST_CPU_KERNELS", "1")  # deepnets.cpu_kernels reads it
+
+
+def keep_right_kernels(program: str, build_model: Callable[[], object]) -> None:
+    """Restarts this binary with oneDNN off when deepnets turned it on and the model
+    (`build_model()`) has a convolution whose oneDNN kernel the kernel check finds wrong on
+    this CPU, or the check fails (`deepnets.training.runtime.kernel_verdicts`), saying so in
+    one line.
+
+    A restart, not a refusal: with oneDNN off the same command trains right, only slower; and
+    TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` only when it starts.
+    """
+    from deepnets.cpu_kernels import kernel_decision, record
+    from deepnets.training.runtime.kernel_verdicts import kept_off, problem_of, wrong_convolution
+
+    decision = kernel_decision()
+    if decision.by != "deepnets" or not decision.onednn:
+        return  # off, or the user's or TensorFlow's own choice: nothing to check
+    try:
+        wrong = wrong_convolution(build_model())
+    except RuntimeError as err:  # unchecked kernels are not trusted
+        problem = str(err)
+    else:
+        if wrong is None:
+            return
+        problem = problem_of(wrong)
+    print(
+        f"{program}: oneDNN kept off: {problem}; restarting with TF_ENABLE_ONEDNN_OPTS=0 "
+        "(TF_ENABLE_ONEDNN_OPTS=1 forces it on).",
+        file=sys.stderr,
+        flush=True,
+    )
+    record(kept_off(problem))
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
 def fail(program: str, message: str) -> NoReturn:
     """Prints "program: error: message" to stderr and exits with the usage status (2)."""
     print(f"{program}: error: {message}", file=sys.stderr, flush=True)
