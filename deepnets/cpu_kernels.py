@@ -132,7 +132,7 @@ def decide(
             return recorded
         ignored = "" if _setting(value) is not None else ", which TensorFlow ignores"
         return KernelDecision(
-            _setting(value), "user", f"set by the user ({ONEDNN_VARIABLE}={value}{ignored})"
+            _setting(value), "user", f"set by the user: {ONEDNN_VARIABLE}={value}{ignored}"
         )
     flags = cpu_flags() if flags is None else flags
     machine = (platform.machine() if machine is None else machine).lower()
