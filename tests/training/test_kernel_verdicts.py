@@ -8,7 +8,7 @@ import pytest
 import deepnets
 from deepnets.cpu_kernels import FAKE_FLAGS_VARIABLE, KernelDecision
 from deepnets.training.runtime import kernel_verdicts
-from deepnets.training.runtime.kernel_check import Case, convolution_cases
+from deepnets.training.runtime.kernel_check import Case, check_size, convolution_cases
 from deepnets.training.runtime.kernel_verdicts import (
     CACHE_VARIABLE,
     cache_path,
@@ -18,7 +18,7 @@ from deepnets.training.runtime.kernel_verdicts import (
     wrong_convolution,
 )
 
-SHORTCUT = Case(1, 2, 4, 8, 8)  # the shape whose weight gradient was wrong on an AVX2 EPYC
+SHORTCUT = Case(1, 2, 4, 8, 32)  # the shape whose weight gradient was wrong on an AVX2 EPYC
 TURNED_ON = KernelDecision(True, "deepnets", "turned on by deepnets: AVX2 without ...")
 
 
@@ -48,7 +48,7 @@ class CountingCheck:
 
 
 def test_a_case_reads_back_from_its_text():
-    assert Case.parse(str(SHORTCUT)) == SHORTCUT == Case.parse("1x1 stride 2, 4->8, 8x8")
+    assert Case.parse(str(SHORTCUT)) == SHORTCUT == Case.parse("1x1 stride 2, 4->8, 32x32")
     with pytest.raises(ValueError, match="case='1x1': expected e.g."):
         Case.parse("1x1")
 
@@ -56,18 +56,23 @@ def test_a_case_reads_back_from_its_text():
 def test_the_models_convolutions_are_its_distinct_shapes(model):
     cases = convolution_cases(model)
     assert len(cases) == len(set(cases)) and SHORTCUT in cases  # the shortcuts of stage 2
-    assert Case(3, 1, 3, 4, 8) in cases  # the CIFAR stem
+    assert Case(3, 1, 3, 4, 32) in cases  # the CIFAR stem
     assert {case.kernel for case in cases} == {1, 3}
+
+
+def test_narrow_convolutions_are_checked_at_32x32_and_wide_ones_at_8x8():
+    assert check_size(4, 8) == check_size(64, 64) == 32  # as where the wrong one was measured
+    assert check_size(64, 128) == check_size(512, 512) == 8  # seconds for a whole ResNet
 
 
 def test_the_verdicts_are_checked_once_then_read_from_the_cache(cache):
     check = CountingCheck()
-    cases = [SHORTCUT, Case(3, 1, 4, 4, 8)]
+    cases = [SHORTCUT, Case(3, 1, 4, 4, 32)]
     assert verdicts_for(cases, check) == {str(c): "ok" for c in cases}
     assert verdicts_for(cases, check) == {str(c): "ok" for c in cases}
     assert len(check.checked) == 1  # the second time, from the cache
-    verdicts_for([*cases, Case(3, 2, 4, 8, 8)], check)
-    assert check.checked[1] == ["3x3 stride 2, 4->8, 8x8"]  # only the shape not checked yet
+    verdicts_for([*cases, Case(3, 2, 4, 8, 32)], check)
+    assert check.checked[1] == ["3x3 stride 2, 4->8, 32x32"]  # only the shape not checked yet
     written = json.loads(open(cache_path()).read())
     assert written["verdicts"] == read_verdicts() and len(written["verdicts"]) == 3
 
@@ -89,7 +94,7 @@ def test_a_wrong_shape_of_the_model_is_found_when_deepnets_turned_onednn_on(
     assert kernel_verdicts.kept_off(kernel_verdicts.problem_of(SHORTCUT)) == KernelDecision(
         False,
         "deepnets",
-        "kept off: the kernel check found the convolution 1x1 stride 2, 4->8, 8x8 wrong on "
+        "kept off: the kernel check found the convolution 1x1 stride 2, 4->8, 32x32 wrong on "
         "this CPU",
     )
 
@@ -111,7 +116,7 @@ def test_nothing_is_checked_where_deepnets_did_not_turn_onednn_on(
 
 
 def test_the_check_runs_in_a_process_with_onednn_on():
-    assert check_in_subprocess([SHORTCUT, Case(3, 1, 4, 4, 8)]) == {
-        "1x1 stride 2, 4->8, 8x8": "ok",  # right on this machine (AMX)
-        "3x3 stride 1, 4->4, 8x8": "ok",
+    assert check_in_subprocess([SHORTCUT, Case(3, 1, 64, 128, 8)]) == {
+        "1x1 stride 2, 4->8, 32x32": "ok",  # right on this machine (AMX)
+        "3x3 stride 1, 64->128, 8x8": "ok",
     }

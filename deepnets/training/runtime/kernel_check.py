@@ -28,9 +28,10 @@ import tensorflow as tf
 # Images per call and calls per shape when one model's shapes are checked: seconds in all.
 MODEL_CHECK_BATCH = 4
 MODEL_CHECK_REPEATS = 2
-# The input size of a model's shape in the check: the kernel oneDNN picks follows the channels,
-# kernel and stride (the wrong weight gradient on an AVX2 EPYC showed at 8x8 and 32x32 alike).
-MODEL_CHECK_SIZE = 8
+# The input size of a model's shape in the check: 32x32 as where the wrong weight gradient was
+# measured (docs/performance.md) while that is cheap, 8x8 for the wide layers, so that a
+# model's shapes check in seconds.
+MODEL_CHECK_SIZES = ((64, 32), (None, 8))  # (up to this many channels, size)
 TOLERANCE = 1e-4
 
 
@@ -118,8 +119,15 @@ def check_case(
     return findings
 
 
-def convolution_cases(model: tf.keras.Model, size: int = MODEL_CHECK_SIZE) -> list[Case]:
-    """The distinct convolutions of `model` (nested layers included) as `Case`s at `size`.
+def check_size(channels_in: int, channels_out: int) -> int:
+    """The input size a model's convolution is checked at (`MODEL_CHECK_SIZES`)."""
+    widest = max(channels_in, channels_out)
+    return next(size for most, size in MODEL_CHECK_SIZES if most is None or widest <= most)
+
+
+def convolution_cases(model: tf.keras.Model) -> list[Case]:
+    """The distinct convolutions of `model` (nested layers included) as `Case`s, each at the
+    input size `check_size` gives it.
 
     Only square, undilated, ungrouped `Conv2D` layers with square strides: the shapes deepnets
     models are made of and the ones the check computes.
@@ -132,6 +140,7 @@ def convolution_cases(model: tf.keras.Model, size: int = MODEL_CHECK_SIZE) -> li
         stride = layer.strides[0]
         square = height == width and stride == layer.strides[1]
         if square and tuple(layer.dilation_rate) == (1, 1) and layer.groups == 1:
+            size = check_size(channels_in, channels_out)
             cases.append(Case(height, stride, channels_in, channels_out, size))
     return list(dict.fromkeys(cases))
 
