@@ -28,92 +28,29 @@ ZEN4 = AVX2 | {"avx512f", "avx512_vnni", "avx512_bf16"}
 TURNED_ON = "turned on by deepnets: AVX2 without AVX512-VNNI/BF16 or AMX"
 
 
-@pytest.mark.parametrize(
-    "environ, flags, machine, expected",
-    [
-        ({}, AVX2, "x86_64", KernelDecision(True, "deepnets", TURNED_ON)),
-        (
-            {},
-            AVX512_NO_VNNI,
-            "x86_64",
-            KernelDecision(
-                True, "deepnets", "turned on by deepnets: AVX-512 without AVX512-VNNI/BF16 or AMX"
-            ),
-        ),
-        (
-            {},
-            ZEN4,
-            "x86_64",
-            KernelDecision(
-                True, "tensorflow", "TensorFlow's default on this CPU (AVX512-BF16, AVX512-VNNI)"
-            ),
-        ),
-        (
-            {},
-            AMX,
-            "AMD64",
-            KernelDecision(
-                True,
-                "tensorflow",
-                "TensorFlow's default on this CPU (AMX, AVX512-BF16, AVX512-VNNI)",
-            ),
-        ),
-        (
-            {},
-            AVX2 | {"avx_vnni"},  # Alder Lake and later laptops
-            "x86_64",
-            KernelDecision(True, "tensorflow", "TensorFlow's default on this CPU (AVX-VNNI)"),
-        ),
-        (
-            {},
-            frozenset({"sse2", "sse4_1"}),
-            "x86_64",
-            KernelDecision(False, "tensorflow", "TensorFlow's default on this CPU (no AVX2)"),
-        ),
-        (
-            {ONEDNN_VARIABLE: "0"},
-            AVX2,
-            "x86_64",
-            KernelDecision(False, "user", "set by the user: TF_ENABLE_ONEDNN_OPTS=0"),
-        ),
-        (
-            {ONEDNN_VARIABLE: "1"},
-            AVX2,
-            "x86_64",
-            KernelDecision(True, "user", "set by the user: TF_ENABLE_ONEDNN_OPTS=1"),
-        ),
-        (
-            {ONEDNN_VARIABLE: "False"},
-            AMX,
-            "x86_64",
-            KernelDecision(False, "user", "set by the user: TF_ENABLE_ONEDNN_OPTS=False"),
-        ),
-        (
-            {ONEDNN_VARIABLE: "maybe"},
-            AVX2,
-            "x86_64",
-            KernelDecision(
-                None,
-                "user",
-                "set by the user: TF_ENABLE_ONEDNN_OPTS=maybe, which TensorFlow ignores",
-            ),
-        ),
-        (
-            {},
-            AVX2,
-            "aarch64",
-            KernelDecision(None, "tensorflow", "TensorFlow's default on this aarch64 CPU"),
-        ),
-        (
-            {},
-            frozenset(),
-            "x86_64",
-            KernelDecision(None, "tensorflow", "TensorFlow's default (CPU features unknown)"),
-        ),
-    ],
-)
-def test_the_decision_for_each_cpu_and_setting(environ, flags, machine, expected):
-    assert decide(environ, flags, machine) == expected
+OLD = frozenset({"sse2", "sse4_1"})
+TF = "TensorFlow's default"
+ON_THIS = "TensorFlow's default on this CPU"
+USER = "set by the user: TF_ENABLE_ONEDNN_OPTS"
+CASES = [  # (environment, CPU flags, architecture, oneDNN, decided by, reason)
+    ({}, AVX2, "x86_64", True, "deepnets", TURNED_ON),
+    ({}, AVX512_NO_VNNI, "x86_64", True, "deepnets", TURNED_ON.replace("AVX2", "AVX-512")),
+    ({}, ZEN4, "x86_64", True, "tensorflow", f"{ON_THIS} (AVX512-BF16, AVX512-VNNI)"),
+    ({}, AMX, "AMD64", True, "tensorflow", f"{ON_THIS} (AMX, AVX512-BF16, AVX512-VNNI)"),
+    ({}, AVX2 | {"avx_vnni"}, "x86_64", True, "tensorflow", f"{ON_THIS} (AVX-VNNI)"),
+    ({}, OLD, "x86_64", False, "tensorflow", f"{ON_THIS} (no AVX2)"),
+    ({ONEDNN_VARIABLE: "0"}, AVX2, "x86_64", False, "user", f"{USER}=0"),
+    ({ONEDNN_VARIABLE: "1"}, AVX2, "x86_64", True, "user", f"{USER}=1"),
+    ({ONEDNN_VARIABLE: "False"}, AMX, "x86_64", False, "user", f"{USER}=False"),
+    ({ONEDNN_VARIABLE: "on"}, AVX2, "x86_64", None, "user", f"{USER}=on, which TensorFlow ignores"),
+    ({}, AVX2, "aarch64", None, "tensorflow", f"{TF} on this aarch64 CPU"),
+    ({}, frozenset(), "x86_64", None, "tensorflow", f"{TF} (CPU features unknown)"),
+]
+
+
+@pytest.mark.parametrize("environ, flags, machine, onednn, by, reason", CASES)
+def test_the_decision_for_each_cpu_and_setting(environ, flags, machine, onednn, by, reason):
+    assert decide(environ, flags, machine) == KernelDecision(onednn, by, reason)
 
 
 def test_a_recorded_decision_holds_while_the_setting_is_the_one_deepnets_made():
@@ -136,7 +73,7 @@ def test_the_fake_cpu_flags_variable_replaces_proc_cpuinfo(monkeypatch):
 
 
 def run_python(code, **env):
-    environ = {k: v for k, v in os.environ.items() if k != ONEDNN_VARIABLE}
+    environ = {k: v for k, v in os.environ.items() if k not in (ONEDNN_VARIABLE, OPT_IN_VARIABLE)}
     environ.update(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", **env)
     done = subprocess.run(
         [sys.executable, "-c", code],

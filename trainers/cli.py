@@ -58,7 +58,7 @@ def use_fast_cpu_kernels() -> None:
     Call before anything imports deepnets or TensorFlow; then `keep_right_kernels` once the
     model is known.
     """
-    if "deepnets" not in sys.modules:  # later, it could only leak into child processes
+    if not {"deepnets", "tensorflow"} & set(sys.modules):  # later, it would only leak to children
         os.environ.setdefault("DEEPNETS_FAST_CPU_KERNELS", "1")  # deepnets.cpu_kernels reads it
 
 
