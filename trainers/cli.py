@@ -62,29 +62,20 @@ def use_fast_cpu_kernels() -> None:
         os.environ.setdefault("DEEPNETS_FAST_CPU_KERNELS", "1")  # deepnets.cpu_kernels reads it
 
 
-def keep_right_kernels(program: str, build_model: Callable[[], object]) -> None:
-    """Restarts this binary with oneDNN off when deepnets turned it on and the model
-    (`build_model()`) has a convolution whose oneDNN kernel the kernel check finds wrong on
-    this CPU, or the check fails (`deepnets.training.runtime.kernel_verdicts`), saying so in
-    one line.
+def keep_right_kernels(program: str, recipe: object) -> None:
+    """Restarts this binary with oneDNN off when deepnets turned it on and the model `recipe`
+    builds has a convolution whose oneDNN kernel the kernel check finds wrong on this CPU, or
+    the check fails (`deepnets.training.runtime.kernel_verdicts`), saying so in one line.
 
     A restart, not a refusal: with oneDNN off the same command trains right, only slower; and
     TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` only when it starts.
     """
-    from deepnets.cpu_kernels import kernel_decision, record
-    from deepnets.training.runtime.kernel_verdicts import kept_off, problem_of, wrong_convolution
+    from deepnets.cpu_kernels import record
+    from deepnets.training.runtime.kernel_verdicts import kept_off, kernel_problem
 
-    decision = kernel_decision()
-    if decision.by != "deepnets" or not decision.onednn:
-        return  # off, or the user's or TensorFlow's own choice: nothing to check
-    try:
-        wrong = wrong_convolution(build_model())
-    except RuntimeError as err:  # unchecked kernels are not trusted
-        problem = str(err)
-    else:
-        if wrong is None:
-            return
-        problem = problem_of(wrong)
+    problem = kernel_problem(recipe)
+    if problem is None:
+        return
     print(
         f"{program}: oneDNN kept off: {problem}; restarting with TF_ENABLE_ONEDNN_OPTS=0 "
         "(TF_ENABLE_ONEDNN_OPTS=1 forces it on).",

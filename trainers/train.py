@@ -44,7 +44,7 @@ def main(argv: list[str]) -> None:
 
     with cli_errors(PROGRAM):
         plan = plan_run(config_from_flags(FLAGS))  # first: it may split the CPU into replicas
-        keep_right_kernels(PROGRAM, plan.model.build)  # may restart with oneDNN off
+        keep_right_kernels(PROGRAM, plan.model)  # may restart with oneDNN off
     print(f"Kernels: {describe_kernels()}", flush=True)
     try:
         result = train(plan)

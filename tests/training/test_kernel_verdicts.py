@@ -7,13 +7,18 @@ import pytest
 
 import deepnets
 from deepnets.cpu_kernels import FAKE_FLAGS_VARIABLE, KernelDecision
+from deepnets.training import TrainConfig, train
+from deepnets.training.errors import CpuKernelError
+from deepnets.training.run import api
 from deepnets.training.runtime import kernel_verdicts
 from deepnets.training.runtime.kernel_check import Case, check_size, convolution_cases
 from deepnets.training.runtime.kernel_verdicts import (
     CACHE_VARIABLE,
     cache_path,
     check_in_subprocess,
+    kernel_problem,
     read_verdicts,
+    require_right_kernels,
     verdicts_for,
     wrong_convolution,
 )
@@ -97,6 +102,56 @@ def test_a_wrong_shape_of_the_model_is_found_when_deepnets_turned_onednn_on(
         "kept off: the kernel check found the convolution 1x1 stride 2, 4->8, 32x32 wrong on "
         "this CPU",
     )
+
+
+class Recipe:
+    """A model recipe that counts its builds."""
+
+    def __init__(self, model):
+        self.model, self.builds = model, 0
+
+    def build(self):
+        self.builds += 1
+        return self.model
+
+
+def test_a_program_of_its_own_is_refused_with_how_to_start_instead(cache, model, monkeypatch):
+    monkeypatch.setattr(kernel_verdicts, "kernel_decision", lambda: TURNED_ON)
+    monkeypatch.setattr(kernel_verdicts, "onednn_enabled", lambda: True)
+    monkeypatch.setattr(kernel_verdicts, "_problems", {})
+    monkeypatch.setattr(kernel_verdicts, "check_in_subprocess", CountingCheck(wrong=SHORTCUT))
+    recipe = Recipe(model)
+    with pytest.raises(CpuKernelError) as caught:
+        require_right_kernels(recipe)
+    assert str(caught.value) == (
+        f"the kernel check found the convolution {SHORTCUT} wrong on this CPU; oneDNN is on "
+        "because DEEPNETS_FAST_CPU_KERNELS=1 turned it on: start Python with "
+        "TF_ENABLE_ONEDNN_OPTS=0 to train right (slower), or TF_ENABLE_ONEDNN_OPTS=1 to force it"
+    )
+    assert kernel_problem(recipe) and recipe.builds == 1  # answered once per recipe
+
+
+def test_a_failed_check_is_a_problem_too(cache, model, monkeypatch):
+    def crashed(cases):
+        raise RuntimeError("the oneDNN kernel check failed: Segmentation fault")
+
+    monkeypatch.setattr(kernel_verdicts, "kernel_decision", lambda: TURNED_ON)
+    monkeypatch.setattr(kernel_verdicts, "onednn_enabled", lambda: True)
+    monkeypatch.setattr(kernel_verdicts, "_problems", {})
+    monkeypatch.setattr(kernel_verdicts, "check_in_subprocess", crashed)
+    problem = "the oneDNN kernel check failed: Segmentation fault"
+    assert kernel_problem(Recipe(model)) == problem
+
+
+def test_train_checks_the_kernels_before_anything_is_written(tmp_path, monkeypatch):
+    def refuse(recipe):
+        raise CpuKernelError(f"refused {recipe.name}")
+
+    monkeypatch.setattr(api, "require_right_kernels", refuse)
+    cfg = TrainConfig(model="resnet18", dataset="shapes10", model_dir=str(tmp_path / "run"))
+    with pytest.raises(CpuKernelError, match="refused resnet18"):
+        train(cfg)
+    assert not (tmp_path / "run" / "run.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -37,9 +38,11 @@ from deepnets.cpu_kernels import (
     kernel_decision,
     onednn_enabled,
 )
+from deepnets.training.errors import CpuKernelError
 from deepnets.training.runtime.kernel_check import Case, convolution_cases
 
 CACHE_VARIABLE = "DEEPNETS_CACHE_DIR"
+_problems: dict[str, str | None] = {}  # kernel_problem's answers by model recipe, this process
 CHECK_TIMEOUT_SECONDS = 600
 
 # Runs the kernel check of some shapes in a fresh process with oneDNN on: {str(case): verdict}.
@@ -131,6 +134,38 @@ def wrong_convolution(model: tf.keras.Model, check: CheckShapes | None = None) -
     cases = convolution_cases(model)
     verdicts = verdicts_for(cases, check)
     return next((case for case in cases if verdicts[str(case)] == "WRONG"), None)
+
+
+def kernel_problem(recipe: Any) -> str | None:
+    """Why oneDNN may not train the model `recipe` builds here (`problem_of` a wrong
+    convolution, or the check's failure), or None; answered once per recipe in a process,
+    building the model only where deepnets turned oneDNN on.
+
+    Args:
+        recipe: the run's `ModelRecipe` (anything with `build()` and a stable repr).
+    """
+    decision = kernel_decision()
+    if decision.by != "deepnets" or not decision.onednn:
+        return None
+    key = repr(recipe)
+    if key not in _problems:
+        try:
+            wrong = wrong_convolution(recipe.build())
+            _problems[key] = None if wrong is None else problem_of(wrong)
+        except RuntimeError as err:  # unchecked kernels are not trusted
+            _problems[key] = str(err)
+    return _problems[key]
+
+
+def require_right_kernels(recipe: Any) -> None:
+    """Raises `CpuKernelError` when `kernel_problem(recipe)` finds one (`deepnets-train`
+    restarts itself with oneDNN off first; a program of its own cannot be restarted)."""
+    problem = kernel_problem(recipe)
+    if problem:
+        raise CpuKernelError(
+            f"{problem}; oneDNN is on because {OPT_IN_VARIABLE}=1 turned it on: start Python "
+            f"with {ONEDNN_VARIABLE}=0 to train right (slower), or {ONEDNN_VARIABLE}=1 to force it"
+        )
 
 
 def kept_off(problem: str) -> KernelDecision:
