@@ -6,10 +6,20 @@
 
 Importing deepnets registers every layer and model with Keras (package "deepnets"), so
 `tf.keras.models.load_model("model.keras")` works without `custom_objects`.
+
+On an x86 CPU where TensorFlow leaves its fast oneDNN kernels off (AVX2 without AVX512-VNNI/BF16
+or AMX), `DEEPNETS_FAST_CPU_KERNELS=1` in the environment and `import deepnets` before
+TensorFlow turn them on (see `deepnets.cpu_kernels`); without it, importing deepnets warns once
+(`SlowKernelsWarning`) when TensorFlow runs without them there.
 """
 
-from deepnets import layers, models
-from deepnets.models.registry import (
+# First, before anything imports TensorFlow: TensorFlow reads TF_ENABLE_ONEDNN_OPTS when it starts.
+from deepnets import cpu_kernels as _cpu_kernels
+
+_cpu_kernels.at_import()
+
+from deepnets import layers, models  # noqa: E402
+from deepnets.models.registry import (  # noqa: E402
     build_model,
     get_model_spec,
     list_models,
@@ -18,6 +28,8 @@ from deepnets.models.registry import (
 )
 
 __version__ = "0.2.0"
+
+_cpu_kernels.warn_if_slow()
 
 __all__ = [
     "__version__",

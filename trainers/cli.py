@@ -50,6 +50,43 @@ def quiet_tensorflow_logs(program: str) -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
+def use_fast_cpu_kernels() -> None:
+    """Asks `import deepnets` to turn TensorFlow's oneDNN kernels on where TensorFlow would
+    leave them off (x86 with AVX2, without AVX512-VNNI/BF16 or AMX) and the user has not set
+    `TF_ENABLE_ONEDNN_OPTS` either way: see `deepnets.cpu_kernels`.
+
+    Call before anything imports deepnets or TensorFlow; then `keep_right_kernels` once the
+    model is known.
+    """
+    if not {"deepnets", "tensorflow"} & set(sys.modules):  # later, it would only leak to children
+        os.environ.setdefault("DEEPNETS_FAST_CPU_KERNELS", "1")  # deepnets.cpu_kernels reads it
+
+
+def keep_right_kernels(program: str, recipe: object) -> None:
+    """Restarts this binary with oneDNN off when deepnets turned it on and the model `recipe`
+    builds has a convolution whose oneDNN kernel the kernel check finds wrong on this CPU, or
+    the check fails (`deepnets.training.runtime.kernel_verdicts`), saying so in one line.
+
+    A restart, not a refusal: with oneDNN off the same command trains right, only slower; and
+    TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` only when it starts.
+    """
+    from deepnets.cpu_kernels import record
+    from deepnets.training import kept_off, kernel_problem
+
+    problem = kernel_problem(recipe)
+    if problem is None:
+        return
+    print(
+        f"{program}: oneDNN kept off: {problem}; restarting with TF_ENABLE_ONEDNN_OPTS=0 "
+        "(TF_ENABLE_ONEDNN_OPTS=1 forces it on).",
+        file=sys.stderr,
+        flush=True,
+    )
+    record(kept_off(problem))
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
 def fail(program: str, message: str) -> NoReturn:
     """Prints "program: error: message" to stderr and exits with the usage status (2)."""
     print(f"{program}: error: {message}", file=sys.stderr, flush=True)

@@ -15,10 +15,18 @@ import sys
 
 from absl import flags
 
-from trainers.cli import cli_errors, fail, quiet_tensorflow_logs, run_binary
+from trainers.cli import (
+    cli_errors,
+    fail,
+    keep_right_kernels,
+    quiet_tensorflow_logs,
+    run_binary,
+    use_fast_cpu_kernels,
+)
 
 PROGRAM = "deepnets-train"
 quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
+use_fast_cpu_kernels()  # before TensorFlow is imported: it reads the setting when it starts
 
 from trainers.flag_config import config_from_flags, define_train_flags  # noqa: E402
 
@@ -30,6 +38,7 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
     # Imported here so that `--help` and flag errors answer before TensorFlow starts.
+    from deepnets.cpu_kernels import describe_kernels
     from deepnets.training import (
         ConfigError,
         NonFiniteLossError,
@@ -40,6 +49,8 @@ def main(argv: list[str]) -> None:
 
     with cli_errors(PROGRAM):
         plan = plan_run(config_from_flags(FLAGS))  # first: it may split the CPU into replicas
+        keep_right_kernels(PROGRAM, plan.model)  # may restart with oneDNN off
+    print(f"Kernels: {describe_kernels()}", flush=True)
     try:
         result = train(plan)
     except (ConfigError, RunFolderError) as err:  # a refused override; a folder in use, full...

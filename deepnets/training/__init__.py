@@ -52,6 +52,7 @@ from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.run_folder.restore import restore_model
 from deepnets.training.run_folder.run_record import RunRecord
 from deepnets.training.run_folder.serving import save_serving_model
+from deepnets.training.runtime.kernel_verdicts import kept_off, kernel_problem
 from deepnets.training.runtime.machine import (
     BFLOAT16_UNITS,
     bfloat16_units,
@@ -100,6 +101,8 @@ __all__ = [
     "evaluate",
     "evaluate_split",
     "is_chief",
+    "kept_off",
+    "kernel_problem",
     "l2_weight_decay_loss",
     "machine_facts",
     "make_optimizer",

@@ -84,3 +84,9 @@ class OutputWriteError(RunFolderError):
         super().__init__(
             f"cannot write {path}: {reason}; the run stopped, {state} once it can write."
         )
+
+
+class CpuKernelError(RuntimeError):
+    """oneDNN, turned on by deepnets (`DEEPNETS_FAST_CPU_KERNELS=1`), computes a convolution
+    of the model wrong on this CPU, or its kernel check failed: see
+    `deepnets.training.runtime.kernel_verdicts`. The message says how to start instead."""

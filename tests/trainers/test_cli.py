@@ -76,6 +76,9 @@ def test_short_run_then_evaluate_and_export(tmp_path):
         f"--model_dir={run_dir}",
     )
     assert train.returncode == 0, train.stderr[-3000:]
+    kernels = f"set by the user: TF_ENABLE_ONEDNN_OPTS={os.environ['TF_ENABLE_ONEDNN_OPTS']}"
+    assert train.stdout.splitlines()[0].startswith("Kernels: oneDNN ")  # which ran, and why
+    assert train.stdout.splitlines()[0].endswith(f"({kernels})")
     assert "Final step 6" in train.stdout
     for name in ("final.keras", "saved_model", "metrics.csv", "curves.png", "run.json"):
         assert (run_dir / name).exists(), name

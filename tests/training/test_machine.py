@@ -39,6 +39,7 @@ def test_the_onednn_fact_follows_the_setting_made_before_tensorflow_starts(setti
     assert done.returncode == 0, done.stderr[-2000:]
     facts = json.loads(done.stdout.strip().splitlines()[-1])
     assert facts["onednn"] is expected
+    assert facts["onednn_reason"] == f"set by the user: TF_ENABLE_ONEDNN_OPTS={setting}"
     assert facts["cpu"] == cpu_model() and facts["gpus"] == 0
 
 

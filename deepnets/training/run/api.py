@@ -32,6 +32,7 @@ from deepnets.training.run_folder.export import save_final_model
 from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.run_folder.initial_weights import initialize_weights
 from deepnets.training.run_folder.run_record import RunRecord
+from deepnets.training.runtime.kernel_verdicts import require_right_kernels
 
 keras = tf.keras
 
@@ -293,12 +294,15 @@ def train(
 
     Raises:
         ConfigError: a setting that cannot be used, naming the field (see `plan_run`).
+        CpuKernelError: oneDNN, turned on by `DEEPNETS_FAST_CPU_KERNELS=1`, computes one of
+            the model's convolutions wrong on this CPU.
         NonFiniteLossError: when the loss becomes NaN/Inf (the last good checkpoint is kept).
         RunFolderError: another process trains in the folder (`RunLockedError`), a file could
             not be written (`OutputWriteError`), or no checkpoint can be read.
     """
     started = time.perf_counter()  # a time budget counts from here
     plan = cfg if isinstance(cfg, RunPlan) else plan_run(cfg, strategy)
+    require_right_kernels(plan.model)  # where deepnets turned oneDNN on
     cfg = plan.config
     if plan.chief and cfg.mixed_precision == "auto":
         chosen = plan.mixed_precision or "float32"

@@ -52,9 +52,9 @@ class RunRecord:
         keras_config: `keras.utils.serialize_keras_object(model)` of the built model: rebuilds
             the exact architecture even if the registry's defaults change later.
         versions: deepnets, TensorFlow, Keras and Python versions that wrote the record.
-        machine: the machine that wrote it (`deepnets.training.runtime.machine.machine_facts`:
-            CPU model, usable CPUs, whether TensorFlow's oneDNN kernels were on, GPUs); a
-            resumed run rewrites it, so it names the machine of the newest launch.
+        machine: the machine that wrote it (`runtime.machine.machine_facts`: CPU model, usable
+            CPUs, whether TensorFlow's oneDNN kernels were on and why, GPUs); a resumed run
+            rewrites it, so it names the machine of the newest launch.
         written: ISO time of writing.
     """
 

@@ -9,36 +9,24 @@ kernels off unless `TF_ENABLE_ONEDNN_OPTS=1` is set, and a training step ran 1.7
 from __future__ import annotations
 
 import os
-import platform
 from typing import Any
 
 import tensorflow as tf
 
+# Read without TensorFlow (deepnets.cpu_kernels runs before it starts); named here too.
+from deepnets.cpu_kernels import cpu_flags, cpu_model, kernel_decision, onednn_enabled
 
-def cpu_model() -> str:
-    """The CPU's model name ("model name" of /proc/cpuinfo on Linux), or "unknown"."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and value.strip():
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags ("flags" of /proc/cpuinfo on Linux; empty where unknown)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "flags":
-                    return frozenset(value.split())
-    except OSError:
-        pass
-    return frozenset()
+__all__ = [
+    "BFLOAT16_UNITS",
+    "bfloat16_units",
+    "cpu_flags",
+    "cpu_model",
+    "describe_machine",
+    "machine_facts",
+    "native_bfloat16",
+    "onednn_enabled",
+    "usable_cpus",
+]
 
 
 def usable_cpus() -> int:
@@ -46,19 +34,6 @@ def usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def onednn_enabled() -> bool | None:
-    """Whether TensorFlow runs its oneDNN CPU kernels in this process (None: cannot tell).
-
-    TensorFlow decides once, at import: on by default on CPUs with AVX-512 VNNI/BF16 or AMX,
-    elsewhere only with `TF_ENABLE_ONEDNN_OPTS=1` set before the import.
-    """
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-    except ImportError:  # a TensorFlow build without the probe
-        return None
-    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 # The CPU flags of bfloat16 units oneDNN computes with, and how the machine line names them.
@@ -85,13 +60,15 @@ def native_bfloat16() -> bool:
 
 
 def machine_facts() -> dict[str, Any]:
-    """{"cpu": model name, "cpus": usable logical CPUs, "onednn": bool or None, "amx_bf16" and
-    "avx512_bf16": whether the CPU has those bfloat16 units, "gpus": count}."""
+    """{"cpu": model name, "cpus": usable logical CPUs, "onednn": bool or None,
+    "onednn_reason": who turned oneDNN on or off and why (`deepnets.cpu_kernels`), "amx_bf16"
+    and "avx512_bf16": whether the CPU has those bfloat16 units, "gpus": count}."""
     flags = cpu_flags()
     return {
         "cpu": cpu_model(),
         "cpus": usable_cpus(),
         "onednn": onednn_enabled(),
+        "onednn_reason": kernel_decision().reason,
         **{flag: flag in flags for flag in BFLOAT16_UNITS},
         "gpus": len(tf.config.list_physical_devices("GPU")),
     }
