@@ -7,9 +7,11 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+import deepnets.data
 from deepnets.data import (
     DatasetFacts,
     DatasetUnavailableError,
+    describe_dataset,
     load_split,
     open_dataset,
     shapes10_arrays,
@@ -38,6 +40,14 @@ def test_shapes10_split_yields_uint8_images_and_int64_labels_in_order():
     assert info.num_classes == 10 and info.image_shape == (32, 32, 3)
     assert info.class_names[0] == "disk" and len(info.class_names) == 10
     assert len(info.preprocessing.mean) == len(info.preprocessing.std) == 3
+
+
+def test_one_facts_type_describes_a_dataset_whichever_function_reads_it():
+    facts = open_dataset("shapes10").facts
+    assert load_split("shapes10", "test")[1] == facts == describe_dataset("shapes10")
+    assert (facts.image_shape, facts.input_shape) == ((32, 32, 3), (32, 32, 3))
+    assert (facts.train_examples, facts.eval_examples) == (10_000, 2_000)
+    assert not hasattr(deepnets.data, "DatasetInfo")  # merged into DatasetFacts
 
 
 def test_dataset_facts_are_frozen():

@@ -180,9 +180,13 @@ def test_facts_round_trip_through_json_values(mixed):
     facts, _ = describe(root)
     values = facts.to_dict()
     assert values["num_skipped_files"] == 2 and isinstance(values["skipped_files"], list)
+    assert values["image_shape"] == [None, None, 3]  # the images differ in size
     assert DatasetFacts.from_dict(values) == facts
-    older = {k: v for k, v in values.items() if k not in ("folder", "skipped_files")}
+    older = {  # a record of deepnets 0.2
+        k: v for k, v in values.items() if k not in ("folder", "skipped_files", "image_shape")
+    }
     assert DatasetFacts.from_dict(older).skipped_files == ()
+    assert DatasetFacts.from_dict(older).image_shape is None
 
 
 @pytest.mark.parametrize(
