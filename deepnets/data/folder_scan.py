@@ -1,9 +1,9 @@
 """Reading an image folder: its layout, its files, and the one decode pass that finds bad files.
 
-`scan(name)` lists the folder (names, sizes and modification times: a fraction of a second for
-50,000 files) and decodes every image file once (3-4 s for 50,000 small JPEGs on two cores). A
-`DatasetSource` scans its folder once, when it is opened, and its pipelines use the files of that
-scan (they never decode the whole folder again mid-run). The decode pass is one parallel tf.data
+`scan(name)` lists the folder (a fraction of a second for 50,000 files) and decodes every image
+file once (3-4 s for 50,000 small JPEGs on two cores). A `DatasetSource` scans its folder once,
+when it is opened, and its pipelines use the files of that scan (they never decode the whole
+folder again mid-run); nothing is kept between sources. The decode pass is one parallel tf.data
 pass over `(index, decode(file))` with `ignore_errors()`: the indices that come out are the files
 that decode; the others are skipped and named in one `ImageFolderWarning`. See
 `deepnets.data.folders` for the layouts.
