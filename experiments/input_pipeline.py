@@ -4,9 +4,9 @@
     python -m experiments.input_pipeline --folder="$DATA"
 
 It measures, in one process:
-- the decode pass that reads the folder (`describe_dataset`: every file decoded once);
-- the training pipeline (`make_train_dataset`, augmentation on, `cache=True`), built anew for
-  every epoch as the training loop does: epoch 1 decodes the files (and fills the cache),
+- the decode pass that reads the folder (`open_dataset`: every file decoded once);
+- the training pipeline (`DatasetSource.train_dataset`, augmentation on, `cache=True`), built
+  anew for every epoch as the training loop does: epoch 1 decodes the files (and fills the cache),
   epoch 2 reads the cache; images/s of each whole epoch, iterated from Python;
 - the training rate of the narrow ResNet-18 (`resnet18`, stem=cifar, width=16) with
   `deepnets.training.StepRunner.run_steps` on in-memory random data of the folder's input shape
@@ -27,7 +27,7 @@ from absl import flags
 from trainers.cli import cli_errors, fail, quiet_tensorflow_logs, run_binary
 
 if TYPE_CHECKING:
-    from deepnets.data import DatasetFacts
+    from deepnets.data import DatasetSource
 
 PROGRAM = "input-pipeline-benchmark"
 REQUIRED_RATIO = 10.0
@@ -43,29 +43,19 @@ flags.DEFINE_integer("repetitions", 3, "Timed training calls (the median is repo
 FLAGS = flags.FLAGS
 
 
-def epoch_rate(folder: str, facts: DatasetFacts, epoch: int, steps: int) -> tuple[float, float]:
+def epoch_rate(source: DatasetSource, epoch: int, steps: int) -> tuple[float, float]:
     """(images/s, seconds) of one epoch of a new training pipeline, as the loop builds it.
 
     Args:
-        folder: the image folder.
-        facts: its `DatasetFacts`.
+        source: the image folder, opened once (its pipelines share its cache).
         epoch: the epoch index (the shuffling seed).
         steps: batches in the epoch.
 
     Returns:
         The rate and the time of reading `steps` batches.
     """
-    from deepnets import data
-
     started = time.perf_counter()
-    dataset = data.make_train_dataset(
-        folder,
-        FLAGS.batch_size,
-        seed=epoch,
-        cache=True,
-        preprocessing=facts.preprocessing,
-        validation_split=FLAGS.validation_split,
-    )
+    dataset = source.train_dataset(FLAGS.batch_size, seed=epoch, cache=True)
     iterator = iter(dataset)
     for _ in range(steps):
         images, _ = next(iterator)
@@ -138,16 +128,17 @@ def main(argv: list[str]) -> None:
         if not data.is_image_folder(folder):
             folder = os.path.join(".", folder)
         started = time.perf_counter()
-        facts = data.describe_dataset(
+        source = data.open_dataset(
             folder, image_size=FLAGS.image_size, validation_split=FLAGS.validation_split
         )
+        facts = source.facts
         describe_seconds = time.perf_counter() - started
     steps = facts.train_examples // FLAGS.batch_size
     if steps < 1:
         fail(PROGRAM, f"--batch_size={FLAGS.batch_size} exceeds the {facts.train_examples} images")
     files = facts.train_examples + facts.eval_examples + facts.num_skipped_files
-    uncached, uncached_seconds = epoch_rate(folder, facts, 0, steps)
-    cached, cached_seconds = epoch_rate(folder, facts, 1, steps)
+    uncached, uncached_seconds = epoch_rate(source, 0, steps)
+    cached, cached_seconds = epoch_rate(source, 1, steps)
     training = training_rate(facts.input_shape, facts.num_classes)
 
     height, width, _ = facts.input_shape
@@ -155,7 +146,7 @@ def main(argv: list[str]) -> None:
     overrides = ", ".join(f"{k}={v}" for k, v in MODEL_OVERRIDES.items())
     print(f"Image folder {facts.folder}: {facts.train_examples} training images in ", end="")
     print(f"{facts.num_classes} classes, {height}x{width} model input, batch {FLAGS.batch_size}")
-    print(f"  decode pass over {files} files (describe_dataset): {describe_seconds:.1f} s")
+    print(f"  decode pass over {files} files (open_dataset): {describe_seconds:.1f} s")
     print(f"  train pipeline ({augmentation}), epoch 1, decoding: {uncached:.0f} images/s", end="")
     print(f" ({steps} batches in {uncached_seconds:.1f} s)")
     print(f"  train pipeline ({augmentation}), epoch 2, cached: {cached:.0f} images/s", end="")

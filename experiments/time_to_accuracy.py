@@ -83,18 +83,13 @@ def run_tutorial(minutes: float, num_classes: int) -> list[tuple[float, float, i
     Adam 1e-3, batch 32, `fit` one epoch at a time, evaluated after each epoch."""
     import tensorflow as tf
 
-    from deepnets.data import (
-        Preprocessing,
-        describe_dataset,
-        make_eval_dataset,
-        make_train_dataset,
-    )
+    from deepnets.data import Preprocessing, open_dataset
 
     started = time.perf_counter()  # like a deepnets run: reading the dataset counts
     scale = Preprocessing((32, 32), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # pixels / 255
-    common = {"preprocessing": scale, "validation_split": 0.1}
-    train_data = make_train_dataset(FLAGS.folder, 32, seed=0, augment=False, **common)
-    test_data = make_eval_dataset(FLAGS.folder, 500, **common)
+    source = open_dataset(FLAGS.folder, preprocessing=scale, validation_split=0.1)
+    train_data = source.train_dataset(32, seed=0, augment=False)
+    test_data = source.eval_dataset(500)
     model = tf.keras.applications.ResNet50(
         weights=None, input_shape=(32, 32, 3), classes=num_classes
     )
@@ -103,7 +98,7 @@ def run_tutorial(minutes: float, num_classes: int) -> list[tuple[float, float, i
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    steps = max(1, describe_dataset(FLAGS.folder).train_examples // 32)
+    steps = max(1, source.facts.train_examples // 32)
     points, epoch = [], 0
     while not points or points[-1][0] < minutes:  # at least one epoch
         model.fit(

@@ -1,8 +1,9 @@
-"""What a training run needs to know about its dataset, read once.
+"""What a training run needs to know about its dataset: one `DatasetFacts`, read once.
 
-`describe_dataset` reads a dataset's metadata (class count and names, split sizes, image shape)
-and decides its preprocessing. A run plan holds the result, and the run folder records it, so
-nothing downstream (the loop, evaluation, export, prediction) reads the metadata again.
+A `DatasetSource` (`deepnets.data.source`) reads a dataset's metadata when it is opened (class
+count and names, split sizes, image shape) and decides its preprocessing; its `facts` are these.
+A run plan holds the source, and the run folder records its facts, so nothing downstream (the
+loop, evaluation, export, prediction) reads the metadata again.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from deepnets.data import folders
-from deepnets.data.datasets import DEFAULT_VALIDATION_SPLIT, load_split
-from deepnets.data.pipeline import preprocessing_for
 from deepnets.data.preprocessing import Preprocessing
+
+ImageShape = tuple[int | None, int | None, int]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +21,7 @@ class DatasetFacts:
     """The facts of one dataset that a run depends on.
 
     Attributes:
-        name: the dataset as named in the config ("shapes10", "cifar10", ...).
+        name: the dataset as named in the config ("shapes10", "cifar10", a folder's path, ...).
         num_classes: number of classes; labels are in [0, num_classes).
         class_names: names indexed by label, or None when the dataset has none.
         train_split: the split trained on.
@@ -36,6 +36,8 @@ class DatasetFacts:
             class held out as the eval split; else None.
         skipped_files: for an image folder, the absolute paths of the image files that do not
             decode and are used by neither split; `num_skipped_files` counts them.
+        image_shape: (H, W, 3) of the images as loaded, H and W None when they vary (grayscale
+            images are loaded as RGB); None in the records of deepnets 0.2, which lack it.
     """
 
     name: str
@@ -49,6 +51,7 @@ class DatasetFacts:
     folder: str | None = None
     validation_split: float | None = None
     skipped_files: tuple[str, ...] = ()
+    image_shape: ImageShape | None = None
 
     @property
     def num_skipped_files(self) -> int:
@@ -67,67 +70,18 @@ class DatasetFacts:
         values["preprocessing"] = self.preprocessing.to_dict()
         values["skipped_files"] = list(self.skipped_files)
         values["num_skipped_files"] = self.num_skipped_files
+        values["image_shape"] = list(self.image_shape) if self.image_shape else None
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DatasetFacts:
-        """The inverse of `to_dict`."""
+        """The inverse of `to_dict` (also of the records of deepnets 0.2)."""
         values = dict(values)
         names = values.get("class_names")
         values["class_names"] = tuple(names) if names else None
         values["preprocessing"] = Preprocessing.from_dict(values["preprocessing"])
         values["skipped_files"] = tuple(values.get("skipped_files", ()))
         values.pop("num_skipped_files", None)
+        shape = values.get("image_shape")
+        values["image_shape"] = tuple(shape) if shape else None
         return cls(**values)
-
-
-def describe_dataset(
-    name: str,
-    *,
-    image_size: int | None = None,
-    data_dir: str | None = None,
-    download: bool = True,
-    train_split: str = "train",
-    eval_split: str = "test",
-    validation_split: float = DEFAULT_VALIDATION_SPLIT,
-) -> DatasetFacts:
-    """Reads a dataset's metadata once and decides its preprocessing.
-
-    Args:
-        name: "shapes10", a tfds dataset name or an image folder's path (see `load_split`).
-        image_size: side of the square model input; None: the dataset's own size.
-        data_dir: tfds data directory; None for tfds' default.
-        download: let tfds download and prepare a missing dataset.
-        train_split: the split to train on.
-        eval_split: the split to evaluate on ("test" means "validation" where there is none,
-            and an image folder's eval split).
-        validation_split: for an image folder without an eval folder, the fraction of each
-            class held out for evaluation, in (0, 1); ignored for other datasets.
-
-    Returns:
-        The dataset's `DatasetFacts`.
-
-    Raises:
-        DatasetUnavailableError: the dataset cannot be read (the message says how to get it).
-
-    Reading an image folder decodes every file once (a few seconds for 50,000 small JPEGs on
-    two cores) and warns (`ImageFolderWarning`) about the files that do not decode.
-    """
-    if folders.is_image_folder(name):
-        folders.read_image_folder(name)  # again: the files may have changed since last time
-    options = {"data_dir": data_dir, "validation_split": validation_split}
-    _, train = load_split(name, train_split, download=download, **options)
-    _, evaluation = load_split(name, eval_split, download=False, **options)
-    return DatasetFacts(
-        name=name,
-        num_classes=train.num_classes,
-        class_names=train.class_names,
-        train_split=train.split,
-        eval_split=evaluation.split,
-        train_examples=train.num_examples,
-        eval_examples=evaluation.num_examples,
-        preprocessing=preprocessing_for(train, image_size),
-        folder=train.folder,
-        validation_split=evaluation.validation_split,
-        skipped_files=tuple(dict.fromkeys(train.skipped_files + evaluation.skipped_files)),
-    )

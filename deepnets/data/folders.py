@@ -23,13 +23,13 @@ held out (at least one, at most n - 1, for a class of n >= 2 files), so the same
 out on every run and machine, whatever the order the file system lists them in, and adding a file
 moves at most one other file between the parts.
 
-Reading a folder decodes every file in one parallel tf.data pass (3-4 s for 50,000 small JPEGs
-on two cores): a file with an image extension that does not decode (a truncated JPEG, a text file
-named .jpg) is left out of both splits and reported by one `ImageFolderWarning`, so the split
-sizes are exact and no epoch stops at a bad file. A process reads a folder the first time it is
-named, and `describe_dataset` (once per run) reads it again when files were added, removed or
-rewritten since; the pipelines of a run use the files it described. A missing folder, fewer than
-two classes, an empty class folder or a folder without images raise `DatasetUnavailableError`.
+Opening a folder (`open_dataset`, or `ImageFolder`) lists it and decodes every file in one
+parallel tf.data pass (3-4 s for 50,000 small JPEGs on two cores): a file with an image extension
+that does not decode (a truncated JPEG, a text file named .jpg) is left out of both splits and
+reported by one `ImageFolderWarning`, so the split sizes are exact and no epoch stops at a bad
+file. The pipelines of an open folder use the files of that one reading. A missing folder, fewer
+than two classes, an empty class folder or a folder without images raise
+`DatasetUnavailableError`.
 """
 
 from __future__ import annotations
@@ -44,15 +44,13 @@ import tensorflow as tf
 
 from deepnets.checks import check_in_range
 from deepnets.data import folder_scan
-from deepnets.data.datasets import (
-    DEFAULT_VALIDATION_SPLIT,
-    IMAGENET_STATS,
-    DatasetInfo,
-    DatasetUnavailableError,
-)
+from deepnets.data.errors import DatasetUnavailableError
 from deepnets.data.folder_scan import EVAL_FOLDERS, TRAIN_FOLDER
 from deepnets.data.images import read_image
+from deepnets.data.preprocessing import IMAGENET_STATS, ChannelStats
 
+# The fraction of each class of an image folder held out for evaluation, by default.
+DEFAULT_VALIDATION_SPLIT = 0.1
 # The name of the eval split when it is held out of the train images.
 HELD_OUT_SPLIT = "validation"
 _PATH_PREFIXES = ("/", "./", "../", "~")
@@ -63,16 +61,12 @@ class FolderSplit:
     """The readable image files of one split of an image folder.
 
     Attributes:
-        info: the split's `DatasetInfo`.
         paths: absolute file paths, by label, then path.
         labels: the label of each file.
-        fingerprint: changes whenever a file of the folder is added, removed or rewritten.
     """
 
-    info: DatasetInfo
     paths: tuple[str, ...]
     labels: tuple[int, ...]
-    fingerprint: str
 
     def files(self, mixed: bool = False) -> tf.data.Dataset:
         """(path string, label int64) pairs, by label (or, `mixed`, in a fixed random order).
@@ -90,6 +84,107 @@ class FolderSplit:
         paths = tf.constant([self.paths[i] for i in order], tf.string)
         labels = tf.constant(np.array(self.labels, np.int64)[order])
         return tf.data.Dataset.from_tensor_slices((paths, labels))
+
+
+class ImageFolder:
+    """An image folder, read once: its classes, its two splits and their readable files.
+
+    Attributes:
+        name: the folder as named.
+        folder: its absolute path.
+        class_names: the sorted class folder names; labels index them.
+        num_classes: how many classes.
+        image_shape: (H, W, 3) when every image has that size, else (None, None, 3).
+        skipped_files: absolute paths of the image files that do not decode.
+        validation_split: the fraction of each class held out as the eval split when the folder
+            has no eval folder; else None.
+        stats: per-channel (mean, std): ImageNet's, what photographs and weights pretrained on
+            ImageNet expect.
+    """
+
+    stats: tuple[ChannelStats, ChannelStats] = IMAGENET_STATS
+
+    def __init__(self, name: str, validation_split: float = DEFAULT_VALIDATION_SPLIT) -> None:
+        """Reads the folder: lists it and decodes every file once.
+
+        Args:
+            name: the folder's path ("~" is expanded).
+            validation_split: the fraction of each class held out when the folder has no eval
+                folder, in (0, 1).
+
+        Raises:
+            DatasetUnavailableError: the folder is missing, has fewer than two classes, an
+                empty class folder, no readable images, or holds out no image.
+            ValueError: a `validation_split` outside (0, 1).
+        """
+        check_in_range(
+            "validation_split",
+            validation_split,
+            0.0,
+            1.0,
+            low_inclusive=False,
+            high_inclusive=False,
+        )
+        self.name = name
+        self._scan = folder_scan.scan(name)
+        held_out = self._scan.eval_folder is None
+        self._eval_name = HELD_OUT_SPLIT if held_out else self._scan.eval_folder
+        self.folder = self._scan.root
+        self.class_names = self._scan.class_names
+        self.num_classes = len(self.class_names)
+        self.image_shape = self._scan.image_shape
+        self.skipped_files = self._scan.skipped_files
+        self.validation_split = validation_split if held_out else None
+        self._splits = {TRAIN_FOLDER: self._split(True, validation_split)}
+        self._splits[self._eval_name] = self._split(False, validation_split)
+
+    def resolve(self, split: str) -> str:
+        """The split's own name: "train", or the eval split's ("test" names it too).
+
+        Raises:
+            ValueError: the folder has no such split.
+        """
+        if split == "test":
+            return self._eval_name
+        if split not in self._splits:
+            raise ValueError(
+                f"image folder {self.folder} has the splits {TRAIN_FOLDER!r} and "
+                f"{self._eval_name!r} (or 'test' for the latter), got split {split!r}"
+            )
+        return split
+
+    def files(self, split: str) -> FolderSplit:
+        """The readable files of a split ("train", "test" or the eval split's name)."""
+        return self._splits[self.resolve(split)]
+
+    def num_examples(self, split: str) -> int:
+        """How many readable images a split has."""
+        return len(self.files(split).paths)
+
+    def examples(self, split: str) -> tf.data.Dataset:
+        """The split's decoded `(image uint8 [H, W, 3], label int64)` pairs, by label."""
+        return decode_files(self.files(split).files())
+
+    def _split(self, is_train: bool, validation_split: float) -> FolderSplit:
+        """The files of the train or the eval split, held out by `hold_out` when needed."""
+        folder = self._scan
+        if folder.eval_folder is not None:
+            source = folder.train if is_train else folder.evaluation
+            indices = list(range(len(source.relpaths)))
+        else:
+            source = folder.train
+            train_indices, eval_indices = hold_out(source.relpaths, source.labels, validation_split)
+            indices = train_indices if is_train else eval_indices
+            if not indices:
+                raise DatasetUnavailableError(
+                    f"Image folder {folder.root}: validation_split={validation_split} holds out "
+                    f"no image (a class needs two images to give one); add images, or put the "
+                    f"evaluation images in {os.path.join(folder.root, EVAL_FOLDERS[0])}/<class>/."
+                )
+        return FolderSplit(
+            paths=tuple(os.path.join(source.directory, source.relpaths[i]) for i in indices),
+            labels=tuple(source.labels[i] for i in indices),
+        )
 
 
 def is_image_folder(name: str) -> bool:
@@ -114,96 +209,6 @@ def decode_files(files: tf.data.Dataset, with_ids: bool = False) -> tf.data.Data
         )
     return files.map(
         lambda path, label: (read_image(path), label), num_parallel_calls=tf.data.AUTOTUNE
-    )
-
-
-def load_folder_split(
-    name: str, split: str, validation_split: float = DEFAULT_VALIDATION_SPLIT
-) -> tuple[tf.data.Dataset, DatasetInfo]:
-    """One split of an image folder as decoded `(image, label)` pairs (see `load_split`)."""
-    folder_split = read_folder_split(name, split, validation_split)
-    return decode_files(folder_split.files()), folder_split.info
-
-
-def read_image_folder(name: str) -> None:
-    """Reads an image folder: lists it, and decodes every file if it is new or has changed.
-
-    Args:
-        name: the folder's path.
-
-    Raises:
-        DatasetUnavailableError: the folder is missing or unusable (see `read_folder_split`).
-    """
-    folder_scan.scan(name)
-
-
-def read_folder_split(
-    name: str, split: str, validation_split: float = DEFAULT_VALIDATION_SPLIT
-) -> FolderSplit:
-    """The readable files of one split of an image folder, as this process last read it.
-
-    The folder is read (listed, and every file decoded) the first time this process names it;
-    `read_image_folder` reads it again (`describe_dataset` does, once per run).
-
-    Args:
-        name: the folder's path ("~" is expanded).
-        split: "train"; "test" or the eval split's own name ("val", "validation", "test", or
-            "validation" for the held-out part) for the eval split.
-        validation_split: the fraction of each class held out when the folder has no eval
-            folder, in (0, 1).
-
-    Returns:
-        The split's files and `DatasetInfo`.
-
-    Raises:
-        DatasetUnavailableError: the folder is missing, has fewer than two classes, an empty
-            class folder, no readable images, or holds out no image.
-        ValueError: an unknown split or a `validation_split` outside (0, 1).
-    """
-    check_in_range(
-        "validation_split", validation_split, 0.0, 1.0, low_inclusive=False, high_inclusive=False
-    )
-    folder = folder_scan.scan(name, reuse=True)
-    held_out = folder.eval_folder is None
-    eval_name = HELD_OUT_SPLIT if held_out else folder.eval_folder
-    if split not in (TRAIN_FOLDER, "test", eval_name):
-        raise ValueError(
-            f"image folder {folder.root} has the splits {TRAIN_FOLDER!r} and {eval_name!r} "
-            f"(or 'test' for the latter), got split {split!r}"
-        )
-    is_train = split == TRAIN_FOLDER
-    if not held_out:
-        source = folder.train if is_train else folder.evaluation
-        indices = list(range(len(source.relpaths)))
-    else:
-        source = folder.train
-        train_indices, eval_indices = hold_out(source.relpaths, source.labels, validation_split)
-        indices = train_indices if is_train else eval_indices
-        if not indices:
-            raise DatasetUnavailableError(
-                f"Image folder {folder.root}: validation_split={validation_split} holds out no "
-                f"image (a class needs two images to give one); add images, or put the "
-                f"evaluation images in {os.path.join(folder.root, EVAL_FOLDERS[0])}/<class>/."
-            )
-    mean, std = IMAGENET_STATS
-    info = DatasetInfo(
-        name=name,
-        split=TRAIN_FOLDER if is_train else eval_name,
-        num_classes=len(folder.class_names),
-        num_examples=len(indices),
-        image_shape=folder.image_shape,
-        class_names=folder.class_names,
-        mean=mean,
-        std=std,
-        folder=folder.root,
-        validation_split=validation_split if held_out else None,
-        skipped_files=folder.skipped_files,
-    )
-    return FolderSplit(
-        info=info,
-        paths=tuple(os.path.join(source.directory, source.relpaths[i]) for i in indices),
-        labels=tuple(source.labels[i] for i in indices),
-        fingerprint=folder.fingerprint,
     )
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets.checks import ArgumentError, check_choice
+from deepnets.checks import ArgumentError, check_choice, check_positive_int
+from deepnets.data import offline
 
 CROPS = ("none", "central")
 NORMALIZATIONS = ("mean_std", "caffe")
@@ -31,6 +32,22 @@ CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 TRAIN_AUGMENTATIONS = ("pad_crop_flip", "random_resized_crop_flip", "none")
 
 ChannelStats = tuple[float, float, float]
+
+IMAGENET_STATS: tuple[ChannelStats, ChannelStats] = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+# Per-channel (mean, std) of the train split in 0..1 scale. Datasets not listed here, image
+# folders included, use the ImageNet statistics: the usual choice for natural photographs, and
+# what a network pretrained on ImageNet expects when it is fine-tuned on a folder.
+_CHANNEL_STATS: dict[str, tuple[ChannelStats, ChannelStats]] = {
+    offline.SHAPES10: (offline.SHAPES10_MEAN, offline.SHAPES10_STD),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    "mnist": ((0.1307,) * 3, (0.3081,) * 3),
+    "fashion_mnist": ((0.2860,) * 3, (0.3530,) * 3),
+}
+# Training resolution of variable-size datasets (imagenette, imagenet2012) when none is given.
+DEFAULT_LARGE_IMAGE_SIZE = 224
+# Images up to this size get CIFAR-style pad-and-crop; larger ones a random resized crop.
+_SMALL_IMAGE_MAX_SIZE = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,3 +157,47 @@ class Preprocessing:
 
 def _bilinear(image: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     return tf.image.resize(image, size, method="bilinear", antialias=True)
+
+
+def channel_stats(base_name: str) -> tuple[ChannelStats, ChannelStats]:
+    """(mean, std) per channel, 0..1 scale, of a dataset's train split, by the dataset's name
+    without config and version ("cifar10"); ImageNet's for the datasets not measured here."""
+    return _CHANNEL_STATS.get(base_name, IMAGENET_STATS)
+
+
+def preprocessing_for(
+    image_shape: tuple[int | None, int | None, int],
+    stats: tuple[ChannelStats, ChannelStats],
+    image_size: int | None = None,
+) -> Preprocessing:
+    """The preprocessing this package uses for a dataset.
+
+    Args:
+        image_shape: (H, W, 3) of the dataset's images; H and W None when they vary.
+        stats: the dataset's per-channel (mean, std), 0..1 scale (`channel_stats`).
+        image_size: side of the square model input; None keeps the dataset's own size (224 for
+            datasets whose images vary in size).
+
+    Returns:
+        A `Preprocessing`: the whole image and pad-crop-flip training for small fixed-size
+        images, the central crop and random resized crops for the others.
+
+    Raises:
+        ArgumentError: `image_size` is not a positive integer.
+    """
+    height, width, _ = image_shape
+    small = height is not None and width is not None and max(height, width) <= _SMALL_IMAGE_MAX_SIZE
+    if image_size is not None:
+        size = (check_positive_int("image_size", image_size),) * 2
+    elif height is None or width is None:
+        size = (DEFAULT_LARGE_IMAGE_SIZE, DEFAULT_LARGE_IMAGE_SIZE)
+    else:
+        size = (height, width)
+    mean, std = stats
+    return Preprocessing(
+        image_size=size,
+        mean=mean,
+        std=std,
+        crop="none" if small else "central",
+        train_augmentation="pad_crop_flip" if small else "random_resized_crop_flip",
+    )

@@ -12,13 +12,14 @@ from folder_files import class_folders, mixed_folder
 
 from deepnets.data import (
     Augmentation,
-    DatasetInfo,
     ImageFolderWarning,
     describe_dataset,
+    folder_scan,
     folders,
     make_eval_dataset,
     make_train_dataset,
-    sources,
+    open_dataset,
+    shards,
 )
 from deepnets.data.augment import alternating_flip
 from deepnets.data.images import read_image
@@ -45,19 +46,18 @@ def _context(num_pipelines: int, pipeline_id: int, num_replicas: int) -> tf.dist
 
 @pytest.fixture
 def zoo(tmp_path):
-    """The mixed folder, described once (its warning caught): (root, facts)."""
+    """The mixed folder, opened once (its warning caught): (root, source)."""
     root = tmp_path / "zoo"
     mixed_folder(root)
     with pytest.warns(ImageFolderWarning):
-        facts = describe_dataset(str(root), image_size=24, validation_split=0.25)
-    return str(root), facts
+        source = open_dataset(str(root), image_size=24, validation_split=0.25)
+    return str(root), source
 
 
 def test_train_batches_have_the_asked_shape_for_many_epochs_despite_bad_files(zoo):
-    root, facts = zoo
-    dataset = make_train_dataset(
-        root, 4, image_size=24, seed=0, validation_split=0.25, preprocessing=facts.preprocessing
-    )
+    root, source = zoo
+    facts = source.facts
+    dataset = source.train_dataset(4, seed=0)
     batches = list(dataset.take(4 * facts.train_examples // 4 + 1))  # four epochs and more
     for images, labels in batches:
         assert images.shape == (4, 24, 24, 3) and images.dtype == tf.float32
@@ -68,12 +68,12 @@ def test_train_batches_have_the_asked_shape_for_many_epochs_despite_bad_files(zo
 
 
 def test_eval_yields_exactly_the_readable_held_out_files_in_order(zoo):
-    root, facts = zoo
-    held = folders.read_folder_split(root, facts.eval_split, 0.25)
+    root, source = zoo
+    facts = source.facts
+    with pytest.warns(ImageFolderWarning):
+        held = folders.ImageFolder(root, 0.25).files(facts.eval_split)
     expected = np.stack([facts.preprocessing(read_image(path)).numpy() for path in held.paths])
-    dataset = make_eval_dataset(
-        root, 3, split=facts.eval_split, preprocessing=facts.preprocessing, validation_split=0.25
-    )
+    dataset = source.eval_dataset(3)
     batches = list(dataset.as_numpy_iterator())
     assert [len(labels) for _, labels in batches] == [3, 1]
     assert all(images.shape[1:] == (24, 24, 3) for images, _ in batches)
@@ -82,17 +82,12 @@ def test_eval_yields_exactly_the_readable_held_out_files_in_order(zoo):
 
 
 def test_padded_eval_on_two_pipelines_counts_every_held_out_file_once(zoo):
-    root, facts = zoo
+    _, source = zoo
+    facts = source.facts
     weights, step_counts = 0.0, []
     for pipeline_id in range(2):
-        dataset = make_eval_dataset(
-            root,
-            4,
-            input_context=_context(2, pipeline_id, 2),
-            split=facts.eval_split,
-            pad_to_full_batches=True,
-            preprocessing=facts.preprocessing,
-            validation_split=0.25,
+        dataset = source.eval_dataset(
+            4, input_context=_context(2, pipeline_id, 2), pad_to_full_batches=True
         )
         batches = list(dataset.as_numpy_iterator())
         step_counts.append(len(batches))
@@ -133,8 +128,8 @@ def test_the_cache_outlives_the_pipeline_of_one_epoch(
 ):
     """Like the training loop: a new pipeline per epoch, under a strategy, each epoch read whole."""
     root = str(class_folders(tmp_path / "f", {"ant": 20, "bee": 20}, size=8))
-    facts = describe_dataset(root, validation_split=0.2)
-    sources.clear_caches()
+    source = open_dataset(root, validation_split=0.2)  # its pipelines share its cache
+    facts = source.facts
     count = _counting_decodes(monkeypatch)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     steps = facts.train_examples // 8
@@ -142,9 +137,7 @@ def test_the_cache_outlives_the_pipeline_of_one_epoch(
     for epoch in range(3):
 
         def dataset_fn(ctx, epoch=epoch):
-            dataset = make_train_dataset(
-                root, 8, input_context=ctx, seed=epoch, cache=cache, validation_split=0.2
-            )
+            dataset = source.train_dataset(8, input_context=ctx, seed=epoch, cache=cache)
             return dataset.take(steps)
 
         before = count[0]
@@ -158,20 +151,46 @@ def test_the_cache_outlives_the_pipeline_of_one_epoch(
         assert per_epoch[1:] == [0, 0]
 
 
-def _info(shape, num_examples):
-    mean_std = (0.5, 0.5, 0.5)
-    return DatasetInfo("x", "train", 2, num_examples, shape, None, mean_std, mean_std)
+def test_a_new_source_starts_with_an_empty_cache(tmp_path, monkeypatch):
+    root = str(class_folders(tmp_path / "f", {"ant": 8, "bee": 8}, size=8))
+    first, second = (open_dataset(root, validation_split=0.25) for _ in range(2))
+    count = _counting_decodes(monkeypatch)
+    epoch = first.facts.train_examples // 4
+    for source in (first, first, second):  # two epochs of one source, then another source
+        list(source.train_dataset(4, seed=0, cache=True).take(epoch))
+    assert count[0] == 2 * first.facts.train_examples  # the second epoch read the cache
+
+
+def test_one_source_reads_the_folder_once_for_its_facts_examples_and_pipelines(
+    tmp_path, monkeypatch
+):
+    root = str(class_folders(tmp_path / "f", {"ant": 6, "bee": 6}, size=8))
+    reads = []
+    decodable_files = folder_scan.decodable_files
+    monkeypatch.setattr(
+        folder_scan, "decodable_files", lambda paths: reads.append(paths) or decodable_files(paths)
+    )
+    source = open_dataset(root, validation_split=0.25)
+    facts = source.facts
+    for epoch in range(2):
+        list(source.train_dataset(4, seed=epoch, cache=False).take(3))
+    list(source.eval_dataset(4, pad_to_full_batches=True))
+    list(source.examples("train"))
+    assert source.num_examples("test") == facts.eval_examples == 4
+    assert len(reads) == 1 and len(reads[0]) == 12  # one decode pass over the 12 files
+    open_dataset(root)
+    assert len(reads) == 2  # another source reads the folder again
 
 
 def test_auto_caches_fixed_size_images_up_to_two_gib_and_never_variable_sizes():
-    assert sources.cache_decision("auto", _info((32, 32, 3), 50_000))
-    assert sources.cache_decision("auto", _info((224, 224, 3), 14_000))  # 1.96 GiB
-    assert not sources.cache_decision("auto", _info((224, 224, 3), 15_000))  # 2.10 GiB
-    assert not sources.cache_decision("auto", _info((None, None, 3), 10))
-    assert sources.cache_decision(True, _info((None, None, 3), 10))
-    assert not sources.cache_decision(False, _info((32, 32, 3), 10))
+    assert shards.cache_decision("auto", (32, 32, 3), 50_000)
+    assert shards.cache_decision("auto", (224, 224, 3), 14_000)  # 1.96 GiB
+    assert not shards.cache_decision("auto", (224, 224, 3), 15_000)  # 2.10 GiB
+    assert not shards.cache_decision("auto", (None, None, 3), 10)
+    assert shards.cache_decision(True, (None, None, 3), 10)
+    assert not shards.cache_decision(False, (32, 32, 3), 10)
     with pytest.raises(ValueError, match="cache"):
-        sources.cache_decision("yes", _info((32, 32, 3), 10))
+        shards.cache_decision("yes", (32, 32, 3), 10)
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,9 @@ from deepnets.data import (
     describe_dataset,
     is_image_folder,
     load_split,
+    open_dataset,
 )
-from deepnets.data.folders import hold_out, read_folder_split
+from deepnets.data.folders import ImageFolder, hold_out
 from deepnets.training import ConfigError, TrainConfig, plan_run
 
 
@@ -63,28 +64,27 @@ def test_mixed_folder_facts_classes_sizes_and_one_warning(mixed):
 
 def test_held_out_and_training_files_are_disjoint_and_cover_every_good_file(mixed):
     root, files = mixed
-    with pytest.warns(ImageFolderWarning, match="skipped 2"):  # the first read decodes all
-        train = read_folder_split(str(root), "train", 0.25)
-    held = read_folder_split(str(root), "test", 0.25)
+    with pytest.warns(ImageFolderWarning, match="skipped 2"):  # reading it decodes all
+        folder = ImageFolder(str(root), 0.25)
+    train, held = folder.files("train"), folder.files("test")
     train_files, held_files = relative(root, train.paths), relative(root, held.paths)
     assert not set(train_files) & set(held_files)
     assert sorted(train_files + held_files) == files["good"]
-    assert held.info.split == "validation" and held.info.num_examples == len(held_files)
+    assert folder.resolve("test") == "validation" and folder.num_examples("test") == len(held_files)
     by_class = {name: sum(f.startswith(name) for f in held_files) for name in ("cat", "dog", "owl")}
     assert by_class == {"cat": 2, "dog": 1, "owl": 1}
 
 
 def test_every_split_loads_rgb_uint8_images_with_their_labels(mixed):
     root, _ = mixed
-    describe(root)
+    with pytest.warns(ImageFolderWarning):
+        folder = ImageFolder(str(root))
     seen = {}
     for split in ("train", "validation"):
-        dataset, info = load_split(str(root), split)
-        paths = read_folder_split(str(root), split).paths
-        names = [path[len(str(root)) + 1 :] for path in paths]
-        for path, (image, label) in zip(names, dataset, strict=True):
+        names = [path[len(str(root)) + 1 :] for path in folder.files(split).paths]
+        for path, (image, label) in zip(names, folder.examples(split), strict=True):
             assert image.dtype == tf.uint8 and image.shape[-1] == 3
-            assert info.class_names[int(label)] == path.split("/")[0]
+            assert folder.class_names[int(label)] == path.split("/")[0]
             seen[path] = image.numpy()
     gray = seen["dog/gray.png"]
     assert gray.shape == (24, 24, 3) and (gray[..., 0] == gray[..., 2]).all()
@@ -141,7 +141,7 @@ def test_split_folders_evaluate_on_val_before_validation_and_test(tmp_path):
     assert (facts.eval_split, facts.validation_split) == ("val", None)
     assert (facts.train_examples, facts.eval_examples) == (12, 3)
     _, info = load_split(str(root), "val")
-    assert info.num_examples == 3 and info.class_names == facts.class_names
+    assert info.eval_examples == 3 and info.class_names == facts.class_names
     labels = [int(label) for _, label in load_split(str(root), "test")[0]]
     assert labels == [0, 0, 1]  # eval folder labels follow the training class names
 
@@ -158,13 +158,19 @@ def test_split_folders_without_val_use_test_or_hold_out_of_train(tmp_path):
     assert (facts.train_examples, facts.eval_examples) == (14, 6)
 
 
-def test_warning_comes_once_per_read_and_again_when_files_change(tmp_path):
+def test_one_source_reads_the_folder_once_and_a_new_one_sees_changed_files(tmp_path):
     root = class_folders(tmp_path / "f", {"ant": 3, "bee": 3})
     write(root / "ant/broken.jpg", truncated_jpeg(1))
-    assert len(describe(root)[1]) == 1
-    assert describe(root)[1] == []  # unchanged: no second decode pass, no second warning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        source = open_dataset(str(root), validation_split=0.5)
+        facts = source.facts
+        list(source.examples("train")), list(source.eval_dataset(2))
+        list(source.train_dataset(2, seed=0).take(4))
+    assert [type(w.message) for w in caught] == [ImageFolderWarning]  # read once, warned once
+    assert facts.num_skipped_files == 1
     write(root / "bee/broken.png", b"not a png")
-    facts, caught = describe(root)
+    facts, caught = describe(root)  # a new source reads the folder again
     assert len(caught) == 1 and len(caught[0].skipped_files) == 2
     assert facts.train_examples + facts.eval_examples == 6
 
@@ -174,9 +180,13 @@ def test_facts_round_trip_through_json_values(mixed):
     facts, _ = describe(root)
     values = facts.to_dict()
     assert values["num_skipped_files"] == 2 and isinstance(values["skipped_files"], list)
+    assert values["image_shape"] == [None, None, 3]  # the images differ in size
     assert DatasetFacts.from_dict(values) == facts
-    older = {k: v for k, v in values.items() if k not in ("folder", "skipped_files")}
+    older = {  # a record of deepnets 0.2
+        k: v for k, v in values.items() if k not in ("folder", "skipped_files", "image_shape")
+    }
     assert DatasetFacts.from_dict(older).skipped_files == ()
+    assert DatasetFacts.from_dict(older).image_shape is None
 
 
 @pytest.mark.parametrize(
@@ -264,5 +274,7 @@ def test_unknown_split_and_bad_fraction_are_value_errors(tmp_path):
     root = class_folders(tmp_path / "f", {"ant": 3, "bee": 3})
     with pytest.raises(ValueError, match=r"splits 'train' and 'validation'.*got split 'val'"):
         load_split(str(root), "val")
+    with pytest.raises(ValueError, match=r"got split 'val'"):
+        open_dataset(str(root)).eval_dataset(4, split="val")
     with pytest.raises(ValueError, match="validation_split"):
         load_split(str(root), "train", validation_split=1.0)

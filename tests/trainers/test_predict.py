@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deepnets.data.folders import read_folder_split
+from deepnets.data.folders import ImageFolder
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 COLORS = {"blue": 2, "green": 1, "red": 0}
@@ -67,7 +67,7 @@ def test_top1_over_the_held_out_images_equals_what_evaluate_counts(trained):
     evaluate = run("trainers.evaluate", f"--model_dir={run_dir}")
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     metrics = json.loads(evaluate.stdout.strip().splitlines()[-1].split(": ", 1)[1])
-    held_out = read_folder_split(str(root), "validation", 0.1)
+    held_out = ImageFolder(str(root), 0.1).files("validation")
     assert metrics["examples"] == len(held_out.paths) == 9  # 3 of each 30
     predict = run(
         "trainers.predict",

@@ -5,9 +5,10 @@ from unittest import mock
 import pytest
 import tensorflow as tf
 
-import deepnets.data.facts
+import deepnets.data.source
 from deepnets.data import SHAPES10_CLASS_NAMES
 from deepnets.training import ConfigError, TrainConfig, plan_run
+from deepnets.training.run import plan as plan_module
 
 ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
 
@@ -17,11 +18,15 @@ def config(**fields):
 
 
 def test_plan_resolves_dataset_model_and_schedule_reading_the_metadata_once():
-    with mock.patch.object(
-        deepnets.data.facts, "load_split", wraps=deepnets.data.facts.load_split
-    ) as load_split:
+    with (
+        mock.patch.object(plan_module, "open_dataset", wraps=plan_module.open_dataset) as opened,
+        mock.patch.object(
+            deepnets.data.source, "ShapesData", wraps=deepnets.data.source.ShapesData
+        ) as reader,
+    ):
         plan = plan_run(config(epochs=3, global_batch_size=100), ONE_DEVICE)
-    assert load_split.call_count == 2  # the train and the eval split's metadata, once each
+    assert opened.call_count == reader.call_count == 1  # the dataset is found once
+    assert plan.dataset is plan.source.facts
     assert plan.dataset.num_classes == 10 and plan.dataset.class_names == SHAPES10_CLASS_NAMES
     assert (plan.dataset.train_examples, plan.dataset.eval_examples) == (10_000, 2_000)
     assert plan.dataset.input_shape == (32, 32, 3)

@@ -1,13 +1,23 @@
 """`train(cfg)` end to end, and `evaluate` on logits and probability models."""
 
+import dataclasses
 import os
+from unittest import mock
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import deepnets
-from deepnets.training import RunRecord, TrainConfig, evaluate, outputs_probabilities, train
+from deepnets.data import source as source_module
+from deepnets.training import (
+    RunRecord,
+    TrainConfig,
+    evaluate,
+    outputs_probabilities,
+    plan_run,
+    train,
+)
 from deepnets.training.runtime import strategy as strategy_module
 
 CHANCE = 0.1  # shapes10 has 10 balanced classes
@@ -49,6 +59,18 @@ def test_small_resnet_learns_shapes10_and_the_saved_model_evaluates_the_same(tmp
     assert reloaded["examples"] == 2000
     assert reloaded["top1"] == pytest.approx(top1, abs=1e-6)
     assert reloaded["loss"] == pytest.approx(result.eval_metrics["loss"], rel=1e-4)
+
+
+def test_the_run_and_evaluate_read_the_dataset_the_plan_opened_and_never_reopen_it(tmp_path):
+    cfg = small_resnet_config(tmp_path, export_saved_model=False)
+    plan = plan_run(dataclasses.replace(cfg, train_steps=4, steps_per_loop=2))
+    reopened = AssertionError("the dataset was opened again by name")
+    with mock.patch.object(source_module, "ShapesData", side_effect=reopened):
+        result = train(plan)  # every train and eval pipeline comes from plan.source
+        model = tf.keras.models.load_model(result.final_model_path)
+        metrics = evaluate(model, plan.source, global_batch_size=500)
+    assert result.final_step == 4 and result.eval_metrics["examples"] == 2000
+    assert metrics["top1"] == pytest.approx(result.eval_metrics["top1"], abs=1e-6)
 
 
 def _plain_keras(activation):

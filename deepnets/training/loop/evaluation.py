@@ -150,7 +150,7 @@ class EvalResult:
 
 def evaluate(
     model: keras.Model,
-    dataset_name: str,
+    dataset_name: str | data.DatasetSource,
     *,
     global_batch_size: int = 256,
     data_dir: str | None = None,
@@ -168,14 +168,18 @@ def evaluate(
     Args:
         model: a Keras model returning logits or probabilities (a last softmax layer, or a
             deepnets model with `classifier_activation="softmax"`, is recognized).
-        dataset_name: name understood by `deepnets.data` (e.g. "shapes10", "cifar10").
+        dataset_name: the dataset: a name `deepnets.data.open_dataset` understands
+            ("shapes10", "cifar10", an image folder's path), or a `deepnets.data.DatasetSource`
+            already open (`data_dir`, `image_size`, `download` and `validation_split` are then
+            its own and ignored here).
         global_batch_size: examples per evaluation batch over all replicas.
         data_dir: tfds data directory.
         image_size: input size the model expects (None: the dataset's own).
         download: allow tfds to download the dataset.
-        split: the split to evaluate ("test" means "validation" where there is none).
-        preprocessing: a `deepnets.data.Preprocessing` (a run's recorded one); None derives it
-            from the dataset and `image_size`.
+        split: the split to evaluate ("test" means "validation" where there is none, and an
+            image folder's eval split).
+        preprocessing: a `deepnets.data.Preprocessing` (a run's recorded one); None: the
+            source's, derived from the dataset and `image_size`.
         validation_split: for an image folder without an eval folder, the held-out fraction
             (the run's, so that the same files are evaluated).
         flip: test-time flip averaging (see `Evaluator`).
@@ -204,7 +208,7 @@ def evaluate(
 
 def evaluate_split(
     model: keras.Model,
-    dataset_name: str,
+    dataset_name: str | data.DatasetSource,
     *,
     global_batch_size: int = 256,
     data_dir: str | None = None,
@@ -229,35 +233,38 @@ def evaluate_split(
     """
 
     strategy = strategy or tf.distribute.get_strategy()
-    _, info = data.load_split(
-        dataset_name, split, data_dir=data_dir, download=download, validation_split=validation_split
-    )
+    if isinstance(dataset_name, data.DatasetSource):
+        source = dataset_name
+        if preprocessing is not None:
+            source = source.with_preprocessing(preprocessing)
+    else:
+        source = data.open_dataset(
+            dataset_name,
+            data_dir=data_dir,
+            download=download,
+            validation_split=validation_split,
+            image_size=image_size,
+            preprocessing=preprocessing,
+            eval_split=split,
+        )
+    facts = source.facts
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-        return data.make_eval_dataset(
-            dataset_name,
-            global_batch_size,
-            input_context=ctx,
-            image_size=image_size,
-            data_dir=data_dir,
-            download=False,
-            split=split,
-            pad_to_full_batches=True,
-            preprocessing=preprocessing,
-            validation_split=validation_split,
+        return source.eval_dataset(
+            global_batch_size, input_context=ctx, split=split, pad_to_full_batches=True
         )
 
     dataset = strategy.distribute_datasets_from_function(dataset_fn)
     evaluator = Evaluator(
         strategy,
         model,
-        info.num_classes,
+        facts.num_classes,
         from_probabilities=outputs_probabilities(model),
         flip=flip,
         translate=translate,
     )
     metrics = evaluator.evaluate(dataset)
-    names = info.class_names or tuple(str(i) for i in range(info.num_classes))
+    names = facts.class_names or tuple(str(i) for i in range(facts.num_classes))
     return EvalResult(metrics, evaluator.confusion_matrix(), tuple(names))
 
 

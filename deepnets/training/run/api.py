@@ -79,36 +79,21 @@ def make_runner(
         crop_padding=cfg.crop_padding,
         flip=cfg.flip,
     )
-    common = {
-        "data_dir": cfg.data_dir,
-        "download": False,
-        "preprocessing": facts.preprocessing,
-        "validation_split": cfg.validation_split,
-    }
+    source = plan.source  # opened once by the plan: every pipeline reads what it found
 
     def train_input_fn(ctx: tf.distribute.InputContext, epoch: int) -> tf.data.Dataset:
-        return data.make_train_dataset(
-            facts.name,
+        return source.train_dataset(
             cfg.global_batch_size,
             input_context=ctx,
             seed=epoch_seed(cfg.seed, epoch),
-            split=facts.train_split,
             cache=cfg.cache_images,
             augmentation=augmentation,
             epoch=epoch,
             flip_seed=cfg.seed or 0,
-            **common,
         )
 
     def eval_input_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-        return data.make_eval_dataset(
-            facts.name,
-            eval_batch_size,
-            input_context=ctx,
-            split=facts.eval_split,
-            pad_to_full_batches=True,
-            **common,
-        )
+        return source.eval_dataset(eval_batch_size, input_context=ctx, pad_to_full_batches=True)
 
     l2 = cfg.weight_decay if cfg.resolved_weight_decay_mode == "l2" else 0.0
     loss_scaling = plan.mixed_precision == "mixed_float16"
@@ -120,15 +105,12 @@ def make_runner(
         return make_optimizer(cfg, backbone_schedule, variables, loss_scaling)
 
     def sample_images() -> tf.data.Dataset:  # what the network sees in training, classes mixed
-        return data.make_train_dataset(
-            facts.name,
+        return source.train_dataset(
             WHITENING_BATCH,
             seed=epoch_seed(cfg.seed if cfg.seed is not None else 0, 0),
-            split=facts.train_split,
             shuffle_buffer=WHITENING_BATCH,
             cache=False,
             augmentation=augmentation,
-            **common,
         ).take(-(-WHITENING_IMAGES // WHITENING_BATCH))
 
     adapted: dict[str, list] = {}  # the data-set weights, computed once for every copy

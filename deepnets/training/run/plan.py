@@ -1,6 +1,6 @@
 """The run plan: a config resolved once into everything a training run needs.
 
-`plan_run(cfg)` validates the config, creates the strategy, reads the dataset's facts, resolves
+`plan_run(cfg)` validates the config, creates the strategy, opens the dataset, resolves
 the model (registry name + arguments for this dataset) and the loop schedule, once. Everything
 downstream takes the plan or the narrow part of it it needs. Every problem surfaces here, before
 any weight exists, as a `ConfigError` that names the field to blame.
@@ -14,7 +14,7 @@ import os
 
 import tensorflow as tf
 
-from deepnets.data import DatasetFacts, DatasetUnavailableError, describe_dataset
+from deepnets.data import DatasetFacts, DatasetSource, DatasetUnavailableError, open_dataset
 from deepnets.models import get_model_spec, list_models
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.config.model_recipe import ModelRecipe
@@ -43,7 +43,8 @@ class RunPlan:
 
     Attributes:
         config: the validated config.
-        dataset: the dataset's facts (classes, split sizes, preprocessing).
+        source: the dataset, opened once: its facts and its input pipelines; `dataset` is its
+            facts (classes, split sizes, preprocessing).
         model: the model to build.
         loop: the schedule in steps.
         strategy: the distribution strategy.
@@ -56,13 +57,18 @@ class RunPlan:
     """
 
     config: TrainConfig
-    dataset: DatasetFacts
+    source: DatasetSource
     model: ModelRecipe
     loop: LoopSettings
     strategy: tf.distribute.Strategy
     jit_compile: bool
     mixed_precision: str | None = None
     budget: BudgetPlan | None = None
+
+    @property
+    def dataset(self) -> DatasetFacts:
+        """The dataset's facts: classes, split sizes, preprocessing."""
+        return self.source.facts
 
     @property
     def needs_calibration(self) -> bool:
@@ -179,7 +185,7 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
             f"{type(strategy).__name__}; use a multiple of {replicas}",
         )
     try:
-        dataset = describe_dataset(
+        source = open_dataset(
             cfg.dataset,
             image_size=cfg.image_size,
             data_dir=cfg.data_dir,
@@ -188,6 +194,7 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         )
     except DatasetUnavailableError as err:
         raise ConfigError("dataset", cfg.dataset, reason=str(err)) from err
+    dataset = source.facts
     steps_per_epoch = dataset.train_examples // cfg.global_batch_size
     if steps_per_epoch < 1:
         raise ConfigError(
@@ -196,7 +203,7 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
             reason=f"{cfg.global_batch_size} is larger than the {dataset.train_examples} "
             f"training examples of {cfg.dataset!r}",
         )
-    dataset = _with_weights_preprocessing(cfg, dataset)
+    source = _with_weights_preprocessing(cfg, source)
     budget = _recorded_budget(cfg, strategy)
     if budget is not None:
         total_steps = budget.total_steps
@@ -216,8 +223,8 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
     )
     return RunPlan(
         config=cfg,
-        dataset=dataset,
-        model=resolve_model(cfg, dataset),
+        source=source,
+        model=resolve_model(cfg, source.facts),
         loop=loop,
         strategy=strategy,
         jit_compile=resolve_jit_compile(cfg.jit_compile, strategy),
@@ -282,20 +289,20 @@ def _check_fine_tuning(cfg: TrainConfig) -> None:
             )
 
 
-def _with_weights_preprocessing(cfg: TrainConfig, dataset: DatasetFacts) -> DatasetFacts:
-    """The dataset's facts with the normalization the starting weights expect: keras.applications
+def _with_weights_preprocessing(cfg: TrainConfig, source: DatasetSource) -> DatasetSource:
+    """The dataset with the normalization the starting weights expect: keras.applications
     ImageNet weights want "caffe" (BGR, ImageNet mean, no scaling); a deepnets run's weights want
     the mean and std that run used."""
 
     path = cfg.init_weights
-    preprocessing = dataset.preprocessing
+    preprocessing = source.facts.preprocessing
     if path is None:
-        return dataset
+        return source
     if is_imagenet_weights_file(path):
         preprocessing = dataclasses.replace(preprocessing, normalization="caffe")
     elif os.path.isdir(path):
-        source = RunRecord.read(path).preprocessing
+        trained = RunRecord.read(path).preprocessing
         preprocessing = dataclasses.replace(
-            preprocessing, mean=source.mean, std=source.std, normalization=source.normalization
+            preprocessing, mean=trained.mean, std=trained.std, normalization=trained.normalization
         )
-    return dataclasses.replace(dataset, preprocessing=preprocessing)
+    return source.with_preprocessing(preprocessing)
