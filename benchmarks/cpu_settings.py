@@ -61,7 +61,8 @@ def measure(setting: dict, models: list[str], repetitions: int, steps: int) -> d
     from benchmarks.cases import MODEL_CASES
     from benchmarks.conv_profile import conv_ops
     from benchmarks.runners import in_memory_dataset, random_examples
-    from deepnets.training import StepRunner
+    from deepnets.training import StepRunner, StepSettings
+    from deepnets.training.loop.parts import L2Decay
 
     first = setting.get("data_format") == "channels_first"
     image = (64, 32, 32) if first else (32, 32, 64)
@@ -105,10 +106,8 @@ def measure(setting: dict, models: list[str], repetitions: int, steps: int) -> d
             lambda ctx, epoch, images=images, labels=labels, batch=batch: in_memory_dataset(
                 images, labels, ctx.get_per_replica_batch_size(batch)
             ),
-            steps_per_epoch=10**9,
-            global_batch_size=batch,
-            num_classes=100,
-            l2_decay=5e-4,
+            StepSettings(steps_per_epoch=10**9, global_batch_size=batch, num_classes=100),
+            parts=[L2Decay(5e-4)],
         )
         iterator = runner.train_iterator()
         runner.run_steps(iterator, 2)

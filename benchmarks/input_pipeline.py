@@ -90,7 +90,8 @@ def training_rate(input_shape: tuple[int, int, int], num_classes: int) -> float:
     import deepnets
     from benchmarks.runners import LEARNING_RATE, MOMENTUM, WEIGHT_DECAY, in_memory_dataset
     from benchmarks.timing import rate
-    from deepnets.training import StepRunner
+    from deepnets.training import StepRunner, StepSettings
+    from deepnets.training.loop.parts import L2Decay
     from deepnets.training.runtime.strategy import resolve_jit_compile
 
     rng = np.random.default_rng(0)
@@ -108,11 +109,13 @@ def training_rate(input_shape: tuple[int, int, int], num_classes: int) -> float:
         ),
         lambda variables: tf.keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM),
         lambda ctx, epoch: in_memory_dataset(images, labels, FLAGS.batch_size),
-        steps_per_epoch=10**9,
-        global_batch_size=FLAGS.batch_size,
-        num_classes=num_classes,
-        l2_decay=WEIGHT_DECAY,
-        jit_compile=resolve_jit_compile("auto", strategy),
+        StepSettings(
+            steps_per_epoch=10**9,
+            global_batch_size=FLAGS.batch_size,
+            num_classes=num_classes,
+            jit_compile=resolve_jit_compile("auto", strategy),
+        ),
+        parts=[L2Decay(WEIGHT_DECAY)],
     )
     iterator = runner.train_iterator()
     runner.run_steps(iterator, 2)  # trace and warm up

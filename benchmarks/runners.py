@@ -21,7 +21,8 @@ import tensorflow as tf
 
 from benchmarks.cases import IMAGE_SHAPE, MODEL_CASES, NUM_CLASSES, ModelCase
 from benchmarks.timing import Contender, rate
-from deepnets.training import StepRunner
+from deepnets.training import StepRunner, StepSettings
+from deepnets.training.loop.parts import L2Decay
 from deepnets.training.runtime.strategy import resolve_jit_compile
 
 keras = tf.keras
@@ -92,12 +93,14 @@ def library_loop(
         case.build_deepnets,
         optimizer,
         train_input_fn,
-        steps_per_epoch=endless,
-        global_batch_size=batch_size,
-        num_classes=NUM_CLASSES,
-        l2_decay=WEIGHT_DECAY,
-        mixed_precision=mixed_precision,
-        jit_compile=resolve_jit_compile("auto", strategy),
+        StepSettings(
+            steps_per_epoch=endless,
+            global_batch_size=batch_size,
+            num_classes=NUM_CLASSES,
+            mixed_precision=mixed_precision,
+            jit_compile=resolve_jit_compile("auto", strategy),
+        ),
+        parts=[L2Decay(WEIGHT_DECAY)],
     )
     iterator = runner.train_iterator()
 

@@ -5,8 +5,9 @@
 
 The pieces, for programs of their own: `plan_run(cfg)` resolves a config once (dataset facts,
 model, schedule, strategy); a `StepRunner` runs training steps and evaluations of any model on
-any data; a `Controller` decides when to evaluate, checkpoint, report and stop; `run_loop` puts
-a runner, a controller, checkpoints and the standard reports together.
+any data, with the training options as parts (`deepnets.training.loop.parts`); a `Controller`
+decides when to evaluate, checkpoint, report and stop; `run_loop` puts a runner, a controller,
+checkpoints and the standard reports together.
 """
 
 from deepnets.training.config import ConfigError, TrainConfig
@@ -21,8 +22,10 @@ from deepnets.training.loop.evaluation import (
     outputs_probabilities,
 )
 from deepnets.training.loop.metrics import ClassificationMetrics
+from deepnets.training.loop.parts import StepPart
 from deepnets.training.loop.results import TrainResult
 from deepnets.training.loop.runner import StepRunner
+from deepnets.training.loop.step import StepSettings
 from deepnets.training.optimization.optimizers import (
     classification_loss,
     l2_weight_decay_loss,
@@ -69,7 +72,9 @@ __all__ = [
     "RunPlan",
     "RunRecord",
     "StepDecayWithWarmup",
+    "StepPart",
     "StepRunner",
+    "StepSettings",
     "TrainConfig",
     "TrainResult",
     "classification_loss",

@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 from deepnets.training.errors import OutputWriteError
 from deepnets.training.loop.actions import Action
-from deepnets.training.loop.controller import Controller, LoopSettings
+from deepnets.training.loop.controller import Controller, LoopSettings, Runner
 from deepnets.training.loop.results import TrainResult
-from deepnets.training.loop.runner import StepRunner
 from deepnets.training.reports.gradient_report import GradientNormsWriter
 from deepnets.training.reports.standard_actions import METRICS_CSV, standard_actions
 from deepnets.training.run_folder.atomic import recover_leftovers
@@ -31,7 +30,7 @@ from deepnets.training.runtime.strategy import is_chief, is_multi_worker
 
 
 def run_loop(
-    runner: StepRunner,
+    runner: Runner,
     settings: LoopSettings,
     *,
     model_dir: str,
@@ -49,7 +48,8 @@ def run_loop(
     same step.
 
     Args:
-        runner: the step runner (its model and optimizer are checkpointed).
+        runner: the step runner (a `StepRunner`, or anything the `Runner` protocol fits): its
+            `checkpoint_objects` are checkpointed.
         settings: the schedule.
         model_dir: the run folder.
         keep_checkpoints: checkpoints kept on disk.
@@ -103,7 +103,7 @@ def run_folder(model_dir: str, chief: bool) -> Iterator[None]:
 
 
 def _run(
-    runner: StepRunner,
+    runner: Runner,
     settings: LoopSettings,
     model_dir: str,
     chief: bool,
@@ -118,7 +118,7 @@ def _run(
         strategy, model_dir, keep_checkpoints, **runner.checkpoint_objects()
     )
     actions = standard_actions(model_dir, settings.steps_per_epoch, progress) if chief else []
-    if chief and runner.gradient_recorder is not None:
+    if chief and "gradient_norms" in runner.loop_reports:
         actions.append(GradientNormsWriter(model_dir, settings.steps_per_epoch))
     actions += list(extra_actions)
     multi_worker = is_multi_worker(strategy)
