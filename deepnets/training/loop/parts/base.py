@@ -85,6 +85,9 @@ class StepPart:
         """The gradients of `variables` after this part (default: unchanged)."""
         return grads
 
+    # The step's hooks run in its traced function; AutoGraph cannot convert a body that is only
+    # a docstring (it warns on every trace), and a no-op has nothing to convert.
+    @tf.autograph.experimental.do_not_convert
     def observe_gradients(self, grads: list[Any], frozen: bool, last: tf.Tensor) -> None:
         """Sees the final gradients (`last`: a bool tensor, True on a loop's last step)."""
 
@@ -92,6 +95,7 @@ class StepPart:
         """Applies the (gradient, variable) pairs this part updates; returns the others."""
         return pairs
 
+    @tf.autograph.experimental.do_not_convert
     def after_update(self, step: tf.Tensor) -> None:
         """Runs after the optimizer's update; `step` is its iteration count (in the replica
         context)."""
