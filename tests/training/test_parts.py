@@ -218,6 +218,13 @@ def test_bad_part_arguments_are_named(make, match):
 # ------------------------------------------------------------------------ the runner and parts
 
 
+def test_a_part_serves_one_runner():
+    ema = parts.EMA(0.9)
+    toys.toy_runner(with_eval=False, parts=[ema])
+    with pytest.raises(ValueError, match="this EMA part is already in a StepRunner"):
+        toys.toy_runner(with_eval=False, parts=[ema])
+
+
 def test_two_parts_on_one_checkpoint_key_are_refused():
     runner = toys.toy_runner(with_eval=False, parts=[parts.EMA(0.9), parts.EMA(0.99)])
     with pytest.raises(ValueError, match="EMA checkpoints 'ema_model', a key already taken"):

@@ -81,6 +81,13 @@ class StepRunner:
         check_removed_options(removed, settings)
         self.settings = settings
         self.parts = list(parts)
+        for part in self.parts:  # a part holds the state of one model (its `build`)
+            if getattr(part, "_in_a_runner", False):
+                raise ValueError(
+                    f"this {type(part).__name__} part is already in a StepRunner: give each "
+                    "runner parts of its own"
+                )
+            part._in_a_runner = True
         self.input = EpochInput(
             strategy,
             train_input_fn,
