@@ -62,7 +62,7 @@ def measure(setting: dict, models: list[str], repetitions: int, steps: int) -> d
     import deepnets
     from deepnets.benchmarks.cases import MODEL_CASES
     from deepnets.benchmarks.runners import in_memory_dataset, random_examples
-    from deepnets.training import StepRunner
+    from deepnets.training import L2Decay, StepRunner, StepSettings
     from experiments.conv_profile import conv_ops
 
     first = setting.get("data_format") == "channels_first"
@@ -107,10 +107,8 @@ def measure(setting: dict, models: list[str], repetitions: int, steps: int) -> d
             lambda ctx, epoch, images=images, labels=labels, batch=batch: in_memory_dataset(
                 images, labels, ctx.get_per_replica_batch_size(batch)
             ),
-            steps_per_epoch=10**9,
-            global_batch_size=batch,
-            num_classes=100,
-            l2_decay=5e-4,
+            StepSettings(steps_per_epoch=10**9, global_batch_size=batch, num_classes=100),
+            parts=[L2Decay(5e-4)],
         )
         iterator = runner.train_iterator()
         runner.run_steps(iterator, 2)

@@ -80,7 +80,7 @@ def training_rate(input_shape: tuple[int, int, int], num_classes: int) -> float:
     import deepnets
     from deepnets.benchmarks.runners import LEARNING_RATE, MOMENTUM, WEIGHT_DECAY, in_memory_dataset
     from deepnets.benchmarks.timing import rate
-    from deepnets.training import StepRunner, resolve_jit_compile
+    from deepnets.training import L2Decay, StepRunner, StepSettings, resolve_jit_compile
 
     rng = np.random.default_rng(0)
     images = rng.standard_normal((4 * FLAGS.batch_size, *input_shape), dtype=np.float32)
@@ -97,11 +97,13 @@ def training_rate(input_shape: tuple[int, int, int], num_classes: int) -> float:
         ),
         lambda variables: tf.keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM),
         lambda ctx, epoch: in_memory_dataset(images, labels, FLAGS.batch_size),
-        steps_per_epoch=10**9,
-        global_batch_size=FLAGS.batch_size,
-        num_classes=num_classes,
-        l2_decay=WEIGHT_DECAY,
-        jit_compile=resolve_jit_compile("auto", strategy),
+        StepSettings(
+            steps_per_epoch=10**9,
+            global_batch_size=FLAGS.batch_size,
+            num_classes=num_classes,
+            jit_compile=resolve_jit_compile("auto", strategy),
+        ),
+        parts=[L2Decay(WEIGHT_DECAY)],
     )
     iterator = runner.train_iterator()
     runner.run_steps(iterator, 2)  # trace and warm up

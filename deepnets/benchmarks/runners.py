@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from deepnets.benchmarks.cases import IMAGE_SHAPE, MODEL_CASES, NUM_CLASSES, ModelCase
 from deepnets.benchmarks.timing import Contender, rate
-from deepnets.training import StepRunner, resolve_jit_compile
+from deepnets.training import L2Decay, StepRunner, StepSettings, resolve_jit_compile
 
 keras = tf.keras
 
@@ -91,12 +91,14 @@ def library_loop(
         case.build_deepnets,
         optimizer,
         train_input_fn,
-        steps_per_epoch=endless,
-        global_batch_size=batch_size,
-        num_classes=NUM_CLASSES,
-        l2_decay=WEIGHT_DECAY,
-        mixed_precision=mixed_precision,
-        jit_compile=resolve_jit_compile("auto", strategy),
+        StepSettings(
+            steps_per_epoch=endless,
+            global_batch_size=batch_size,
+            num_classes=NUM_CLASSES,
+            mixed_precision=mixed_precision,
+            jit_compile=resolve_jit_compile("auto", strategy),
+        ),
+        parts=[L2Decay(WEIGHT_DECAY)],
     )
     iterator = runner.train_iterator()
 

@@ -5,15 +5,16 @@
 
 The pieces, for programs of their own: `plan_run(cfg)` resolves a config once (dataset facts,
 model, schedule, strategy); a `StepRunner` runs training steps and evaluations of any model on
-any data; a `Controller` decides when to evaluate, checkpoint, report and stop; `run_loop` puts
-a runner, a controller, checkpoints and the standard reports together.
+any data, with the training options as parts (`deepnets.training.loop.parts`); a `Controller`
+decides when to evaluate, checkpoint, report and stop; `run_loop` puts a runner, a controller,
+checkpoints and the standard reports together.
 
 Its sub-packages are layers, each importing only those below it (pyproject.toml's import
 contracts hold them to it), top to bottom: `run` (plan, budget, the run assembly, `train`),
-`reports` (progress, CSV, TensorBoard, pictures), `loop` (step, runner, controller, evaluation)
-beside `run_folder` (record, checkpoints, lock, atomic writes, restore, export), `optimization`
-(optimizers, schedules, averaging), `runtime` (machine, strategy, signals), `config`
-(`TrainConfig`) and `errors`.
+`reports` (progress, CSV, TensorBoard, pictures), `loop` (step and its parts, runner,
+controller, evaluation) beside `run_folder` (record, checkpoints, lock, atomic writes, restore,
+export), `optimization` (optimizers, schedules, averaging), `runtime` (machine, strategy,
+signals, CPU kernels), `config` (`TrainConfig`) and `errors`.
 """
 
 from deepnets.training.config import ConfigError, TrainConfig
@@ -28,8 +29,20 @@ from deepnets.training.loop.evaluation import (
     outputs_probabilities,
 )
 from deepnets.training.loop.metrics import ClassificationMetrics
+from deepnets.training.loop.parts import (
+    EMA,
+    BackboneOptimizer,
+    BatchNormRateMultipliers,
+    FrozenBackbone,
+    GradientNorms,
+    L2Decay,
+    Lookahead,
+    PartSetup,
+    StepPart,
+)
 from deepnets.training.loop.results import TrainResult
 from deepnets.training.loop.runner import StepRunner, dtype_policy
+from deepnets.training.loop.step import StepSettings
 from deepnets.training.optimization.optimizers import (
     classification_loss,
     l2_weight_decay_loss,
@@ -68,7 +81,15 @@ from deepnets.training.runtime.strategy import (
 )
 
 __all__ = [
+    "EMA",
     "Action",
+    "BackboneOptimizer",
+    "BatchNormRateMultipliers",
+    "FrozenBackbone",
+    "GradientNorms",
+    "L2Decay",
+    "Lookahead",
+    "PartSetup",
     "BFLOAT16_UNITS",
     "CheckpointKeeper",
     "ClassificationMetrics",
@@ -88,7 +109,9 @@ __all__ = [
     "RunPlan",
     "RunRecord",
     "StepDecayWithWarmup",
+    "StepPart",
     "StepRunner",
+    "StepSettings",
     "TrainConfig",
     "TrainResult",
     "bfloat16_units",

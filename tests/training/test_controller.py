@@ -16,6 +16,7 @@ class FakeRunner:
         self.has_eval = has_eval
         self.nan_at = nan_at
         self.calls = []
+        self.restores = 0
 
     def train(self, step, num_steps):
         self.calls.append(("train", step, num_steps))
@@ -27,6 +28,9 @@ class FakeRunner:
     def evaluate(self):
         self.calls.append(("eval",))
         return {"loss": 0.5, "top1": 0.75, "top5": 1.0, "examples": 100}
+
+    def restored(self):
+        self.restores += 1
 
     def sync_state(self):
         self.calls.append(("sync",))
@@ -108,6 +112,7 @@ def test_loops_stop_at_every_epoch_eval_and_checkpoint_boundary():
     assert result.eval_metrics["top1"] == 0.75 and result.checkpoint_path == "ckpt-20"
     # Replica state is averaged before every save (and evaluation is the runner's business).
     assert runner.calls.count(("sync",)) == len(checkpoints.saved)
+    assert runner.restores == 0  # nothing was restored
 
 
 def test_resumes_from_the_restored_step_and_does_not_redo_it():
@@ -117,6 +122,7 @@ def test_resumes_from_the_restored_step_and_does_not_redo_it():
     assert [c for c in runner.calls if c[0] == "train"] == [("train", 8, 4)]
     assert checkpoints.saved == [8, 12]
     assert result.resumed_from == "ckpt-8" and result.final_step == 12
+    assert runner.restores == 1  # told once that a checkpoint restored its state
 
 
 def test_explicit_eval_period_and_final_eval_once():

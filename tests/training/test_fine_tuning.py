@@ -8,7 +8,16 @@ import tensorflow as tf
 import tiny_tfds
 
 import deepnets
-from deepnets.training import ConfigError, StepRunner, TrainConfig, make_optimizer, plan_run, train
+from deepnets.training import (
+    ConfigError,
+    StepRunner,
+    StepSettings,
+    TrainConfig,
+    make_optimizer,
+    plan_run,
+    train,
+)
+from deepnets.training.loop.parts import BackboneOptimizer, FrozenBackbone
 from deepnets.training.optimization.backbone import ScaledSchedule
 from deepnets.training.run_folder.initial_weights import initialize_weights
 
@@ -145,10 +154,8 @@ def test_frozen_steps_keep_backbone_weights_and_batchnorm_statistics():
         ),
         lambda variables: make_optimizer(TrainConfig(), 0.1, variables),
         input_fn,
-        steps_per_epoch=4,
-        global_batch_size=16,
-        num_classes=3,
-        freeze_backbone_steps=4,
+        StepSettings(steps_per_epoch=4, global_batch_size=16, num_classes=3),
+        parts=[FrozenBackbone(4)],
     )
     head = runner.model.get_layer("classifier")
     backbone = [w for w in runner.model.weights if not any(w is h for h in head.weights)]
@@ -160,7 +167,7 @@ def test_frozen_steps_keep_backbone_weights_and_batchnorm_statistics():
     assert not np.array_equal(head.weights[0].numpy(), head_before[0])
     runner.train(4, 4)
     assert any(not np.array_equal(w.numpy(), v) for w, v in zip(backbone, before, strict=True))
-    runner.freeze_backbone_steps = 10  # a boundary inside the next loop must be refused
+    runner.part(FrozenBackbone).frozen_steps = 10  # a boundary inside the next loop is refused
     with pytest.raises(ValueError, match="cross the end of the frozen backbone"):
         runner.train(8, 4)
 
@@ -194,10 +201,8 @@ def test_backbone_learning_rate_multiplier_scales_the_backbone_update():
             build,
             sgd(1.0),
             input_fn,
-            steps_per_epoch=4,
-            global_batch_size=16,
-            num_classes=3,
-            backbone_optimizer_fn=sgd(multiplier) if multiplier != 1.0 else None,
+            StepSettings(steps_per_epoch=4, global_batch_size=16, num_classes=3),
+            parts=[BackboneOptimizer(sgd(multiplier))] if multiplier != 1.0 else [],
         )
         before = [w.numpy().copy() for w in runner.model.trainable_weights]
         runner.train(0, 1)

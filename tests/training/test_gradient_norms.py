@@ -7,8 +7,15 @@ import numpy as np
 import tensorflow as tf
 
 import deepnets
-from deepnets.training import LoopSettings, StepRunner, TrainConfig, make_optimizer, run_loop
-from deepnets.training.loop.gradient_norms import variable_groups
+from deepnets.training import (
+    LoopSettings,
+    StepRunner,
+    StepSettings,
+    TrainConfig,
+    make_optimizer,
+    run_loop,
+)
+from deepnets.training.loop.parts.gradient_norms import GradientNorms, variable_groups
 from deepnets.training.reports.gradient_report import gradient_norms_figure, read_gradient_norms
 
 IMAGES = np.random.default_rng(0).normal(size=(64, 16, 16, 3)).astype("float32")
@@ -36,10 +43,8 @@ def runner(log):
         build,
         lambda variables: make_optimizer(TrainConfig(), 0.05, variables),
         input_fn,
-        steps_per_epoch=4,
-        global_batch_size=16,
-        num_classes=4,
-        log_gradient_norms=log,
+        StepSettings(steps_per_epoch=4, global_batch_size=16, num_classes=4),
+        parts=[GradientNorms()] if log else [],
     )
 
 
@@ -91,7 +96,7 @@ def test_off_the_step_computes_no_norm_and_writes_nothing(tmp_path):
         LoopSettings(total_steps=4, steps_per_epoch=4, steps_per_loop=2),
         model_dir=str(tmp_path),
     )
-    assert plain.gradient_recorder is None
+    assert plain.part(GradientNorms) is None and not plain.loop_reports
     assert not os.path.exists(tmp_path / "gradient_norms.csv")
     assert "gradient_norms" not in graph_node_names(plain)
     logged = runner(True)

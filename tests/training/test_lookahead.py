@@ -8,6 +8,7 @@ import tensorflow as tf
 import training_toys as toys
 
 from deepnets.training import ConfigError, LoopSettings, TrainConfig, run_loop
+from deepnets.training.loop import parts
 from deepnets.training.optimization.averaging import Lookahead
 
 
@@ -71,13 +72,17 @@ def test_a_resumed_run_continues_the_same_slow_weights(tmp_path):
     # Updates every 3 steps and checkpoints every 4: the checkpoint at step 8 falls between
     # updates, when the slow weights differ from the weights, so resuming needs them.
     settings = dict(steps_per_epoch=8, steps_per_loop=4, checkpoint_every_steps=4)
-    options = dict(with_eval=False, lookahead_steps=3, lookahead_decay=0.8, total_steps=16)
-    whole = toys.toy_runner(**options)
+
+    def options():  # a part serves one runner: new ones for each
+        return dict(with_eval=False, parts=[parts.Lookahead(3, 0.8)], total_steps=16)
+
+    whole = toys.toy_runner(**options())
     run_loop(whole, LoopSettings(total_steps=16, **settings), model_dir=str(tmp_path / "whole"))
-    first = toys.toy_runner(**options)
+    first = toys.toy_runner(**options())
     run_loop(first, LoopSettings(total_steps=8, **settings), model_dir=str(tmp_path / "split"))
-    assert not np.allclose(slow_weights(first.lookahead)[0], float_weights(first.model)[0])
-    second = toys.toy_runner(**options)
+    lookahead = first.part(parts.Lookahead).lookahead
+    assert not np.allclose(slow_weights(lookahead)[0], float_weights(first.model)[0])
+    second = toys.toy_runner(**options())
     result = run_loop(
         second, LoopSettings(total_steps=16, **settings), model_dir=str(tmp_path / "split")
     )
@@ -92,4 +97,4 @@ def test_a_resumed_run_continues_the_same_slow_weights(tmp_path):
 
 def test_the_runner_needs_the_runs_length():
     with pytest.raises(ValueError, match="total_steps"):
-        toys.toy_runner(with_eval=False, lookahead_steps=5)
+        toys.toy_runner(with_eval=False, parts=[parts.Lookahead(5)])

@@ -15,6 +15,7 @@ from deepnets.training import (
     l2_weight_decay_loss,
     make_optimizer,
 )
+from deepnets.training.loop.parts import BatchNormRateMultipliers
 from deepnets.training.optimization.optimizers import batch_norm_parameters, decayed_variables
 
 
@@ -150,7 +151,11 @@ def test_the_batch_norm_parameters_are_found_in_nested_blocks():
 @pytest.mark.parametrize("bias, scale", [(8.0, 1.0), (1.0, 0.0), (64.0, 0.5)])
 def test_the_bn_multipliers_scale_only_their_parameters_first_step(bias, scale):
     def one_step(**multipliers):
-        runner = toys.toy_runner(with_eval=False, shuffle=False, **multipliers)
+        runner = toys.toy_runner(
+            with_eval=False,
+            shuffle=False,
+            parts=[BatchNormRateMultipliers(**multipliers)] if multipliers else [],
+        )
         variables = runner.model.trainable_variables
         before = [v.numpy() for v in variables]
         runner.run_steps(runner.train_iterator(), 1)
@@ -158,7 +163,7 @@ def test_the_bn_multipliers_scale_only_their_parameters_first_step(bias, scale):
         return [v.numpy() - b for v, b in zip(variables, before, strict=True)], kinds
 
     plain, kinds = one_step()
-    scaled, _ = one_step(bn_bias_lr_multiplier=bias, bn_scale_lr_multiplier=scale)
+    scaled, _ = one_step(bias=bias, scale=scale)
     assert kinds.count("beta") == kinds.count("gamma") == 1
     for kind in ("beta", "gamma"):  # both moved in the plain step
         assert np.abs(plain[kinds.index(kind)]).max() > 1e-4
@@ -193,7 +198,10 @@ def test_the_bn_multipliers_need_sgd_without_clipping(field, changes):
 def test_a_zero_multiplier_freezes_batch_norm_scales_under_any_optimizer(name):
     cfg = TrainConfig(optimizer=name, bn_scale_lr_multiplier=0.0, weight_decay=1e-3).validate()
     runner = toys.toy_runner(
-        with_eval=False, optimizer=cfg, learning_rate=1e-2, bn_scale_lr_multiplier=0.0
+        with_eval=False,
+        optimizer=cfg,
+        learning_rate=1e-2,
+        parts=[BatchNormRateMultipliers(scale=0.0)],
     )
     variables = runner.model.trainable_variables
     before = {v.path: v.numpy() for v in variables}

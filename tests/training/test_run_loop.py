@@ -9,6 +9,7 @@ import tensorflow as tf
 import training_toys as toys
 
 from deepnets.training import LoopSettings, NonFiniteLossError, TrainConfig, run_loop
+from deepnets.training.loop.parts import L2Decay
 from deepnets.training.reports.reporting import read_metrics_csv
 
 STEPS_PER_EPOCH = 8  # 256 toy examples in batches of 32
@@ -114,7 +115,7 @@ def test_training_variants_run_and_lower_the_loss(tmp_path, options):
 
 
 def test_reported_loss_is_the_smoothed_data_loss_without_the_l2_term():
-    runner = toys.toy_runner(with_eval=False, label_smoothing=0.3, l2_decay=0.1)
+    runner = toys.toy_runner(with_eval=False, label_smoothing=0.3, parts=[L2Decay(0.1)])
     reported = runner.train(0, 1)
     # The same first batch through the same initial weights (BatchNorm in training mode).
     images, labels = next(iter(toys.make_train_input_fn(32)(_one_pipeline(), 0)))

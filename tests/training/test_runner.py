@@ -6,7 +6,8 @@ import tensorflow as tf
 import training_toys as toys
 
 import deepnets
-from deepnets.training import Evaluator, StepRunner, TrainConfig, make_optimizer
+from deepnets.training import Evaluator, StepRunner, StepSettings, TrainConfig, make_optimizer
+from deepnets.training.loop.parts import L2Decay
 
 GLOBAL_BATCH = 32
 
@@ -87,10 +88,8 @@ def test_a_narrow_deepnets_resnet_trains_with_the_runner():
             .repeat()
             .batch(32, drop_remainder=True)
         ),
-        steps_per_epoch=8,
-        global_batch_size=32,
-        num_classes=toys.NUM_CLASSES,
-        l2_decay=5e-4,
+        StepSettings(steps_per_epoch=8, global_batch_size=32, num_classes=toys.NUM_CLASSES),
+        parts=[L2Decay(5e-4)],
     )
     before = [v.numpy().copy() for v in runner.model.trainable_variables]
     losses = [runner.train(8 * epoch, 8)["loss"] for epoch in range(4)]
@@ -111,7 +110,7 @@ def test_runner_refuses_an_unbuilt_model():
 def test_weight_decay_in_the_update_equals_the_l2_term_in_the_loss():
     """`g + wd * w` on the kernels gives the weights an L2 loss term gives, step after step."""
     wd, steps = 5e-3, 4
-    runner = toys.toy_runner(with_eval=False, l2_decay=wd, shuffle=False)
+    runner = toys.toy_runner(with_eval=False, parts=[L2Decay(wd)], shuffle=False)
     runner.train(0, steps)
     # The same steps by hand: the L2 term in the loss, SGD with momentum 0.9.
     model = toys.toy_model()

@@ -5,6 +5,7 @@ import tensorflow as tf
 import training_toys as toys
 
 from deepnets.training import LoopSettings, TrainConfig, restore_model, run_loop, train
+from deepnets.training.loop.parts import EMA
 
 DECAY = 0.9
 
@@ -14,7 +15,7 @@ def float_weights(model):
 
 
 def test_the_average_follows_the_weights_with_a_warmed_up_decay():
-    runner = toys.toy_runner(with_eval=False, ema_decay=DECAY)
+    runner = toys.toy_runner(with_eval=False, parts=[EMA(DECAY)])
     iterator = runner.train_iterator()
     expected = float_weights(runner.model)  # the average starts at the initial weights
     for t in range(1, 6):
@@ -34,11 +35,11 @@ def test_the_average_follows_the_weights_with_a_warmed_up_decay():
 
 def test_a_resumed_run_continues_the_same_average(tmp_path):
     settings = dict(steps_per_epoch=8, steps_per_loop=4, checkpoint_every_steps=4)
-    whole = toys.toy_runner(with_eval=False, ema_decay=DECAY)
+    whole = toys.toy_runner(with_eval=False, parts=[EMA(DECAY)])
     run_loop(whole, LoopSettings(total_steps=16, **settings), model_dir=str(tmp_path / "whole"))
-    first = toys.toy_runner(with_eval=False, ema_decay=DECAY)
+    first = toys.toy_runner(with_eval=False, parts=[EMA(DECAY)])
     run_loop(first, LoopSettings(total_steps=8, **settings), model_dir=str(tmp_path / "split"))
-    second = toys.toy_runner(with_eval=False, ema_decay=DECAY)
+    second = toys.toy_runner(with_eval=False, parts=[EMA(DECAY)])
     result = run_loop(
         second, LoopSettings(total_steps=16, **settings), model_dir=str(tmp_path / "split")
     )

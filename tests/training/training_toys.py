@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from deepnets.training import StepRunner, TrainConfig, epoch_seed, make_optimizer
+from deepnets.training import StepRunner, StepSettings, TrainConfig, epoch_seed, make_optimizer
 
 keras = tf.keras
 
@@ -120,11 +120,13 @@ def toy_runner(
     shuffle: bool = True,
     optimizer: TrainConfig | None = None,
     learning_rate=0.05,
-    **runner_options,
+    parts=(),
+    **settings,
 ) -> StepRunner:
     """A `StepRunner` of the toy model on the toy data (no config, no dataset name).
 
-    `optimizer` is a `TrainConfig` whose optimizer fields are used (default: SGD, momentum 0.9).
+    `optimizer` is a `TrainConfig` whose optimizer fields are used (default: SGD, momentum 0.9);
+    `settings` are more `StepSettings` fields (e.g. `total_steps`, `jit_compile`).
     """
     cfg = optimizer or TrainConfig()
     return StepRunner(
@@ -138,10 +140,13 @@ def toy_runner(
             shuffle=shuffle,
             delay_seconds=delay_seconds,
         ),
-        steps_per_epoch=num_examples // global_batch_size,
-        global_batch_size=global_batch_size,
-        num_classes=NUM_CLASSES,
+        StepSettings(
+            steps_per_epoch=num_examples // global_batch_size,
+            global_batch_size=global_batch_size,
+            num_classes=NUM_CLASSES,
+            mixed_precision=cfg.mixed_precision,
+            **settings,
+        ),
         eval_input_fn=make_eval_input_fn(global_batch_size) if with_eval else None,
-        mixed_precision=cfg.mixed_precision,
-        **runner_options,
+        parts=parts,
     )

@@ -1,10 +1,10 @@
 """The controller: decides when to train, evaluate, checkpoint, report and stop.
 
-Orbit's split: a runner runs steps (`StepRunner`, or anything with its `train`/`evaluate`
-methods) and the `Controller` drives it. It resumes from the newest checkpoint, runs loops that
-never cross an epoch, evaluation or checkpoint boundary, evaluates and checkpoints when due,
-stops on a NaN/Inf loss (before saving that state) or when `stop_requested()` says so (SIGTERM),
-and tells its actions (progress line, CSV, TensorBoard, plots) what happened. It never touches a
+Orbit's split: a runner runs steps (`StepRunner`, or anything the `Runner` protocol fits) and
+the `Controller` drives it. It resumes from the newest checkpoint, runs loops that never cross an
+epoch, evaluation or checkpoint boundary, evaluates and checkpoints when due, stops on a NaN/Inf
+loss (before saving that state) or when `stop_requested()` says so (SIGTERM), and tells its
+actions (progress line, CSV, TensorBoard, plots) what happened. It never touches a
 model or a tensor, so its schedule is tested with a fake runner in milliseconds.
 """
 
@@ -82,16 +82,29 @@ class LoopSettings:
 
 
 class Runner(Protocol):
-    """What the controller needs of a runner."""
+    """What the controller and `run_loop` use of a runner (`StepRunner` is one); nothing else.
 
+    The controller uses `global_batch_size`, `has_eval`, `train`, `evaluate`, `sync_state` and
+    `restored`; `run_loop` also `strategy`, `checkpoint_objects`, `loop_reports` and
+    `any_replica`.
+    """
+
+    strategy: Any  # a tf.distribute.Strategy: who checkpoints and reports (the chief)
     global_batch_size: int
     has_eval: bool
+    loop_reports: frozenset[str]  # entries `train` returns beside the metrics ("gradient_norms")
 
-    def train(self, step: int, num_steps: int) -> dict[str, float]: ...
+    def train(self, step: int, num_steps: int) -> dict[str, Any]: ...
 
     def evaluate(self) -> dict[str, float]: ...
 
     def sync_state(self) -> None: ...
+
+    def restored(self) -> None: ...
+
+    def checkpoint_objects(self) -> dict[str, Any]: ...
+
+    def any_replica(self, flag: bool) -> bool: ...
 
 
 class Checkpoints(Protocol):
@@ -192,7 +205,7 @@ class Controller:
         """
         settings = self.settings
         resumed_from, step = self.checkpoints.restore_latest()
-        if resumed_from and hasattr(self.runner, "restored"):
+        if resumed_from:
             self.runner.restored()
         self._saved_step = step if resumed_from else None
         self._tell("on_start", step, settings.total_steps, resumed_from)

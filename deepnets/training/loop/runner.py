@@ -1,11 +1,12 @@
 """The step runner: runs training steps and evaluations, and never decides when.
 
 `StepRunner` owns what the steps need: the model and optimizer (created inside
-`strategy.scope()`), the loss, the train metrics, the input iterators, and two compiled
-functions: one that runs `num_steps` training steps (`strategy.run` inside a `tf.range` loop, so
-the host is involved once per call) and one that evaluates the whole eval set. When to call them,
-checkpoint, report or stop is the `Controller`'s business (Orbit's runner/controller split). The
-data position across epochs and resumes is `deepnets.training.loop.epochs.EpochInput`'s.
+`strategy.scope()`), the loss, the train metrics, the input iterators, the training options as
+parts (`deepnets.training.loop.parts`), and two compiled functions: one that runs `num_steps`
+training steps (`strategy.run` inside a `tf.range` loop, so the host is involved once per call)
+and one that evaluates the whole eval set. When to call them, checkpoint, report or stop is the
+`Controller`'s business (Orbit's runner/controller split). The data position across epochs and
+resumes is `deepnets.training.loop.epochs.EpochInput`'s.
 """
 
 from __future__ import annotations
@@ -19,15 +20,12 @@ import tensorflow as tf
 
 from deepnets.training.loop.epochs import EpochInput, TrainInputFn
 from deepnets.training.loop.evaluation import EvalInputFn, Evaluator
-from deepnets.training.loop.gradient_norms import GradientNormRecorder
 from deepnets.training.loop.metrics import ClassificationMetrics
-from deepnets.training.loop.step import TrainStep
-from deepnets.training.optimization.averaging import Lookahead, WeightAverage
-from deepnets.training.optimization.backbone import HEAD_LAYER, BackboneSplit
+from deepnets.training.loop.parts.base import OptimizerFn, PartSetup, StepPart, built_optimizer
+from deepnets.training.loop.removed_options import check_removed_options
+from deepnets.training.loop.step import StepSettings, TrainStep
 
 keras = tf.keras
-
-OptimizerFn = Callable[[Sequence[Any]], keras.optimizers.Optimizer]
 
 
 @contextlib.contextmanager
@@ -48,41 +46,24 @@ class StepRunner:
     Args:
         strategy: the run's strategy.
         model_fn: builds the model (called inside `strategy.scope()` under the dtype policy of
-            `mixed_precision`); the model must return logits and be built (a deepnets model
-            built from its `input_shape`, or any model called or built once).
+            `settings.mixed_precision`); the model must return logits and be built (a deepnets
+            model built from its `input_shape`, or any model called or built once).
         optimizer_fn: `variables -> optimizer`, called inside the scope; the runner builds the
-            optimizer on the model's trainable variables if it is not built yet.
+            optimizer on the model's trainable variables (those no part updates itself) if it
+            is not built yet.
         train_input_fn: `(input_context, epoch) -> dataset` of `(image, label)` batches of the
-            per-replica size, at least `steps_per_epoch` batches per replica long.
-        steps_per_epoch: optimizer steps per epoch.
-        global_batch_size: examples per step over all replicas (the loss averages over it).
-        num_classes: number of classes (top-5 becomes top-k for fewer classes).
+            per-replica size, at least `settings.steps_per_epoch` batches per replica long.
+        settings: the steps' numbers (`StepSettings`: steps per epoch, global batch size,
+            classes, run length, label smoothing, mixed precision, XLA, test-time averaging).
         eval_input_fn: `input_context -> dataset` of `(image, label, weight)`, finite, or None.
-        label_smoothing: of the cross-entropy.
-        l2_decay: L2 weight decay of conv/dense kernels, added to their gradients in the step:
-            `g + l2_decay * w` (the gradient of `l2_decay * sum(||w||^2) / 2`, without
-            computing that term); the reported loss is the data loss.
-        bn_bias_lr_multiplier: multiplies the gradients of BatchNorm offsets (see `TrainStep`).
-        bn_scale_lr_multiplier: multiplies those of BatchNorm scales (0 freezes them).
-        mixed_precision: a Keras dtype policy name for the model, or None for float32.
-        jit_compile: compile the forward/backward pass with XLA.
-        freeze_backbone_steps: the first steps train only the head (the layer `head_layer`),
-            with the backbone in inference mode (BatchNorm uses its moving statistics).
-        backbone_optimizer_fn: `variables -> optimizer` for the backbone's variables (e.g. a
-            lower learning rate); the head then has `optimizer_fn`'s. None: one optimizer.
-        head_layer: the layer that is the head.
-        log_gradient_norms: record the gradient norm of every top-level layer (stem, blocks,
-            classifier) on the last step of each loop; `train` then returns them under
-            "gradient_norms". Off, the step computes nothing for it.
-        ema_decay: keep an exponential moving average of the weights with this decay, and
-            evaluate, checkpoint and export it (`WeightAverage`); None: the weights as trained.
-        lookahead_steps: pull the weights back to slow weights every this many steps
-            (airbench's lookahead, see `Lookahead`; needs `total_steps`); 0: none.
-        lookahead_decay: the lookahead's per-step decay at the end of the run.
-        eval_flip: evaluate with test-time flip averaging (see `Evaluator`).
-        eval_translate: evaluate with views shifted by this many pixels too (see `Evaluator`).
-        total_steps: the step the run ends at; its loops then continue one training iterator
-            across epochs (see `EpochInput`). None: one iterator per epoch.
+        parts: the training options (`deepnets.training.loop.parts`: `L2Decay`,
+            `BatchNormRateMultipliers`, `FrozenBackbone`, `BackboneOptimizer`, `GradientNorms`,
+            `Lookahead`, `EMA`, or your own `StepPart`), applied in this order. A part
+            instance serves one runner.
+
+    Raises:
+        TypeError: an option of version 0.2's signature (`l2_decay=`, `ema_decay=`,
+            `steps_per_epoch=`, ...), naming the part or setting that replaces it.
     """
 
     def __init__(
@@ -91,39 +72,36 @@ class StepRunner:
         model_fn: Callable[[], keras.Model],
         optimizer_fn: OptimizerFn,
         train_input_fn: TrainInputFn,
+        settings: StepSettings | None = None,
         *,
-        steps_per_epoch: int,
-        global_batch_size: int,
-        num_classes: int,
         eval_input_fn: EvalInputFn | None = None,
-        label_smoothing: float = 0.0,
-        l2_decay: float = 0.0,
-        bn_bias_lr_multiplier: float = 1.0,
-        bn_scale_lr_multiplier: float = 1.0,
-        mixed_precision: str | None = None,
-        jit_compile: bool = False,
-        freeze_backbone_steps: int = 0,
-        backbone_optimizer_fn: OptimizerFn | None = None,
-        head_layer: str = HEAD_LAYER,
-        log_gradient_norms: bool = False,
-        ema_decay: float | None = None,
-        lookahead_steps: int = 0,
-        lookahead_decay: float = 0.95,
-        eval_flip: bool = False,
-        eval_translate: int = 0,
-        total_steps: int | None = None,
+        parts: Sequence[StepPart] = (),
+        **removed: Any,
     ) -> None:
+        check_removed_options(removed, settings)
+        self.settings = settings
+        self.parts = list(parts)
+        for part in self.parts:  # a part holds the state of one model (its `build`)
+            if getattr(part, "_in_a_runner", False):
+                raise ValueError(
+                    f"this {type(part).__name__} part is already in a StepRunner: give each "
+                    "runner parts of its own"
+                )
+            part._in_a_runner = True
         self.input = EpochInput(
-            strategy, train_input_fn, steps_per_epoch, total_steps, global_batch_size
+            strategy,
+            train_input_fn,
+            settings.steps_per_epoch,
+            settings.total_steps,
+            settings.global_batch_size,
         )
         self.strategy = strategy
-        self.steps_per_epoch = int(steps_per_epoch)
-        self.global_batch_size = int(global_batch_size)
-        self.jit_compile = bool(jit_compile)
-        self.freeze_backbone_steps = int(freeze_backbone_steps)
+        self.steps_per_epoch = int(settings.steps_per_epoch)
+        self.global_batch_size = int(settings.global_batch_size)
+        self.jit_compile = bool(settings.jit_compile)
 
         def make_model() -> keras.Model:
-            with dtype_policy(mixed_precision):
+            with dtype_policy(settings.mixed_precision):
                 return model_fn()
 
         with strategy.scope():
@@ -135,55 +113,24 @@ class StepRunner:
                 )
             if not self.model.trainable_variables:
                 raise ValueError("model_fn returned a model without trainable variables.")
-            split = self.freeze_backbone_steps > 0 or backbone_optimizer_fn is not None
-            self.split = BackboneSplit(self.model, head_layer) if split else None
-            self.backbone_optimizer = None
-            if backbone_optimizer_fn is not None:
-                self.backbone_optimizer = _built(
-                    backbone_optimizer_fn, self.split.backbone_variables
-                )
-                self.optimizer = _built(optimizer_fn, self.split.head_variables)
-            else:
-                self.optimizer = _built(optimizer_fn, self.model.trainable_variables)
-            self.train_metrics = ClassificationMetrics(num_classes, prefix="train")
-            scaling = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
-            scale = (lambda: self.optimizer.dynamic_scale) if scaling else None
-            self.gradient_recorder = (
-                GradientNormRecorder(self.model, scale) if log_gradient_norms else None
+            setup = PartSetup(
+                strategy, self.model, make_model, settings.total_steps, self._loss_scale
             )
-            self.weight_average = (
-                WeightAverage(self.model, make_model, ema_decay) if ema_decay else None
-            )
-            self.lookahead = None
-            if lookahead_steps:
-                if total_steps is None:
-                    raise ValueError("lookahead_steps needs total_steps (the step the run ends at)")
-                self.lookahead = Lookahead(
-                    self.model, lookahead_steps, lookahead_decay, total_steps
-                )
-        self.step = TrainStep(
-            self.model,
-            self.optimizer,
-            global_batch_size=self.global_batch_size,
-            label_smoothing=label_smoothing,
-            l2_decay=l2_decay,
-            bn_bias_lr_multiplier=bn_bias_lr_multiplier,
-            bn_scale_lr_multiplier=bn_scale_lr_multiplier,
-            metrics=self.train_metrics,
-            split=self.split,
-            backbone_optimizer=self.backbone_optimizer,
-            gradient_recorder=self.gradient_recorder,
-            weight_average=self.weight_average,
-            lookahead=self.lookahead,
-            jit_compile=jit_compile,
-        )
+            for part in self.parts:
+                part.build(setup)
+            variables = self.model.trainable_variables
+            for part in self.parts:
+                variables = part.optimizer_variables(variables)
+            self.optimizer = built_optimizer(optimizer_fn, variables)
+            self.train_metrics = ClassificationMetrics(settings.num_classes, prefix="train")
+        self.step = TrainStep(self.model, self.optimizer, self.train_metrics, self.parts, settings)
         self.evaluator = (
             Evaluator(
                 strategy,
                 self.export_model,
-                num_classes,
-                flip=eval_flip,
-                translate=eval_translate,
+                settings.num_classes,
+                flip=settings.eval_flip,
+                translate=settings.eval_translate,
             )
             if eval_input_fn
             else None
@@ -202,10 +149,33 @@ class StepRunner:
         self._average_state = tf.function(self._average_replica_state)
         self._sum_over_replicas = tf.function(self._sum_replicas)
 
+    def _loss_scale(self) -> Any:
+        """The loss scale the gradients carry (the optimizer's, under mixed_float16) or None."""
+        if isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer):
+            return self.optimizer.dynamic_scale
+        return None
+
+    def part(self, kind: type[StepPart]) -> StepPart | None:
+        """The runner's first part of class `kind`, or None."""
+        return next((p for p in self.parts if isinstance(p, kind)), None)
+
+    @property
+    def frozen_steps(self) -> int:
+        """The first steps, trained in the frozen phase of a part (`FrozenBackbone`)."""
+        return max((part.frozen_steps for part in self.parts), default=0)
+
+    @property
+    def loop_reports(self) -> frozenset[str]:
+        """What `train` returns beside the metrics (e.g. "gradient_norms"), by the parts."""
+        return frozenset().union(*(part.loop_reports for part in self.parts))
+
     @property
     def export_model(self) -> keras.Model:
-        """The model to evaluate and save: the weight average when there is one."""
-        return self.weight_average.model if self.weight_average is not None else self.model
+        """The model to evaluate and save: the weight average when there is one (`EMA`)."""
+        model = self.model
+        for part in self.parts:
+            model = part.export_model(model)
+        return model
 
     @property
     def has_eval(self) -> bool:
@@ -240,7 +210,8 @@ class StepRunner:
         Args:
             iterator: from `train_iterator`, with at least `num_steps` batches left.
             num_steps: steps to run (one traced function serves every value).
-            frozen: train only the head, the backbone in inference mode.
+            frozen: run the parts' frozen phase (a frozen backbone: the head alone, the
+                backbone in inference mode).
 
         Returns:
             The training metrics of these steps; reading them waits for the steps to end.
@@ -251,43 +222,49 @@ class StepRunner:
         return self.train_metrics.result()
 
     def checkpoint_objects(self) -> dict[str, Any]:
-        """What a checkpoint of this runner holds: the model, its optimizer(s) and the weight
-        average (as the "ema_model", which `sync_state` brings up to date) and the lookahead's
-        slow weights."""
+        """What a checkpoint of this runner holds, by key: the model, its optimizer and each
+        part's state (e.g. "backbone_optimizer", "ema_model", "lookahead").
+
+        Raises:
+            ValueError: two parts, or a part and the runner, use the same key.
+        """
         objects = {"model": self.model, "optimizer": self.optimizer}
-        if self.backbone_optimizer is not None:
-            objects["backbone_optimizer"] = self.backbone_optimizer
-        if self.weight_average is not None:
-            objects["ema_model"] = self.weight_average.model
-        if self.lookahead is not None:
-            objects["lookahead"] = self.lookahead.state
+        for part in self.parts:
+            for key, value in part.checkpoint_objects().items():
+                if key in objects:
+                    raise ValueError(
+                        f"{type(part).__name__} checkpoints {key!r}, a key already taken "
+                        f"(taken: {sorted(objects)})"
+                    )
+                objects[key] = value
         return objects
 
     def restored(self) -> None:
-        """Takes up the state a checkpoint restored (the weight average)."""
-        if self.weight_average is not None:
-            self.weight_average.from_model()
+        """Takes up the state a checkpoint restored (e.g. the weight average)."""
+        for part in self.parts:
+            part.restored()
 
     def train(self, step: int, num_steps: int) -> dict[str, float]:
         """Trains steps `step + 1 .. step + num_steps`, which must lie within one epoch.
 
         The runner keeps the epoch's iterator between calls and opens the right one (skipping
         the steps already done) when a call does not continue the previous one; the first
-        `freeze_backbone_steps` train the head alone.
+        `frozen_steps` run the parts' frozen phase (a frozen backbone: the head alone).
 
         Returns:
-            {"loss", "top1", "top5", "examples"} of these steps.
+            {"loss", "top1", "top5", "examples"} of these steps, and the parts' `loop_reports`.
         """
         iterator = self.input.for_steps(step, num_steps)
-        frozen = step < self.freeze_backbone_steps
-        if frozen and step + num_steps > self.freeze_backbone_steps:
+        frozen_steps = self.frozen_steps
+        frozen = step < frozen_steps
+        if frozen and step + num_steps > frozen_steps:
             raise ValueError(
                 f"steps {step + 1}..{step + num_steps} cross the end of the frozen backbone "
-                f"(step {self.freeze_backbone_steps})"
+                f"(step {frozen_steps})"
             )
         metrics = self.run_steps(iterator, num_steps, frozen)
-        if self.gradient_recorder is not None and not frozen:
-            metrics["gradient_norms"] = self.gradient_recorder.read()
+        for part in self.parts:
+            metrics.update(part.loop_metrics(frozen))
         return metrics
 
     def evaluate(self) -> dict[str, float]:
@@ -303,18 +280,12 @@ class StepRunner:
 
     def sync_state(self) -> None:
         """Averages replica-local state (BatchNorm statistics) over replicas and brings the
-        weight average's model up to date; call before evaluating or saving."""
+        parts' state (the weight average's model) up to date; call before evaluating or
+        saving."""
         self._average_state()
-        if self.weight_average is not None:
-            self.weight_average.to_model()
+        for part in self.parts:
+            part.sync()
 
     def any_replica(self, flag: bool) -> bool:
         """True if `flag` is True on any replica of any worker (every worker must call it)."""
         return bool(self._sum_over_replicas(tf.constant(int(flag), tf.int32)).numpy() > 0)
-
-
-def _built(optimizer_fn: OptimizerFn, variables: list[Any]) -> keras.optimizers.Optimizer:
-    optimizer = optimizer_fn(variables)
-    if not optimizer.built:
-        optimizer.build(variables)
-    return optimizer

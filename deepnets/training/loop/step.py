@@ -1,29 +1,55 @@
-"""One training step on one replica: forward, loss, gradients, weight decay, update, metrics.
+"""One training step on one replica: forward, loss, gradients, the parts, update, metrics.
 
 The `StepRunner` calls a `TrainStep` inside `strategy.run`, many times per compiled loop. The
 loss is the data loss averaged over the global batch (`tf.nn.compute_average_loss`, plus the
-layers' own losses); L2 weight decay is added to the kernels' gradients, not to the loss (and
-BatchNorm offsets' and scales' gradients may be scaled, airbench's learning rates for them); with
-a frozen backbone only the head is differentiated, the backbone in inference mode.
+layers' own losses). Everything else a step may do is a part's (`deepnets.training.loop.parts`):
+the step asks its parts, in order, for the forward pass (a frozen backbone), then lets them
+transform the gradients (weight decay, BatchNorm rate multipliers), look at them (gradient
+norms), apply some with optimizers of their own (a backbone optimizer), and change the weights
+after the update (lookahead, EMA).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
 
-from deepnets.training.loop.gradient_norms import GradientNormRecorder
 from deepnets.training.loop.metrics import ClassificationMetrics
-from deepnets.training.optimization.averaging import Lookahead, WeightAverage
-from deepnets.training.optimization.backbone import BackboneSplit
-from deepnets.training.optimization.optimizers import (
-    batch_norm_parameters,
-    classification_loss,
-    is_decayed,
-)
+from deepnets.training.loop.parts.base import Forward, StepPart
+from deepnets.training.optimization.optimizers import classification_loss
 
 keras = tf.keras
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSettings:
+    """The numbers of a `StepRunner`'s steps.
+
+    Attributes:
+        steps_per_epoch: optimizer steps per epoch.
+        global_batch_size: examples per step over all replicas (the loss averages over it).
+        num_classes: number of classes (top-5 becomes top-k for fewer classes).
+        total_steps: the step the run ends at; its loops then continue one training iterator
+            across epochs (see `EpochInput`). None: one iterator per epoch.
+        label_smoothing: of the cross-entropy.
+        mixed_precision: a Keras dtype policy name for the model, or None for float32.
+        jit_compile: compile the forward/backward pass with XLA.
+        eval_flip: evaluate with test-time flip averaging (see `Evaluator`).
+        eval_translate: evaluate with views shifted by this many pixels too (see `Evaluator`).
+    """
+
+    steps_per_epoch: int
+    global_batch_size: int
+    num_classes: int
+    total_steps: int | None = None
+    label_smoothing: float = 0.0
+    mixed_precision: str | None = None
+    jit_compile: bool = False
+    eval_flip: bool = False
+    eval_translate: int = 0
 
 
 class TrainStep:
@@ -31,80 +57,51 @@ class TrainStep:
 
     Args:
         model: the trained model (logits).
-        optimizer: updates every variable, or the head's when there is a `backbone_optimizer`.
-        global_batch_size: the loss averages over it (all replicas).
-        label_smoothing: of the cross-entropy.
-        l2_decay: `g + l2_decay * w` for conv/dense kernels.
-        bn_bias_lr_multiplier: the gradients of BatchNorm offsets are multiplied by it (under
-            SGD, with or without momentum, the same as multiplying their learning rate).
-        bn_scale_lr_multiplier: the same for BatchNorm scales; 0 keeps them at their initial
-            value (airbench's BatchNorm, whose scale is fixed at 1).
+        optimizer: updates the variables no part updates itself.
         metrics: the train metrics, updated every step (top-k on the last of a loop).
-        split: the head and backbone, for frozen steps and a backbone optimizer.
-        backbone_optimizer: updates the backbone's variables, or None.
-        gradient_recorder: records gradient norms on the last step of a loop, or None.
-        weight_average: updated after every step, or None.
-        lookahead: updated after every step (before the weight average), or None.
-        jit_compile: compile the forward/backward pass with XLA.
+        parts: the training options, applied in this order.
+        settings: the step's global batch size, label smoothing and `jit_compile`.
     """
 
     def __init__(
         self,
         model: keras.Model,
         optimizer: keras.optimizers.Optimizer,
-        *,
-        global_batch_size: int,
-        label_smoothing: float,
-        l2_decay: float,
-        bn_bias_lr_multiplier: float = 1.0,
-        bn_scale_lr_multiplier: float = 1.0,
         metrics: ClassificationMetrics,
-        split: BackboneSplit | None = None,
-        backbone_optimizer: keras.optimizers.Optimizer | None = None,
-        gradient_recorder: GradientNormRecorder | None = None,
-        weight_average: WeightAverage | None = None,
-        lookahead: Lookahead | None = None,
-        jit_compile: bool = False,
+        parts: Sequence[StepPart],
+        settings: StepSettings,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
-        self.global_batch_size = int(global_batch_size)
-        self.label_smoothing = float(label_smoothing)
-        self.l2_decay = float(l2_decay)
-        # variable id -> gradient multiplier, for the variables whose multiplier is not 1
-        self._multipliers = {
-            id(v): float(multiplier)
-            for which, multiplier in (
-                ("beta", bn_bias_lr_multiplier),
-                ("gamma", bn_scale_lr_multiplier),
-            )
-            if multiplier != 1.0
-            for v in batch_norm_parameters(model, which)
-        }
         self.metrics = metrics
-        self.split = split
-        self.backbone_optimizer = backbone_optimizer
-        self.gradient_recorder = gradient_recorder
-        self.weight_average = weight_average
-        self.lookahead = lookahead
+        self.parts = list(parts)
+        self.global_batch_size = int(settings.global_batch_size)
+        self.label_smoothing = float(settings.label_smoothing)
         self.loss_scaling = isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer)
         # The optimizer update stays outside XLA: its cross-replica all-reduce (a merge_call)
         # cannot run inside a compiled function.
         self._gradients = (
-            tf.function(self.gradients, jit_compile=True) if jit_compile else self.gradients
+            tf.function(self.gradients, jit_compile=True)
+            if settings.jit_compile
+            else self.gradients
         )
+
+    def trained(self, frozen: bool) -> tuple[Forward, list[Any]]:
+        """The forward pass and the variables differentiated: a part's, or the whole model's."""
+        for part in self.parts:
+            trained = part.trained(frozen)
+            if trained is not None:
+                return trained
+        if frozen:
+            raise ValueError("a frozen step needs a part with a frozen phase (FrozenBackbone)")
+        return (lambda images: self.model(images, training=True)), self.model.trainable_variables
 
     def gradients(
         self, images: tf.Tensor, labels: tf.Tensor, frozen: bool = False
     ) -> tuple[Any, ...]:
-        variables = self.split.head_variables if frozen else self.model.trainable_variables
+        forward, variables = self.trained(frozen)
         with tf.GradientTape() as tape:
-            if frozen:  # the backbone in inference mode: BatchNorm keeps its statistics
-                features = self.split.features(images, training=False)
-                outputs = self.split.head(features, training=True)
-            else:
-                outputs = self.model(images, training=True)
-            logits = tf.cast(outputs, tf.float32)
+            logits = tf.cast(forward(images), tf.float32)
             per_example = classification_loss(labels, logits, self.label_smoothing)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
             regularization = [tf.cast(x, tf.float32) for x in self.model.losses]
@@ -113,59 +110,27 @@ class TrainStep:
             if self.loss_scaling:
                 loss = self.optimizer.scale_loss(loss)
         grads = tape.gradient(loss, variables)
-        if self.l2_decay:
-            grads = self._decayed(grads, variables)
-        if self._multipliers:
-            grads = [
-                g * tf.cast(self._multipliers[id(v)], g.dtype) if id(v) in self._multipliers else g
-                for g, v in zip(grads, variables, strict=True)
-            ]
+        for part in self.parts:
+            grads = part.transform_gradients(grads, variables)
         return grads, per_example, logits
-
-    def _decayed(self, grads: list[Any], variables: list[Any]) -> list[Any]:
-        """`g + l2 * w` for conv/dense kernels: the gradient an L2 term in the loss would add.
-
-        Each replica adds its share (the replicas' gradients are summed), scaled like the loss
-        under loss scaling.
-        """
-        coefficient = self.l2_decay / tf.distribute.get_replica_context().num_replicas_in_sync
-        if self.loss_scaling:
-            coefficient *= tf.cast(self.optimizer.dynamic_scale, tf.float32)
-        return [
-            g + tf.cast(coefficient, g.dtype) * tf.cast(v, g.dtype) if is_decayed(v) else g
-            for g, v in zip(grads, variables, strict=True)
-        ]
 
     def __call__(self, batch: Any, frozen: bool, last: Any) -> None:
         """One step on one replica's batch (inside `strategy.run`).
 
         Args:
             batch: (images, labels).
-            frozen: train the head alone, the backbone in inference mode.
+            frozen: the frozen phase (see `StepPart.frozen_steps`).
             last: a bool tensor, True on the last step of a loop (what is measured once per
                 loop: train top-5, gradient norms).
         """
         images, labels = batch[0], batch[1]
         grads, per_example, logits = self._gradients(images, labels, frozen)
-        if self.gradient_recorder is not None and not frozen:
-
-            def record() -> tf.Tensor:
-                self.gradient_recorder.record(grads)
-                return tf.constant(True)
-
-            tf.cond(last, record, lambda: tf.constant(False))
-        if frozen:
-            self.optimizer.apply_gradients(zip(grads, self.split.head_variables, strict=True))
-        elif self.backbone_optimizer is not None:
-            pairs = list(zip(grads, self.model.trainable_variables, strict=True))
-            head = [p for p, is_head in zip(pairs, self.split.is_head, strict=True) if is_head]
-            rest = [p for p, is_head in zip(pairs, self.split.is_head, strict=True) if not is_head]
-            self.backbone_optimizer.apply_gradients(rest)
-            self.optimizer.apply_gradients(head)
-        else:
-            self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
-        if self.lookahead is not None:
-            self.lookahead.update(self.optimizer.iterations)
-        if self.weight_average is not None:
-            self.weight_average.update(self.optimizer.iterations)
+        for part in self.parts:
+            part.observe_gradients(grads, frozen, last)
+        pairs = list(zip(grads, self.trained(frozen)[1], strict=True))
+        for part in self.parts:
+            pairs = part.apply_gradients(pairs, frozen)
+        self.optimizer.apply_gradients(pairs)
+        for part in self.parts:
+            part.after_update(self.optimizer.iterations)
         self.metrics.update(labels, logits, per_example, with_top_k=last)

@@ -21,13 +21,13 @@ from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.loop.actions import Action
 from deepnets.training.loop.results import TrainResult
 from deepnets.training.loop.runner import StepRunner
-from deepnets.training.optimization.backbone import ScaledSchedule
 from deepnets.training.optimization.optimizers import make_optimizer
 from deepnets.training.optimization.schedules import make_schedule
 from deepnets.training.reports.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.run.budget import CalibrationClock
 from deepnets.training.run.plan import RunPlan, plan_run
 from deepnets.training.run.run_loop import run_folder, run_loop
+from deepnets.training.run.step_parts import loss_scaling, parts_from_config, step_settings
 from deepnets.training.run_folder.export import save_final_model
 from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.run_folder.initial_weights import initialize_weights
@@ -58,7 +58,8 @@ def epoch_seed(seed: int | None, epoch: int) -> int | None:
 def make_runner(
     plan: RunPlan, schedule: keras.optimizers.schedules.LearningRateSchedule
 ) -> StepRunner:
-    """The step runner of a planned run: its model, optimizer and input pipelines.
+    """The step runner of a planned run: its model, optimizer, input pipelines and the parts
+    its config turns on (`parts_from_config`).
 
     Creating it sets Keras' global random seed (Python, NumPy and TensorFlow) when the config
     has a seed, and enables op determinism process-wide when `deterministic` is set.
@@ -95,15 +96,6 @@ def make_runner(
     def eval_input_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
         return source.eval_dataset(eval_batch_size, input_context=ctx, pad_to_full_batches=True)
 
-    l2 = cfg.weight_decay if cfg.resolved_weight_decay_mode == "l2" else 0.0
-    loss_scaling = plan.mixed_precision == "mixed_float16"
-    backbone_schedule = ScaledSchedule(
-        schedule, cfg.backbone_learning_rate_multiplier, offset=plan.freeze_backbone_steps
-    )
-
-    def backbone_optimizer(variables: list) -> keras.optimizers.Optimizer:
-        return make_optimizer(cfg, backbone_schedule, variables, loss_scaling)
-
     def sample_images() -> tf.data.Dataset:  # what the network sees in training, classes mixed
         return source.train_dataset(
             WHITENING_BATCH,
@@ -115,34 +107,16 @@ def make_runner(
 
     adapted: dict[str, list] = {}  # the data-set weights, computed once for every copy
 
-    runner = StepRunner(
+    scaling = loss_scaling(plan)
+    return StepRunner(
         plan.strategy,
         lambda: _new_model(plan, sample_images, adapted),
-        lambda variables: make_optimizer(cfg, schedule, variables, loss_scaling),
+        lambda variables: make_optimizer(cfg, schedule, variables, scaling),
         train_input_fn,
-        steps_per_epoch=plan.loop.steps_per_epoch,
-        global_batch_size=cfg.global_batch_size,
-        num_classes=facts.num_classes,
+        step_settings(plan),
         eval_input_fn=eval_input_fn,
-        label_smoothing=cfg.label_smoothing,
-        l2_decay=l2,
-        bn_bias_lr_multiplier=cfg.bn_bias_lr_multiplier,
-        bn_scale_lr_multiplier=cfg.bn_scale_lr_multiplier,
-        mixed_precision=plan.mixed_precision,
-        jit_compile=plan.jit_compile,
-        freeze_backbone_steps=plan.freeze_backbone_steps,
-        log_gradient_norms=cfg.log_gradient_norms,
-        ema_decay=cfg.ema_decay,
-        lookahead_steps=cfg.lookahead_steps,
-        lookahead_decay=cfg.lookahead_decay,
-        eval_flip=cfg.eval_flip,
-        eval_translate=cfg.eval_translate,
-        total_steps=plan.loop.total_steps,
-        backbone_optimizer_fn=(
-            backbone_optimizer if cfg.backbone_learning_rate_multiplier != 1.0 else None
-        ),
+        parts=parts_from_config(plan, schedule),
     )
-    return runner
 
 
 def _new_model(

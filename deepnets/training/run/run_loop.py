@@ -12,9 +12,8 @@ import contextlib
 from collections.abc import Callable, Sequence
 
 from deepnets.training.loop.actions import Action
-from deepnets.training.loop.controller import Controller, LoopSettings
+from deepnets.training.loop.controller import Controller, LoopSettings, Runner
 from deepnets.training.loop.results import TrainResult
-from deepnets.training.loop.runner import StepRunner
 from deepnets.training.reports.gradient_report import GradientNormsWriter
 from deepnets.training.reports.standard_actions import standard_actions
 from deepnets.training.run_folder.checkpointing import CheckpointKeeper
@@ -24,7 +23,7 @@ from deepnets.training.runtime.strategy import is_chief, is_multi_worker
 
 
 def run_loop(
-    runner: StepRunner,
+    runner: Runner,
     settings: LoopSettings,
     *,
     model_dir: str,
@@ -42,7 +41,8 @@ def run_loop(
     same step.
 
     Args:
-        runner: the step runner (its model and optimizer are checkpointed).
+        runner: the step runner (a `StepRunner`, or anything the `Runner` protocol fits): its
+            `checkpoint_objects` are checkpointed.
         settings: the schedule.
         model_dir: the run folder.
         keep_checkpoints: checkpoints kept on disk.
@@ -85,7 +85,7 @@ def run_folder(model_dir: str, chief: bool) -> contextlib.AbstractContextManager
 
 
 def _run(
-    runner: StepRunner,
+    runner: Runner,
     settings: LoopSettings,
     model_dir: str,
     chief: bool,
@@ -101,7 +101,7 @@ def _run(
     )
     folder = RunFolder(model_dir)
     actions = standard_actions(folder, settings.steps_per_epoch, progress) if chief else []
-    if chief and runner.gradient_recorder is not None:
+    if chief and "gradient_norms" in runner.loop_reports:
         actions.append(GradientNormsWriter(folder, settings.steps_per_epoch))
     actions += list(extra_actions)
     multi_worker = is_multi_worker(strategy)

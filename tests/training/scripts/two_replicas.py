@@ -17,6 +17,7 @@ import tensorflow as tf
 import training_toys as toys
 
 from deepnets.training import LoopSettings, TrainConfig, configure_cpu_replicas, run_loop
+from deepnets.training.loop.parts import L2Decay, Lookahead
 from deepnets.training.reports.reporting import read_metrics_csv
 
 GLOBAL_BATCH = 32
@@ -52,10 +53,10 @@ def run(
         shuffle=False,
         optimizer=cfg,
         learning_rate=0.1,
-        l2_decay=5e-4,
         jit_compile=jit,
+        parts=[L2Decay(5e-4), *([Lookahead(1, 0.9)] if lookahead else [])],
         # every step, pulled back by 0.9 * (t / 3) ** 3: 3%, 27% and 90%
-        **(dict(lookahead_steps=1, lookahead_decay=0.9, total_steps=STEPS) if lookahead else {}),
+        **(dict(total_steps=STEPS) if lookahead else {}),
     )
     settings = LoopSettings(
         total_steps=STEPS, steps_per_epoch=8, steps_per_loop=1, checkpoint_every_steps=1

@@ -2,10 +2,10 @@
 
 `GradientNormRecorder` groups a model's trainable variables by the top-level layer that owns
 them (the stem, each residual or VGG block, the classifier: the depth axis of the picture the
-loop draws) and records the L2 norm of each group's gradient. The runner calls it on the last
-step of a loop only, so it costs one set of reductions per loop; with the option off the step
-holds none of it. Under a strategy each replica records the norm of its own gradient and a read
-gives their mean.
+loop draws) and records the L2 norm of each group's gradient. The `GradientNorms` part calls it
+on the last step of a loop only, so it costs one set of reductions per loop; without the part
+the step holds none of it. Under a strategy each replica records the norm of its own gradient
+and a read gives their mean.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+
+from deepnets.training.loop.parts.base import PartSetup, StepPart
 
 keras = tf.keras
 
@@ -41,8 +43,8 @@ class GradientNormRecorder:
 
     Args:
         model: the trained model.
-        loss_scale: a function giving the loss scale the gradients carry (mixed_float16), or
-            None; the recorded norms are those of the unscaled gradients.
+        loss_scale: a function giving the loss scale the gradients carry (mixed_float16) or
+            None, or None; the recorded norms are those of the unscaled gradients.
     """
 
     def __init__(self, model: keras.Model, loss_scale: Any = None) -> None:
@@ -66,11 +68,36 @@ class GradientNormRecorder:
                 for _, indices in self.groups
             ]
             norms = tf.stack(norms)
-            if self._loss_scale is not None:
-                norms /= tf.cast(self._loss_scale(), tf.float32)
+            scale = self._loss_scale() if self._loss_scale is not None else None
+            if scale is not None:
+                norms /= tf.cast(scale, tf.float32)
             self.norms.assign(norms)
 
     def read(self) -> dict[str, float]:
         """{layer name: gradient norm} of the last recording (mean over replicas)."""
         values = np.asarray(tf.convert_to_tensor(self.norms))
         return {name: float(value) for name, value in zip(self.names, values, strict=True)}
+
+
+class GradientNorms(StepPart):
+    """Records the gradient norm of every top-level layer (stem, blocks, classifier) on the last
+    step of each loop (not in a frozen phase); `StepRunner.train` then returns them under
+    "gradient_norms"."""
+
+    loop_reports = frozenset({"gradient_norms"})
+
+    def build(self, setup: PartSetup) -> None:
+        self.recorder = GradientNormRecorder(setup.model, setup.loss_scale)
+
+    def observe_gradients(self, grads: list[Any], frozen: bool, last: tf.Tensor) -> None:
+        if frozen:  # the head's gradients alone: not the picture by depth
+            return
+
+        def record() -> tf.Tensor:
+            self.recorder.record(grads)
+            return tf.constant(True)
+
+        tf.cond(last, record, lambda: tf.constant(False))
+
+    def loop_metrics(self, frozen: bool) -> dict[str, Any]:
+        return {} if frozen else {"gradient_norms": self.recorder.read()}
