@@ -65,7 +65,7 @@ def make_runner(
     has a seed, and enables op determinism process-wide when `deterministic` is set.
     """
 
-    cfg, facts = plan.config, plan.dataset
+    cfg = plan.config
     if cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
     if cfg.seed is not None:
