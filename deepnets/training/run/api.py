@@ -8,16 +8,15 @@ final model. This module is the one place that joins the registry, the data pack
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
 
 from deepnets import data
-from deepnets.layers.whitening import data_initialized_layers
 from deepnets.models.predictor import ImagePredictor
 from deepnets.models.view_averaging import num_views
-from deepnets.training.config import ConfigError, TrainConfig
+from deepnets.training.config import TrainConfig
 from deepnets.training.loop.actions import Action
 from deepnets.training.loop.results import TrainResult
 from deepnets.training.loop.runner import StepRunner
@@ -25,19 +24,16 @@ from deepnets.training.optimization.optimizers import make_optimizer
 from deepnets.training.optimization.schedules import make_schedule
 from deepnets.training.reports.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.run.budget import CalibrationClock
+from deepnets.training.run.model_setup import WHITENING_BATCH, WHITENING_IMAGES, new_model
 from deepnets.training.run.plan import RunPlan, plan_run
 from deepnets.training.run.run_loop import run_folder, run_loop
 from deepnets.training.run.step_parts import loss_scaling, parts_from_config, step_settings
 from deepnets.training.run_folder.export import save_final_model
 from deepnets.training.run_folder.folder import RunFolder
-from deepnets.training.run_folder.initial_weights import initialize_weights
 from deepnets.training.run_folder.run_record import RunRecord
 from deepnets.training.runtime.kernel_verdicts import require_right_kernels
 
 keras = tf.keras
-
-WHITENING_IMAGES = 5000  # images a `PatchWhitening` layer is adapted to (airbench's number)
-WHITENING_BATCH = 500
 
 
 def epoch_seed(seed: int | None, epoch: int) -> int | None:
@@ -110,62 +106,13 @@ def make_runner(
     scaling = loss_scaling(plan)
     return StepRunner(
         plan.strategy,
-        lambda: _new_model(plan, sample_images, adapted),
+        lambda: new_model(plan, sample_images, adapted),
         lambda variables: make_optimizer(cfg, schedule, variables, scaling),
         train_input_fn,
         step_settings(plan),
         eval_input_fn=eval_input_fn,
         parts=parts_from_config(plan, schedule),
     )
-
-
-def _new_model(
-    plan: RunPlan, sample_images: Callable[[], tf.data.Dataset], adapted: dict[str, list]
-) -> keras.Model:
-    """The plan's model, with its starting weights when the run starts fresh (a resumed run
-    takes every weight from its checkpoint): the layers set from data (`PatchWhitening`)
-    adapted to the first training images, then the weights of `init_weights`, which replace
-    those it has.
-
-    Args:
-        plan: the run's plan.
-        sample_images: makes the dataset of training batches to adapt such layers to.
-        adapted: the weights of such layers by layer name, filled by the first call and
-            copied by the later ones (the averaged model is made by this function too).
-    """
-    model = plan.model.build()
-    if RunFolder(plan.model_dir).has_checkpoints():
-        return model
-    _adapt_to_data(model, sample_images, adapted, plan.chief)  # init_weights may replace them
-    path = plan.config.init_weights
-    if path is None:
-        return model
-    try:
-        report = initialize_weights(model, path)
-    except (ValueError, OSError) as err:
-        raise ConfigError("init_weights", path, reason=str(err).strip().splitlines()[0]) from err
-    if plan.chief:
-        new = f"; new: {', '.join(report['skipped'])}" if report["skipped"] else ""
-        print(f"Initialized {len(report['copied'])} layers from {path}{new}.", flush=True)
-    return model
-
-
-def _adapt_to_data(
-    model: keras.Model,
-    sample_images: Callable[[], tf.data.Dataset],
-    adapted: dict[str, list],
-    chief: bool,
-) -> None:
-    """Sets the weights of the model's data-initialized layers (see `_new_model`)."""
-    layers = data_initialized_layers(model)
-    for layer in layers:
-        if layer.name in adapted:
-            layer.set_weights(adapted[layer.name])
-            continue
-        used = layer.adapt(sample_images(), max_images=WHITENING_IMAGES)
-        adapted[layer.name] = layer.get_weights()
-        if chief:
-            print(f"Set {layer.name} from the patches of {used} training images.", flush=True)
 
 
 def _write_record(plan: RunPlan, runner: StepRunner) -> RunRecord:

@@ -32,9 +32,13 @@ import os
 import time
 from collections.abc import Callable
 
+import tensorflow as tf
+
+from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.loop.controller import LoopSettings
 from deepnets.training.run_folder.folder import RunFolder
+from deepnets.training.runtime.strategy import is_multi_worker
 
 CALIBRATION_SECONDS = 20.0  # steady steps timed before the length is fixed
 CALIBRATION_LOOPS = 2  # and at least this many loops after the first
@@ -259,3 +263,35 @@ class CalibrationClock(Action):
             elapsed_seconds=self.clock() - self.started,
             eval_seconds=eval_images * views * per_image * EVAL_COST_RATIO,
         )
+
+
+def recorded_budget(cfg: TrainConfig, strategy: tf.distribute.Strategy) -> BudgetPlan | None:
+    """The length a calibration recorded in the run folder, for a budgeted run.
+
+    Raises:
+        ConfigError: on "time_budget_minutes": a multi-worker run, a budget other than the one
+            the folder was planned for, or an unreadable budget.json.
+    """
+    minutes = cfg.time_budget_minutes
+    if minutes is None:
+        return None
+    if is_multi_worker(strategy):
+        raise ConfigError(
+            "time_budget_minutes",
+            minutes,
+            reason="a time budget is measured and planned in one process; a multi-worker run "
+            "sets its length with epochs or train_steps",
+        )
+    try:
+        budget = BudgetPlan.read(cfg.model_dir)
+    except ValueError as err:
+        raise ConfigError("time_budget_minutes", minutes, reason=str(err)) from err
+    if budget is not None and budget.minutes != minutes:
+        raise ConfigError(
+            "time_budget_minutes",
+            minutes,
+            reason=f"{cfg.model_dir} was planned for {budget.minutes:g} minutes "
+            f"({budget.total_steps} steps, budget.json); resume with "
+            f"--time_budget_minutes={budget.minutes:g}, or train in a new model_dir",
+        )
+    return budget

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import os
 
 import tensorflow as tf
 
@@ -19,13 +18,11 @@ from deepnets.models import get_model_spec, list_models
 from deepnets.training.config import ConfigError, TrainConfig
 from deepnets.training.config.model_recipe import ModelRecipe
 from deepnets.training.loop.controller import LoopSettings
-from deepnets.training.run.budget import PROVISIONAL_EPOCHS, BudgetPlan
-from deepnets.training.run_folder.initial_weights import is_imagenet_weights_file
-from deepnets.training.run_folder.run_record import RunRecord
+from deepnets.training.run.budget import PROVISIONAL_EPOCHS, BudgetPlan, recorded_budget
+from deepnets.training.run.starting_weights import check_fine_tuning, with_weights_preprocessing
 from deepnets.training.runtime.strategy import (
     configure_threads,
     is_chief,
-    is_multi_worker,
     make_strategy,
     resolve_jit_compile,
     resolve_mixed_precision,
@@ -154,7 +151,7 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
             that does not divide over the replicas or is larger than the dataset, ...).
     """
     cfg.validate()
-    _check_fine_tuning(cfg)
+    check_fine_tuning(cfg)
     for field, pool in (("intra_op_threads", "intra_op"), ("inter_op_threads", "inter_op")):
         try:
             configure_threads(**{pool: getattr(cfg, field)})
@@ -203,8 +200,8 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
             reason=f"{cfg.global_batch_size} is larger than the {dataset.train_examples} "
             f"training examples of {cfg.dataset!r}",
         )
-    source = _with_weights_preprocessing(cfg, source)
-    budget = _recorded_budget(cfg, strategy)
+    source = with_weights_preprocessing(cfg, source)
+    budget = recorded_budget(cfg, strategy)
     if budget is not None:
         total_steps = budget.total_steps
     elif cfg.time_budget_minutes is not None:
@@ -231,78 +228,3 @@ def plan_run(cfg: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         mixed_precision=mixed_precision,
         budget=budget,
     )
-
-
-def _recorded_budget(cfg: TrainConfig, strategy: tf.distribute.Strategy) -> BudgetPlan | None:
-    """The length a calibration recorded in the run folder, for a budgeted run.
-
-    Raises:
-        ConfigError: on "time_budget_minutes": a multi-worker run, a budget other than the one
-            the folder was planned for, or an unreadable budget.json.
-    """
-    minutes = cfg.time_budget_minutes
-    if minutes is None:
-        return None
-    if is_multi_worker(strategy):
-        raise ConfigError(
-            "time_budget_minutes",
-            minutes,
-            reason="a time budget is measured and planned in one process; a multi-worker run "
-            "sets its length with epochs or train_steps",
-        )
-    try:
-        budget = BudgetPlan.read(cfg.model_dir)
-    except ValueError as err:
-        raise ConfigError("time_budget_minutes", minutes, reason=str(err)) from err
-    if budget is not None and budget.minutes != minutes:
-        raise ConfigError(
-            "time_budget_minutes",
-            minutes,
-            reason=f"{cfg.model_dir} was planned for {budget.minutes:g} minutes "
-            f"({budget.total_steps} steps, budget.json); resume with "
-            f"--time_budget_minutes={budget.minutes:g}, or train in a new model_dir",
-        )
-    return budget
-
-
-# keras.applications has ImageNet weights of these; `load_imagenet_weights` checks the rest.
-_IMAGENET_WEIGHT_MODELS = ("vgg16", "vgg19", "resnet50", "resnet101", "resnet152")
-
-
-def _check_fine_tuning(cfg: TrainConfig) -> None:
-    """Fine-tuning settings that cannot work, refused before anything is built."""
-    path = cfg.init_weights
-    if path is not None:
-        if not os.path.exists(path):
-            raise ConfigError(
-                "init_weights",
-                path,
-                reason=f"{path} does not exist; give a keras.applications .h5 file, a deepnets "
-                "run folder or a .keras file",
-            )
-        if is_imagenet_weights_file(path) and cfg.model not in _IMAGENET_WEIGHT_MODELS:
-            raise ConfigError(
-                "init_weights",
-                path,
-                reason="keras.applications ImageNet weights fit "
-                f"{', '.join(_IMAGENET_WEIGHT_MODELS)}, not model={cfg.model!r}",
-            )
-
-
-def _with_weights_preprocessing(cfg: TrainConfig, source: DatasetSource) -> DatasetSource:
-    """The dataset with the normalization the starting weights expect: keras.applications
-    ImageNet weights want "caffe" (BGR, ImageNet mean, no scaling); a deepnets run's weights want
-    the mean and std that run used."""
-
-    path = cfg.init_weights
-    preprocessing = source.facts.preprocessing
-    if path is None:
-        return source
-    if is_imagenet_weights_file(path):
-        preprocessing = dataclasses.replace(preprocessing, normalization="caffe")
-    elif os.path.isdir(path):
-        trained = RunRecord.read(path).preprocessing
-        preprocessing = dataclasses.replace(
-            preprocessing, mean=trained.mean, std=trained.std, normalization=trained.normalization
-        )
-    return source.with_preprocessing(preprocessing)
