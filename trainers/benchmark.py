@@ -4,23 +4,35 @@
     deepnets-benchmark --models=vgg16,resnet50_cifar --batch_size=128 --output_json=bench.json
     deepnets-benchmark --quick                           # a smoke run, under a minute on 2 CPUs
     deepnets-benchmark --mixed_precision=mixed_bfloat16  # bfloat16 compute (bfloat16 CPU units)
+    deepnets-benchmark --compare_kernels --models=vgg_fast --repetitions=3
+        # TensorFlow's default CPU kernels against deepnets' choice, processes interleaved
 
 For each model it measures (a) the deepnets loop (`StepRunner`), (b) Keras `fit` on the same network
 from keras.applications, (c) Keras `fit` on the deepnets model, and inference; plus this
 machine's matmul and convolution peak and the augmented input pipeline (see
 `deepnets.benchmarks.suite`: this binary turns flags into its `Settings`). The printed notes say
-how every column is computed.
+how every column is computed, and which CPU kernels ran and why: like deepnets-train, this
+binary turns TensorFlow's oneDNN kernels on where TensorFlow would leave them off
+(`deepnets.cpu_kernels`). `--compare_kernels` measures that choice against the other setting in
+alternating processes (`deepnets.benchmarks.kernel_compare`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import tempfile
 
 from absl import flags
 
-# Before TensorFlow is imported (by deepnets): its C++ start-up chatter stays out of the table.
+from trainers.cli import fail, run_binary, use_fast_cpu_kernels
+
+# Before TensorFlow is imported (by deepnets): its C++ start-up chatter stays out of the table,
+# and it reads the kernel setting when it starts.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+use_fast_cpu_kernels()
 
 from deepnets.benchmarks import (  # noqa: E402
     MODEL_CASES,
@@ -30,7 +42,12 @@ from deepnets.benchmarks import (  # noqa: E402
     report_notes,
     run_benchmark,
 )
-from trainers.cli import fail, run_binary  # noqa: E402
+from deepnets.benchmarks.kernel_compare import (  # noqa: E402
+    KernelSetting,
+    compare_kernels,
+    format_comparison,
+    kernel_settings,
+)
 
 PROGRAM = "deepnets-benchmark"
 MODEL_NAMES = tuple(MODEL_CASES)
@@ -53,6 +70,18 @@ flags.DEFINE_enum(
     ["mixed_bfloat16", "mixed_float16"],
     "Train and infer every model under this Keras dtype policy, and measure the peaks in its "
     "compute dtype (default: float32).",
+)
+flags.DEFINE_bool(
+    "loop_only",
+    False,
+    "Measure only the deepnets loop against the peaks (no fit, inference or input pipeline).",
+)
+flags.DEFINE_bool(
+    "compare_kernels",
+    False,
+    "Measure the deepnets loop under TensorFlow's default CPU kernels and under deepnets' "
+    "choice (oneDNN on; where TensorFlow turns it on by itself, against it forced off), in "
+    "2 x --repetitions processes in ABBA order, and print their ratio.",
 )
 FLAGS = flags.FLAGS
 
@@ -82,6 +111,7 @@ def settings_from_flags(values: flags.FlagValues) -> Settings:
     chosen["models"] = tuple(chosen["models"])
     chosen["quiet"] = values.quiet
     chosen["mixed_precision"] = values.mixed_precision
+    chosen["loop_only"] = values.loop_only
     if not values.quick:
         return Settings(**chosen)
     return Settings(
@@ -94,13 +124,55 @@ def settings_from_flags(values: flags.FlagValues) -> Settings:
     )
 
 
+def _process_runner(settings: Settings):
+    """Runs one loop-only benchmark process under a kernel setting; returns its JSON result."""
+    args = [
+        f"--models={','.join(settings.models)}",
+        f"--batch_size={settings.batch_size}",
+        f"--steps={settings.steps}",
+        "--repetitions=1",
+        "--loop_only",
+        "--quiet",
+    ]
+    if settings.quick:
+        args.append("--quick")
+    if settings.mixed_precision:
+        args.append(f"--mixed_precision={settings.mixed_precision}")
+
+    def run_process(setting: KernelSetting) -> dict:
+        env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=setting.environ_value)
+        env.pop("DEEPNETS_ONEDNN_DECISION", None)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "result.json")
+            command = [sys.executable, "-m", "trainers.benchmark", *args, f"--output_json={out}"]
+            done = subprocess.run(command, env=env, capture_output=True, text=True)
+            if done.returncode:
+                fail(PROGRAM, f"a --compare_kernels process failed:\n{done.stderr[-2000:]}")
+            with open(out) as f:
+                return json.load(f)
+
+    return run_process
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         fail(PROGRAM, f"unexpected positional arguments {argv[1:]}; use --flag=value")
     try:
         settings = settings_from_flags(FLAGS)
+        pair = kernel_settings() if FLAGS.compare_kernels else None
     except ValueError as err:
         fail(PROGRAM, str(err))
+    if pair is not None:
+        progress = None if settings.quiet else lambda line: print(line, flush=True)
+        comparison = compare_kernels(
+            _process_runner(settings), settings.repetitions, pair, progress=progress
+        )
+        print(format_comparison(comparison), end="", flush=True)
+        if FLAGS.output_json:
+            with open(FLAGS.output_json, "w") as f:
+                json.dump(comparison.to_json_dict(), f, indent=2)
+                f.write("\n")
+        return
     result = run_benchmark(settings)
     print(format_report(result.rows, report_notes(result)), end="", flush=True)
     if FLAGS.output_json:

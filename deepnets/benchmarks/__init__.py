@@ -15,8 +15,9 @@ reads no flags and uses only the public API of `deepnets` and `deepnets.training
 from deepnets.benchmarks.cases import MODEL_CASES, ModelCase
 from deepnets.benchmarks.flops import forward_flops, forward_macs
 from deepnets.benchmarks.kernel_check import check_kernels, format_findings
+from deepnets.benchmarks.notes import report_notes
 from deepnets.benchmarks.peak import PeakSizes
-from deepnets.benchmarks.suite import BenchmarkResult, Settings, report_notes, run_benchmark
+from deepnets.benchmarks.suite import BenchmarkResult, Settings, run_benchmark
 from deepnets.benchmarks.table import format_report
 from deepnets.benchmarks.timing import Measurement, interleaved_rates
 

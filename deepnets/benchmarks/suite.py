@@ -6,8 +6,8 @@ slows the yardstick as much as the training it measures.
 
 `run_benchmark(settings)` returns a `BenchmarkResult`: `rows` (one dict per model, the keys of
 `deepnets.benchmarks.table.COLUMNS`) and `context` (machine, versions, peaks, pipeline, settings);
-`report_notes(result)` says what every figure means, and `deepnets.benchmarks.table.format_report`
-prints both.
+`deepnets.benchmarks.notes.report_notes(result)` says what every figure means, and
+`deepnets.benchmarks.table.format_report` prints both.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ import tensorflow as tf
 from deepnets.benchmarks import runners
 from deepnets.benchmarks.flops import forward_flops
 from deepnets.benchmarks.peak import PeakSizes, peak_contenders
-from deepnets.benchmarks.table import NA
 from deepnets.benchmarks.timing import Contender, Measurement, interleaved_rates
-from deepnets.training import BFLOAT16_UNITS, bfloat16_units, dtype_policy, machine_facts
+from deepnets.training import BFLOAT16_UNITS, dtype_policy, machine_facts
 
 keras = tf.keras
 
@@ -52,6 +51,8 @@ class Settings:
         quiet: print only the table (no line per measurement while it runs).
         mixed_precision: the Keras dtype policy every model computes in (None: float32); the
             peaks are then measured in its compute dtype.
+        loop_only: measure only the deepnets loop against the peaks (no `fit`, inference or
+            input pipeline): what `deepnets-benchmark --compare_kernels` runs in each process.
     """
 
     models: tuple[str, ...] = tuple(runners.MODEL_CASES)
@@ -65,6 +66,7 @@ class Settings:
     quick: bool = False
     quiet: bool = False
     mixed_precision: str | None = None
+    loop_only: bool = False
 
     @property
     def compute_dtype(self) -> str:
@@ -115,15 +117,16 @@ def benchmark_model(
     loop, runner = runners.library_loop(case, examples, batch_size=batch, mixed_precision=precision)
     contenders = {"loop_img_s": loop}
     with dtype_policy(precision):
-        keras_app_model = case.build_keras_application()
+        keras_app_model = None if settings.loop_only else case.build_keras_application()
         fit_model = case.build_deepnets()
     if keras_app_model is not None:
         contenders["keras_app_fit_img_s"] = runners.keras_fit(
             keras_app_model, examples, batch_size=batch
         )
     flops = forward_flops(fit_model, runners.IMAGE_SHAPE)
-    contenders["fit_img_s"] = runners.keras_fit(fit_model, examples, batch_size=batch)
-    contenders["eval_img_s"] = runners.inference(runner.model, examples[0][:batch])
+    if not settings.loop_only:
+        contenders["fit_img_s"] = runners.keras_fit(fit_model, examples, batch_size=batch)
+        contenders["eval_img_s"] = runners.inference(runner.model, examples[0][:batch])
     contenders.update({f"{name}_peak": contender for name, contender in peaks.items()})
     measured = interleaved_rates(
         contenders,
@@ -146,7 +149,7 @@ def benchmark_model(
     details = {
         "deepnets_loop_jit_compile": runner.jit_compile,
         "keras_app_fit_jit_compile": keras_app_model.jit_compile if keras_app_model else None,
-        "fit_jit_compile": fit_model.jit_compile,
+        "fit_jit_compile": None if settings.loop_only else fit_model.jit_compile,
         "samples": {key: m.samples for key, m in measured.items()},
     }
     return row, details
@@ -178,12 +181,14 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
     """
     cases = runners.all_models_from(list(settings.models))
     peaks = peak_contenders(settings.peak_sizes, settings.compute_dtype)
-    pipeline = interleaved_rates(
-        {"pipeline": runners.input_pipeline(settings.batch_size)},
-        settings.repetitions,
-        settings.pipeline_batches,
-        warmup_count=settings.pipeline_batches,
-    )["pipeline"]
+    pipeline = None
+    if not settings.loop_only:
+        pipeline = interleaved_rates(
+            {"pipeline": runners.input_pipeline(settings.batch_size)},
+            settings.repetitions,
+            settings.pipeline_batches,
+            warmup_count=settings.pipeline_batches,
+        )["pipeline"]
     rows, details = [], {}
     for case in cases:
         row, details[case.name] = benchmark_model(case, settings, peaks)
@@ -191,7 +196,7 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
         keras.backend.clear_session()
         gc.collect()
     for row in rows:
-        row["pipeline_vs_loop"] = pipeline.median / row["loop_img_s"]
+        row["pipeline_vs_loop"] = pipeline.median / row["loop_img_s"] if pipeline else None
     fastest = max(rows, key=lambda r: r["loop_img_s"])
     machine = machine_facts()
     context = {
@@ -202,6 +207,7 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
         "cpu": machine["cpu"],
         "cpu_count": machine["cpus"],
         "onednn": machine["onednn"],
+        "onednn_reason": machine["onednn_reason"],
         **{flag: machine[flag] for flag in BFLOAT16_UNITS},
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "peaks_flop_s": {
@@ -211,86 +217,9 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
             for name in peaks
         },
         "peak_sizes": dataclasses.asdict(settings.peak_sizes),
-        "pipeline_img_s": pipeline.to_dict(),
+        "pipeline_img_s": pipeline.to_dict() if pipeline else None,
         "fastest_loop": {"model": fastest["model"], "img_s": fastest["loop_img_s"]},
         "settings": dataclasses.asdict(settings),
         "models": details,
     }
     return BenchmarkResult(rows, context)
-
-
-def _spread(m: dict[str, Any], scale: float = 1.0, fmt: str = ".1f") -> str:
-    return f"{m['median'] / scale:{fmt}} [{m['min'] / scale:{fmt}}-{m['max'] / scale:{fmt}}]"
-
-
-def report_notes(result: BenchmarkResult) -> list[str]:
-    """The lines under the table: the machine, the method and what each column means.
-
-    Args:
-        result: from `run_benchmark`.
-
-    Returns:
-        Lines of text.
-    """
-    ctx, s = result.context, result.context["settings"]
-    peaks, sizes = ctx["peaks_flop_s"], ctx["peak_sizes"]
-    device = ", ".join(ctx["gpus"]) or "CPU only"
-    onednn = {True: "on", False: "off"}.get(ctx.get("onednn"), "unknown")
-    jit = "; ".join(
-        f"{name}: (a) {d['deepnets_loop_jit_compile']}, (b) "
-        f"{NA if d['keras_app_fit_jit_compile'] is None else d['keras_app_fit_jit_compile']}, "
-        f"(c) {d['fit_jit_compile']}"
-        for name, d in ctx["models"].items()
-    )
-    fastest = ctx["fastest_loop"]
-    pipeline = ctx["pipeline_img_s"]
-    units = bfloat16_units(ctx)
-    units_text = f", {units}" if units else ""
-    policy = s.get("mixed_precision")
-    dtype = policy.split("_")[1] if policy else "float32"
-    precision = f"{policy} (float32 weights, {dtype} compute)" if policy else "float32"
-    lines = [
-        f"{ctx['date']}  TensorFlow {ctx['tensorflow']}, Keras {ctx['keras']}, Python "
-        f"{ctx['python']}; {ctx['cpu']}, {ctx['cpu_count']} CPUs, oneDNN {onednn}{units_text}; "
-        f"{device}.",
-        f"Settings: global batch {s['batch_size']} (one replica; a row's own where its batch "
-        f"column differs), {precision}, 32x32x3 inputs, "
-        f"100 classes; {s['repetitions']} repetitions of {s['steps']} step(s) after a warm-up "
-        f"of {s['warmup_steps']} each, interleaved (the order rotates every repetition). "
-        "A figure is the median; [min-max] over repetitions.",
-        f"Peak {dtype}, measured in this run, interleaved with every model's repetitions (each "
-        "row divides by the medians measured alongside it; over all rows): matmul "
-        f"{sizes['matmul_size']}x"
-        f"{sizes['matmul_size']} {_spread(peaks['matmul'], 1e9)} GFLOP/s; 3x3 conv "
-        f"{sizes['conv_batch']}x{sizes['conv_size']}x{sizes['conv_size']}x"
-        f"{sizes['conv_channels']}->{sizes['conv_channels']} NHWC "
-        f"{_spread(peaks['conv'], 1e9)} GFLOP/s.",
-        "(a) loop: deepnets.training.StepRunner.run_steps, steps in one tf.function (tf.range "
-        "around strategy.run), OneDeviceStrategy, SGD momentum 0.9, L2 weight decay 5e-4 added to "
-        "the kernels' gradients in the step, train loss/top-1 metrics (top-5 once per call); "
-        "in-memory random data (from_tensor_slices, "
-        "repeat, batch; tf.data autotuning off, see deepnets/benchmarks/runners.py).",
-        "(b) keras-app fit: the keras.applications model (weights=None, logits), compile(SGD "
-        "momentum 0.9, weight_decay=5e-4; sparse CE from logits) + fit(epochs=1, "
-        "steps_per_epoch=steps) per repetition, fit's per-call overhead included; same data. "
-        "n/a: keras.applications has no such model.",
-        "(c) fit: the deepnets model trained exactly like (b) (deepnets' VGG head has "
-        "dropout 0.5, keras.applications' none). a/b, a/c: ratios of the medians.",
-        f"jit_compile (XLA) used: {jit}.",
-        "fwd GFLOP/img: forward FLOPs per image from deepnets.benchmarks.flops: every Conv2D, "
-        "Dense and PatchWhitening layer, 2 FLOPs per multiply-add; BatchNorm, ReLU, pooling, adds "
-        "not counted.",
-        f"train GFLOP/s = {TRAIN_FLOPS_PER_FORWARD} x fwd FLOPs x (a) img/s (convention: a "
-        "training step costs 3 forward passes). % conv peak (the utilisation figure) and "
-        "% matmul peak divide it by the row's peaks.",
-        "eval img/s: model(x, training=False) in a tf.function, same batch size.",
-        f"Input pipeline: make_train_dataset('shapes10', {s['batch_size']}, augment=True) alone: "
-        f"{_spread(pipeline)} img/s; pipeline/a = that / (a) of the row. Fastest (a): "
-        f"{fastest['model']} at {fastest['img_s']:.1f} img/s -> pipeline "
-        f"{pipeline['median'] / fastest['img_s']:.1f}x. (It shares the same CPUs in a real run.)",
-    ]
-    if s["quick"]:
-        lines.append(
-            "QUICK MODE: a smoke run with few steps and small sizes; figures not meaningful."
-        )
-    return lines

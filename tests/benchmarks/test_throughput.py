@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from deepnets.benchmarks.notes import report_notes
 from deepnets.benchmarks.peak import conv_contender, matmul_contender, peak_contenders
 from deepnets.benchmarks.table import COLUMNS, HEADERS, NA, format_rows
 from deepnets.benchmarks.timing import interleaved_rates
@@ -120,8 +121,10 @@ def test_quick_run_notes_explain_the_figures(quick_run):
     flags = cpu_flags()  # the CPU's bfloat16 units
     units = ", AMX-BF16" if "amx_bf16" in flags else ""
     units = units or (", AVX512-BF16" if "avx512_bf16" in flags else "")
-    if os.environ.get("TF_ENABLE_ONEDNN_OPTS") in ("0", "1"):  # the setting is in the notes
-        assert f"CPUs, oneDNN {onednn}{units};" in notes
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if setting in ("0", "1"):  # the setting, and who made it, are in the notes
+        reason = f"set by the user: TF_ENABLE_ONEDNN_OPTS={setting}"
+        assert f"CPUs, oneDNN {onednn} ({reason}){units};" in notes
 
 
 def test_json_holds_the_same_rows_with_exact_ratios(quick_run):
@@ -246,7 +249,7 @@ def test_a_mixed_policy_trains_every_contender_in_it_against_peaks_in_its_dtype(
     assert all(model.dtype_policy.name == "mixed_bfloat16" for model in trained)
     assert peak_dtypes == ["bfloat16"]
     assert result.rows[0]["loop_img_s"] > 0 and result.rows[0]["conv_peak_gflop_s"] > 0
-    notes = " ".join(suite.report_notes(result))
+    notes = " ".join(report_notes(result))
     assert "mixed_bfloat16 (float32 weights, bfloat16 compute)" in notes
     assert "Peak bfloat16, measured in this run" in notes
 
