@@ -22,6 +22,7 @@ from deepnets.training.run.budget import (
     evaluations_after,
     plan_budget,
 )
+from deepnets.training.run.budget_schedule import fitted_warmup, run_schedule
 
 ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
 
@@ -266,6 +267,11 @@ def test_a_budgeted_run_calibrates_plans_resumes_and_ends_at_the_planned_step(
     assert f"measured by step 40; the run trains {budget.total_steps} steps" in out
     assert f"Resumed from {result.resumed_from} at step 40/{budget.total_steps}." in out
     assert "this process took" in out
+    # 65 steps fit where an epoch is 200: the configured 30 warmup steps would be 46% of them
+    assert (
+        "Warmup fitted to the budget: the configured 30 steps (0.15 epochs) would be 46% of the "
+        "65 steps this machine fits in 0.6 minutes; warming up over 13 (20%) instead." in out
+    )
     assert result.eval_metrics["examples"] == 2000
     rows = read_metrics_csv(result.metrics_csv)
     train_steps = [int(r["step"]) for r in rows if r["split"] == "train"]
@@ -316,3 +322,29 @@ def test_a_budgeted_run_holds_the_lock_from_the_calibration_to_the_end(tmp_path,
     assert result.final_step == BudgetPlan.read(str(tmp_path)).total_steps
     assert free_when_made == [False, False]  # no second launch can slip in between
     assert lock_is_free(str(tmp_path))  # and it is let go at the end
+
+
+def test_a_budget_that_fits_less_than_an_epoch_shortens_the_warmup_only_then(tmp_path):
+    cfg = budget_config(tmp_path, warmup_steps=None, warmup_epochs=1.0)  # 200 steps
+    provisional = plan_run(cfg, ONE_DEVICE)
+    assert fitted_warmup(provisional) == (200, None)  # the calibration warms up as configured
+
+    def budgeted(total_steps):
+        budget = BudgetPlan(0.6, 40, 0.05, 2.0, 0.5, 8.0, total_steps, 30.0)
+        return provisional.with_budget(budget)
+
+    steps, note = fitted_warmup(budgeted(150))  # less than one epoch fits
+    assert steps == 30
+    assert note.startswith("Warmup fitted to the budget: the configured 200 steps (1 epoch)")
+    schedule = run_schedule(budgeted(150))
+    assert schedule.warmup_steps == 30 and schedule.total_steps == 150
+    assert float(schedule(29)) == pytest.approx(0.1)  # the peak, then the cosine decay
+    assert float(schedule(150)) == pytest.approx(0.0, abs=1e-6)
+    assert fitted_warmup(budgeted(1000)) == (200, None)  # 20% or less: as configured
+    unbudgeted = plan_run(
+        budget_config(
+            tmp_path / "e", time_budget_minutes=None, epochs=1, warmup_steps=None, warmup_epochs=1.0
+        ),
+        ONE_DEVICE,
+    )
+    assert fitted_warmup(unbudgeted) == (200, None)  # a length the user chose: as asked

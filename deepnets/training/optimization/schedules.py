@@ -187,7 +187,7 @@ def warmup_steps_for(cfg: TrainConfig, steps_per_epoch: int) -> int:
 
 
 def make_schedule(
-    cfg: TrainConfig, steps_per_epoch: int, total_steps: int
+    cfg: TrainConfig, steps_per_epoch: int, total_steps: int, warmup_steps: int | None = None
 ) -> keras.optimizers.schedules.LearningRateSchedule:
     """Builds the schedule that `cfg.schedule` names.
 
@@ -195,6 +195,7 @@ def make_schedule(
         cfg: the run's config (schedule, learning_rate, warmup, decay_epochs, ...).
         steps_per_epoch: optimizer steps per epoch (turns epochs into steps).
         total_steps: length of the run in steps.
+        warmup_steps: the warmup in steps (default: `warmup_steps_for(cfg, steps_per_epoch)`).
 
     Returns:
         A `LearningRateSchedule`.
@@ -202,7 +203,7 @@ def make_schedule(
     Raises:
         ValueError: for an unknown schedule name.
     """
-    warmup = warmup_steps_for(cfg, steps_per_epoch)
+    warmup = warmup_steps_for(cfg, steps_per_epoch) if warmup_steps is None else warmup_steps
     if cfg.schedule == "constant":
         return ConstantWithWarmup(cfg.learning_rate, warmup)
     if cfg.schedule == "step":

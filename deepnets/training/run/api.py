@@ -21,9 +21,9 @@ from deepnets.training.loop.actions import Action
 from deepnets.training.loop.results import TrainResult
 from deepnets.training.loop.runner import StepRunner
 from deepnets.training.optimization.optimizers import make_optimizer
-from deepnets.training.optimization.schedules import make_schedule
 from deepnets.training.reports.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.run.budget import CalibrationClock
+from deepnets.training.run.budget_schedule import fitted_warmup, run_schedule
 from deepnets.training.run.model_setup import WHITENING_BATCH, WHITENING_IMAGES, new_model
 from deepnets.training.run.plan import RunPlan, plan_run
 from deepnets.training.run.run_loop import run_folder, run_loop
@@ -154,7 +154,7 @@ def _calibrate(
         SIGTERM stopped the calibration (its checkpoint is kept: a rerun resumes it).
     """
     cfg = plan.config
-    schedule = make_schedule(cfg, plan.loop.steps_per_epoch, plan.loop.total_steps)
+    schedule = run_schedule(plan)
     runner = make_runner(plan, schedule)
     clock = CalibrationClock(
         started, cfg.global_batch_size, plan.loop.steps_per_epoch, cfg.time_budget_minutes * 60
@@ -217,7 +217,10 @@ def train(
             plan, calibration = _calibrate(plan, started, extra_actions)
             if plan.budget is None:  # SIGTERM stopped the calibration at a checkpoint
                 return calibration
-        schedule = make_schedule(cfg, plan.loop.steps_per_epoch, plan.loop.total_steps)
+        warmup_note = fitted_warmup(plan)[1]
+        if plan.chief and warmup_note:
+            print(warmup_note, flush=True)
+        schedule = run_schedule(plan)
         runner = make_runner(plan, schedule)
         record = _write_record(plan, runner)
         result = _run(plan, runner, schedule, extra_actions)
