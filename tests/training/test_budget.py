@@ -22,6 +22,7 @@ from deepnets.training.run.budget import (
     evaluations_after,
     plan_budget,
 )
+from deepnets.training.run.budget_ledger import BudgetLedger
 from deepnets.training.run.budget_schedule import fitted_warmup, run_schedule
 
 ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
@@ -267,6 +268,7 @@ def test_a_budgeted_run_calibrates_plans_resumes_and_ends_at_the_planned_step(
     assert f"measured by step 40; the run trains {budget.total_steps} steps" in out
     assert f"Resumed from {result.resumed_from} at step 40/{budget.total_steps}." in out
     assert "this process took" in out
+    assert "after the calibration: start-up " in out and "25 steps' training " in out
     # 65 steps fit where an epoch is 200: the configured 30 warmup steps would be 46% of them
     assert (
         "Warmup fitted to the budget: the configured 30 steps (0.15 epochs) would be 46% of the "
@@ -348,3 +350,25 @@ def test_a_budget_that_fits_less_than_an_epoch_shortens_the_warmup_only_then(tmp
         ONE_DEVICE,
     )
     assert fitted_warmup(unbudgeted) == (200, None)  # a length the user chose: as asked
+
+
+def test_the_ledger_says_which_part_of_a_budgeted_run_went_over_its_plan():
+    clock = FakeClock()
+    ledger = BudgetLedger(batch_size=10, clock=clock)
+    clock.now += 3.0  # the start-up: building the model, restoring the checkpoint
+    ledger.on_start(40, 60, "ckpt-40")
+    clock.now += 2.5  # a loop of 10 steps at 50 img/s: 2 s steady, 0.5 s tracing
+    ledger.on_train_loop(report(50, 10, images_per_sec=50.0))
+    clock.now += 0.5
+    ledger.on_checkpoint(50, "ckpt-50")
+    clock.now += 2.0
+    ledger.on_train_loop(report(60, 10, images_per_sec=50.0))
+    clock.now += 4.0  # an evaluation twice as long as planned, with its reports
+    ledger.on_eval(60, {"top1": 0.5})
+    plan = BudgetPlan(1.0, 40, 0.2, 3.0, 2.0, 10.0, 60, 60.0)
+    line = ledger.summary(plan, export_seconds=1.0, total_seconds=66.0)
+    assert line == (
+        "Time budget 1 min: this process took 1.10 min (planned 1.00); after the calibration: "
+        "start-up 4 s (planned 3), 20 steps' training 4 s (planned 4), 1 evaluations 4 s "
+        "(planned 2), other 0 s (planned 0), export 1 s (planned 2)."
+    )

@@ -23,6 +23,7 @@ from deepnets.training.loop.runner import StepRunner
 from deepnets.training.optimization.optimizers import make_optimizer
 from deepnets.training.reports.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.run.budget import CalibrationClock
+from deepnets.training.run.budget_ledger import BudgetLedger
 from deepnets.training.run.budget_schedule import fitted_warmup, run_schedule
 from deepnets.training.run.model_setup import WHITENING_BATCH, WHITENING_IMAGES, new_model
 from deepnets.training.run.plan import RunPlan, plan_run
@@ -223,7 +224,10 @@ def train(
         schedule = run_schedule(plan)
         runner = make_runner(plan, schedule)
         record = _write_record(plan, runner)
-        result = _run(plan, runner, schedule, extra_actions)
+        ledger = BudgetLedger(cfg.global_batch_size) if calibrating else None
+        actions = [*extra_actions, ledger] if ledger else extra_actions
+        result = _run(plan, runner, schedule, actions)
+        export_started = time.perf_counter()
         if not result.preempted:
             runner.sync_state()
             model = runner.export_model  # the weight average, with --ema_decay
@@ -247,11 +251,7 @@ def train(
                 confusion = runner.evaluator.confusion_matrix()
                 write_per_class_reports(plan.model_dir, confusion, record.class_names)
                 print(per_class_summary(confusion, record.class_names), flush=True)
-            if plan.chief and calibrating:  # the budget's whole run was this process's
-                print(
-                    f"Time budget {plan.budget.minutes:g} min: this process took "
-                    f"{(time.perf_counter() - started) / 60:.2f} min (planned "
-                    f"{plan.budget.planned_seconds / 60:.2f}).",
-                    flush=True,
-                )
+            if plan.chief and ledger:  # the budget's whole run was this process's
+                now = time.perf_counter()
+                print(ledger.summary(plan.budget, now - export_started, now - started), flush=True)
     return result
