@@ -159,6 +159,8 @@ class ClassifierHead(keras.layers.Layer):
         Returns:
             [n, num_classes] logits, times `logit_scale`.
         """
+        if not self.built:  # a method of its own, not `__call__`, which would build it
+            self.build(inputs.shape)
         x = self._features(inputs, training)
         dense = self.predictions
         if self.logit_scale == 1.0 and self.classifier_activation is not None:
