@@ -59,7 +59,8 @@ def main(argv: list[str]) -> None:
             columns=FLAGS.columns,
         )
     except ArgumentError as err:  # a stage the model lacks, or a model without stages
-        fail(PROGRAM, err.describe("--stage" if err.name == "stage" else "the model"))
+        flag = f"--{err.name}" if err.name in ("stage", "top_k", "columns") else "the model"
+        fail(PROGRAM, err.describe(flag))
     except ValueError as err:  # an image file that does not decode
         fail(PROGRAM, str(err))
     except OSError as err:

@@ -64,7 +64,7 @@ def stage_names(model: Any) -> list[str]:
             "model",
             type(model).__name__,
             "a deepnets model (an ImageClassifier, e.g. from deepnets.build_model or a run "
-            "folder), whose feature stages Grad-CAM reads",
+            "folder; an ImagePredictor's .classifier), whose feature stages Grad-CAM reads",
         )
     return [info["name"] for info in model.feature_info]
 
@@ -115,6 +115,8 @@ def grad_cam(
     stage = names[-1] if stage is None else check_choice("stage", stage, names)
     explainer, head = _explainer(model, stage)
     inputs = tf.convert_to_tensor(inputs, tf.float32)
+    if inputs.shape.rank != 4 or not inputs.shape[0]:
+        raise ArgumentError("inputs", tuple(inputs.shape), "a batch of one or more images")
     with tf.GradientTape() as tape:
         features, head_inputs = explainer(inputs, training=False)
         logits = tf.cast(head.logits(head_inputs, training=False), tf.float32)

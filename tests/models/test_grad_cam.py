@@ -99,6 +99,13 @@ def test_the_map_is_of_the_logit_before_a_softmax():
     np.testing.assert_allclose(
         tf.nn.softmax(head.logits(features)), head(features), rtol=1e-5, atol=1e-6
     )
+    logits = small_model("resnet20")
+    softmax = small_model("resnet20", classifier_activation="softmax")
+    softmax.set_weights(logits.get_weights())
+    images = np.random.default_rng(1).normal(size=(2, 32, 32, 3))
+    np.testing.assert_allclose(
+        grad_cam(softmax, images).heat, grad_cam(logits, images).heat, atol=1e-5
+    )
 
 
 def test_what_it_cannot_explain_is_named():
@@ -106,5 +113,8 @@ def test_what_it_cannot_explain_is_named():
         stage_names(tf.keras.Sequential([tf.keras.layers.Dense(2)]))
     with pytest.raises(ArgumentError, match="include_top=True"):
         grad_cam(small_model("resnet20", include_top=False), np.zeros((1, 32, 32, 3)))
+    model = small_model("resnet20")
     with pytest.raises(ArgumentError, match="class_indices"):
-        grad_cam(small_model("resnet20"), np.zeros((1, 32, 32, 3)), class_indices=[7])
+        grad_cam(model, np.zeros((1, 32, 32, 3)), class_indices=[7])
+    with pytest.raises(ArgumentError, match="one or more images"):
+        grad_cam(model, np.zeros((0, 32, 32, 3)))
