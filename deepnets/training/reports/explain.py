@@ -30,6 +30,8 @@ HEAT_ALPHA = 0.45  # the image shows through the heat map
 HEAT_COLORMAP = "jet"  # Grad-CAM's paper and most of its users draw the map in jet
 GRID_NAME = "grid.png"
 CAPTION_CHARS = 27  # what fits above one image at the title's font size
+BATCH_SIZE = 32  # images per Grad-CAM pass: the tape holds every activation of a batch
+_BATCHED = ("heat", "probabilities", "class_indices")
 
 
 def top_classes(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> list[str]:
@@ -125,7 +127,14 @@ def write_explanations(
     preprocessing = predictor.preprocessing
     views = np.stack([preprocessing.view(_read(path)).numpy() for path in paths])
     inputs = preprocessing.normalize(tf.constant(views))
-    result = grad_cam(predictor.classifier, inputs, stage=stage)
+    parts = [
+        grad_cam(predictor.classifier, inputs[start : start + BATCH_SIZE], stage=stage)
+        for start in range(0, len(paths), BATCH_SIZE)
+    ]
+    result = GradCam(
+        *(np.concatenate([getattr(part, f) for part in parts]) for f in _BATCHED),
+        stage=parts[0].stage,
+    )
     captions = [_caption(path) for path in paths]
     names = predictor.class_names
     written = []
@@ -152,12 +161,7 @@ def _read(path: str) -> tf.Tensor:
 
 
 def _select(result: GradCam, images: slice) -> GradCam:
-    return dataclasses.replace(
-        result,
-        heat=result.heat[images],
-        probabilities=result.probabilities[images],
-        class_indices=result.class_indices[images],
-    )
+    return dataclasses.replace(result, **{f: getattr(result, f)[images] for f in _BATCHED})
 
 
 def _caption(path: str) -> str:
