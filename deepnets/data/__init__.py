@@ -35,6 +35,7 @@ from deepnets.data.offline import (
     SHAPES10_CLASS_NAMES,
     generate_shapes10,
     shapes10_arrays,
+    shapes10_sample,
 )
 from deepnets.data.preprocessing import Preprocessing, preprocessing_for
 from deepnets.data.source import DatasetSource, open_dataset
@@ -59,4 +60,5 @@ __all__ = [
     "open_dataset",
     "preprocessing_for",
     "shapes10_arrays",
+    "shapes10_sample",
 ]

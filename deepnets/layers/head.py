@@ -137,7 +137,7 @@ class ClassifierHead(keras.layers.Layer):
             )
         chain_shapes([*self.hidden, self.predictions], (shape[0], features), build=True)
 
-    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+    def _features(self, inputs: tf.Tensor, training: bool | None) -> tf.Tensor:
         x = self.pool(inputs)
         # Dropout follows every hidden layer (the VGG paper); with none, it precedes the classifier.
         for i, dense in enumerate(self.hidden):
@@ -146,7 +146,32 @@ class ClassifierHead(keras.layers.Layer):
                 x = self.dropouts[i](x, training=training)
         if self.dropouts and not self.hidden:
             x = self.dropouts[0](x, training=training)
-        x = self.predictions(x)
+        return x
+
+    def logits(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+        """The class scores before `classifier_activation`: what Grad-CAM differentiates, since
+        a saturated softmax has next to no gradient.
+
+        Args:
+            inputs: the feature map the head takes.
+            training: dropout mode.
+
+        Returns:
+            [n, num_classes] logits, times `logit_scale`.
+        """
+        if not self.built:  # a method of its own, not `__call__`, which would build it
+            self.build(inputs.shape)
+        x = self._features(inputs, training)
+        dense = self.predictions
+        if self.logit_scale == 1.0 and self.classifier_activation is not None:
+            # The activation is inside the Dense layer: apply its weights without it.
+            x = tf.matmul(tf.cast(x, dense.compute_dtype), dense.kernel) + dense.bias
+        else:
+            x = dense(x)
+        return x * tf.cast(self.logit_scale, x.dtype) if self.logit_scale != 1.0 else x
+
+    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+        x = self.predictions(self._features(inputs, training))
         if self.logit_scale != 1.0:
             x = x * tf.cast(self.logit_scale, x.dtype)
             if self.output_activation is not None:

@@ -4,6 +4,7 @@ from deepnets.models.alexnet import AlexNet
 from deepnets.models.base import ImageClassifier
 from deepnets.models.cifar_resnet import CifarResNet
 from deepnets.models.fast_vgg import FastVGG
+from deepnets.models.grad_cam import GradCam, grad_cam, stage_names
 from deepnets.models.keras_weights import load_imagenet_weights, load_keras_applications_weights
 from deepnets.models.predictor import ImagePredictor
 from deepnets.models.registry import (
@@ -50,6 +51,7 @@ __all__ = [
     "AlexNet",
     "CifarResNet",
     "FastVGG",
+    "GradCam",
     "ImageClassifier",
     "ImagePredictor",
     "ModelSpec",
@@ -60,6 +62,7 @@ __all__ = [
     "build_model",
     "cifar_resnet_arguments",
     "get_model_spec",
+    "grad_cam",
     "list_models",
     "load_imagenet_weights",
     "load_keras_applications_weights",
@@ -82,6 +85,7 @@ __all__ = [
     "resnet44",
     "resnet50",
     "resnet56",
+    "stage_names",
     "vgg11",
     "vgg11_bn",
     "vgg13",

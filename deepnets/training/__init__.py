@@ -55,6 +55,7 @@ from deepnets.training.optimization.schedules import (
     StepDecayWithWarmup,
     make_schedule,
 )
+from deepnets.training.reports.explain import explanation_figure, write_explanations
 from deepnets.training.reports.per_class import per_class_summary, write_per_class_reports
 from deepnets.training.run.api import epoch_seed, make_runner, train
 from deepnets.training.run.plan import ModelRecipe, RunPlan, plan_run
@@ -123,6 +124,7 @@ __all__ = [
     "epoch_seed",
     "evaluate",
     "evaluate_split",
+    "explanation_figure",
     "is_chief",
     "kept_off",
     "kernel_problem",
@@ -142,5 +144,6 @@ __all__ = [
     "save_model_files",
     "save_serving_model",
     "train",
+    "write_explanations",
     "write_per_class_reports",
 ]

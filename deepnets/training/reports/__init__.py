@@ -1,2 +1,2 @@
 """What a user sees of a run: the progress line, metrics.csv, TensorBoard, curves.png, the
-per-class reports and the gradient-norm report."""
+per-class reports, the gradient-norm report and the Grad-CAM pictures."""
