@@ -67,7 +67,7 @@ def load_model_source(program: str) -> ModelSource:
 
 
 def load_classifier(program: str) -> Any:
-    """The model the flags name as a `deepnets.inference.ImageClassifier` (preprocessing and
+    """The model the flags name as a `deepnets.inference.TrainedClassifier` (preprocessing and
     class names included): a run folder, an exported `.keras` file or SavedModel folder.
 
     A bad flag or path exits with one line naming the flag.

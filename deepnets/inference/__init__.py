@@ -11,13 +11,13 @@ It sits on top of `deepnets.training` (it reads run folders through its public A
 not load the training library.
 """
 
-from deepnets.inference.classifiers import ImageClassifier, load_classifier, load_predictor
+from deepnets.inference.classifiers import TrainedClassifier, load_classifier, load_predictor
 from deepnets.inference.inputs import image_files
 from deepnets.inference.predictions import predict
 from deepnets.inference.records import Prediction
 
 __all__ = [
-    "ImageClassifier",
+    "TrainedClassifier",
     "Prediction",
     "image_files",
     "load_classifier",

@@ -25,7 +25,7 @@ SOURCES = (
 EXPORTED_KERAS = "model.keras"  # what deepnets-export writes beside saved_model/
 
 
-class ImageClassifier:
+class TrainedClassifier:
     """A trained classifier with its class names: uint8 images in, probabilities out.
 
     Attributes:
@@ -41,7 +41,7 @@ class ImageClassifier:
         raise NotImplementedError
 
 
-class PredictorClassifier(ImageClassifier):
+class PredictorClassifier(TrainedClassifier):
     """An `ImagePredictor`: each image preprocessed, then batches through the model."""
 
     def __init__(self, predictor: ImagePredictor, description: str) -> None:
@@ -59,7 +59,7 @@ class PredictorClassifier(ImageClassifier):
         return _rows(batches, len(self.class_names))
 
 
-class ServingClassifier(ImageClassifier):
+class ServingClassifier(TrainedClassifier):
     """A SavedModel written by `deepnets.training.save_serving_model` (deepnets-export's), through
     its `serve_images` signature: the preprocessing is inside it."""
 
@@ -149,7 +149,7 @@ def _open_predictor(path: str, checkpoint: str | None) -> tuple[ImagePredictor, 
 
 def load_classifier(
     source: str | os.PathLike | ImagePredictor, checkpoint: str | None = None
-) -> ImageClassifier:
+) -> TrainedClassifier:
     """The classifier `source` holds, ready for `deepnets.predict` (load once, predict often).
 
     Args:
@@ -158,7 +158,7 @@ def load_classifier(
         checkpoint: a checkpoint of the run folder; None: its newest readable one.
 
     Returns:
-        An `ImageClassifier` (its `class_names`, and `description`: where it came from).
+        An `TrainedClassifier` (its `class_names`, and `description`: where it came from).
 
     Raises:
         FileNotFoundError, ValueError: as `load_predictor`; ValueError for a SavedModel that

@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 
 from deepnets.checks import check_positive_int
-from deepnets.inference.classifiers import ImageClassifier, load_classifier
+from deepnets.inference.classifiers import TrainedClassifier, load_classifier
 from deepnets.inference.inputs import image_inputs
 from deepnets.inference.records import Prediction
 from deepnets.models import ImagePredictor
 
 
 def predict(
-    source: str | os.PathLike | ImageClassifier | ImagePredictor,
+    source: str | os.PathLike | TrainedClassifier | ImagePredictor,
     images: Any,
     top_k: int = 5,
     *,
@@ -52,7 +52,7 @@ def predict(
     """
     check_positive_int("top_k", top_k)
     check_positive_int("batch_size", batch_size)
-    if not isinstance(source, ImageClassifier):
+    if not isinstance(source, TrainedClassifier):
         source = load_classifier(source, checkpoint)
     inputs = image_inputs(images)
     readable = [item for item in inputs if item.error is None]
