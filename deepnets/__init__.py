@@ -3,6 +3,7 @@
     import deepnets
     model = deepnets.build_model("resnet50", num_classes=100, stem="cifar", input_shape=(32, 32, 3))
     deepnets.list_models()
+    predictions = deepnets.predict("runs/pets", ["a.jpg", "b.png"], top_k=3)
 
 Importing deepnets registers every layer and model with Keras (package "deepnets"), so
 `tf.keras.models.load_model("model.keras")` works without `custom_objects`.
@@ -26,8 +27,18 @@ from deepnets.models.registry import (  # noqa: E402
     model_builder,
     register_model,
 )
+from deepnets.version import __version__  # noqa: E402
 
-__version__ = "0.2.0"
+
+def __getattr__(name: str) -> object:
+    # `predict` and `inference` stand on the training library (run folders): import them when
+    # first used, so that `import deepnets` stays light.
+    if name in ("inference", "predict"):
+        import deepnets.inference
+
+        return deepnets.inference if name == "inference" else deepnets.inference.predict
+    raise AttributeError(f"module 'deepnets' has no attribute {name!r}")
+
 
 _cpu_kernels.warn_if_slow()
 
@@ -39,5 +50,6 @@ __all__ = [
     "list_models",
     "model_builder",
     "models",
+    "predict",
     "register_model",
 ]

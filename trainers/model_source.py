@@ -20,7 +20,8 @@ flags.DEFINE_string(
     "model_path",
     None,
     "A saved model to use instead of a run folder: a .keras file (deepnets-export's model.keras "
-    "carries its preprocessing and class names).",
+    "carries its preprocessing and class names); deepnets-predict also takes the SavedModel "
+    "folder deepnets-export writes.",
 )
 FLAGS = flags.FLAGS
 
@@ -40,13 +41,17 @@ class ModelSource:
     description: str
 
 
-def load_model_source(program: str) -> ModelSource:
-    """Loads the model the flags name; a bad path exits with one line naming the flag."""
+def _check_source_flags(program: str) -> None:
     with cli_errors(program):
         if (FLAGS.model_dir is None) == (FLAGS.model_path is None):
             raise ValueError("--model_dir or --model_path: give exactly one of them")
         if FLAGS.checkpoint and not FLAGS.model_dir:
             raise ValueError("--checkpoint: it names a checkpoint of --model_dir; give that too")
+
+
+def load_model_source(program: str) -> ModelSource:
+    """Loads the model the flags name; a bad path exits with one line naming the flag."""
+    _check_source_flags(program)
     import tensorflow as tf
 
     import deepnets  # noqa: F401  (registers the layers for load_model)
@@ -61,6 +66,20 @@ def load_model_source(program: str) -> ModelSource:
     return ModelSource(model, None, FLAGS.model_path)
 
 
+def load_classifier(program: str) -> Any:
+    """The model the flags name as a `deepnets.inference.TrainedClassifier` (preprocessing and
+    class names included): a run folder, an exported `.keras` file or SavedModel folder.
+
+    A bad flag or path exits with one line naming the flag.
+    """
+    _check_source_flags(program)
+    from deepnets.inference import load_classifier as load
+
+    flag = "--model_dir" if FLAGS.model_dir else "--model_path"
+    with cli_errors(program, flag):
+        return load(FLAGS.model_dir or FLAGS.model_path, FLAGS.checkpoint)
+
+
 def load_predictor(program: str) -> tuple[Any, str]:
     """The model the flags name as an `ImagePredictor` (preprocessing and class names included).
 
@@ -69,23 +88,12 @@ def load_predictor(program: str) -> tuple[Any, str]:
     Returns:
         (predictor, where it came from).
     """
-    source = load_model_source(program)
-    from deepnets.models import ImagePredictor
-
-    if isinstance(source.model, ImagePredictor):
-        return source.model, source.description
-    if source.record is None:
+    classifier = load_classifier(program)
+    predictor = getattr(classifier, "predictor", None)
+    if predictor is None:
         with cli_errors(program, "--model_path"):
             raise ValueError(
-                f"{FLAGS.model_path} holds a model without its preprocessing and class names; "
-                "give the run folder (--model_dir) or a model written by deepnets-export"
+                f"{FLAGS.model_path} is a SavedModel; give the run folder (--model_dir) or the "
+                "model.keras it was exported with"
             )
-    record = source.record
-    predictor = ImagePredictor(
-        source.model,
-        record.preprocessing,
-        record.class_names,
-        flip=record.config.eval_flip,  # scored as the run evaluated
-        translate=record.config.eval_translate,
-    )
-    return predictor, source.description
+    return predictor, classifier.description

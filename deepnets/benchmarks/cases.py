@@ -7,7 +7,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from deepnets import build_model
+from deepnets.models import build_model
 
 NUM_CLASSES = 100
 IMAGE_SHAPE = (32, 32, 3)

@@ -5,6 +5,7 @@ from deepnets.models.base import ImageClassifier
 from deepnets.models.cifar_resnet import CifarResNet
 from deepnets.models.fast_vgg import FastVGG
 from deepnets.models.grad_cam import GradCam, grad_cam, stage_names
+from deepnets.models.imagenet_weights import WeightsDownloadError, imagenet_weights_file
 from deepnets.models.keras_weights import load_imagenet_weights, load_keras_applications_weights
 from deepnets.models.predictor import ImagePredictor
 from deepnets.models.registry import (
@@ -57,12 +58,14 @@ __all__ = [
     "ModelSpec",
     "ResNet",
     "VGG",
+    "WeightsDownloadError",
     "alexnet",
     "alexnet_cifar",
     "build_model",
     "cifar_resnet_arguments",
     "get_model_spec",
     "grad_cam",
+    "imagenet_weights_file",
     "list_models",
     "load_imagenet_weights",
     "load_keras_applications_weights",

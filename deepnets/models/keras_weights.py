@@ -16,6 +16,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from deepnets.models.imagenet_weights import imagenet_weights_file
 from deepnets.models.resnet import ResNet
 from deepnets.models.resnet_layout import IMAGENET_LAYOUTS
 from deepnets.models.vgg import VGG
@@ -190,8 +191,19 @@ def _file_has_classifier(path: str) -> bool:
         return "predictions" in (names or list(group.keys()))
 
 
-def load_imagenet_weights(model: keras.Model, path: str) -> dict[str, list[str]]:
-    """Start fine-tuning from a keras.applications ImageNet weights file.
+def _fits_imagenet_classifier(model: keras.Model) -> bool:
+    """Whether the model's classifier has the shapes of keras.applications' 1000-class one."""
+    if not model.include_top or model.num_classes != 1000:
+        return False
+    if isinstance(model, VGG):  # fc1 takes the 7x7 maps of a 224x224 input
+        shape = model.input_shape[1:]
+        size = shape[1:] if model.data_format == "channels_first" else shape[:2]
+        return model.head == "fc" and model.fc_units == 4096 and tuple(size) == (224, 224)
+    return True
+
+
+def load_imagenet_weights(model: keras.Model, path: str = "imagenet") -> dict[str, list[str]]:
+    """Start fine-tuning from keras.applications' ImageNet weights.
 
     Every backbone weight is copied; the fully connected layers (VGG's fc1, fc2 and the
     1000-class "predictions") only where the file has them and the shapes agree, so a model for
@@ -200,7 +212,9 @@ def load_imagenet_weights(model: keras.Model, path: str) -> dict[str, list[str]]
     Args:
         model: a deepnets VGG16/19 (no BN) or ResNet50/101/152 (the paper's stages, ImageNet
             stem, stride_in "1x1", width 64, use_bias), any classifier.
-        path: a keras.applications `.h5` weights file, with or without the classifier.
+        path: a keras.applications `.h5` weights file, with or without the classifier; or
+            "imagenet": keras.applications' own file, downloaded once into Keras' cache (see
+            `deepnets.models.imagenet_weights`), with the classifier when the model's fits it.
 
     Returns:
         {"copied": layer names, "skipped": layer names whose shapes differ or are missing}.
@@ -208,8 +222,11 @@ def load_imagenet_weights(model: keras.Model, path: str) -> dict[str, list[str]]
     Raises:
         ValueError: the backbone differs from keras.applications' (the message says how).
         FileNotFoundError: no file at `path`.
+        WeightsDownloadError: "imagenet", and the file could not be downloaded (an OSError).
     """
     app_name = _check_compatible(model, backbone_only=True)
+    if path == "imagenet":
+        path = imagenet_weights_file(app_name.lower(), _fits_imagenet_classifier(model))
     if not os.path.exists(path):
         raise FileNotFoundError(f"No weights file at {path!r}.")
     has_top = _file_has_classifier(path)

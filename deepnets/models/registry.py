@@ -16,6 +16,7 @@ from typing import Any
 import tensorflow as tf
 
 from deepnets.models.base import LAYER_ARGUMENTS
+from deepnets.models.keras_weights import load_imagenet_weights
 from deepnets.models.presets import PRESETS
 
 keras = tf.keras
@@ -91,11 +92,15 @@ def get_model_spec(name: str) -> ModelSpec:
     return _REGISTRY[name]
 
 
-def build_model(name: str, **overrides: Any) -> keras.Model:
+def build_model(name: str, weights: str | None = None, **overrides: Any) -> keras.Model:
     """Build a registered model by name.
 
     Args:
         name: a name from `list_models()`, e.g. "resnet50" or "vgg16_bn".
+        weights: None (initialized), "imagenet" (keras.applications' ImageNet weights,
+            downloaded once into Keras' cache; vgg16, vgg19, resnet50, resnet101, resnet152 with
+            their default backbone; the classifier too when it has 1000 classes, else it starts
+            new), or the path of such a keras.applications `.h5` file.
         **overrides: constructor arguments of the model class, e.g. num_classes=100,
             stem="cifar", classifier_activation=None, input_shape=(32, 32, 3).
 
@@ -105,7 +110,10 @@ def build_model(name: str, **overrides: Any) -> keras.Model:
 
     Raises:
         ValueError: unknown model name (the message lists the valid names).
-        TypeError: an override the model does not take, or one that its name fixes.
+        TypeError: an override the model does not take, or one that its name fixes; weights
+            for a family keras.applications has none of.
+        WeightsDownloadError: "imagenet" weights that could not be downloaded (an OSError; the
+            message says how to pass a file instead).
     """
     spec = get_model_spec(name)
     allowed = spec.allowed_overrides()
@@ -121,7 +129,10 @@ def build_model(name: str, **overrides: Any) -> keras.Model:
                 f"{spec.model_class.__name__} accepts: {', '.join(allowed)}."
             )
     kwargs = {"name": name, **spec.defaults, **overrides, **spec.fixed}
-    return spec.model_class(**kwargs)
+    model = spec.model_class(**kwargs)
+    if weights is not None:
+        load_imagenet_weights(model, weights)
+    return model
 
 
 def _register_defaults() -> None:

@@ -1,6 +1,8 @@
 """Fine-tuning: ImageNet weight files, deepnets runs as starting points, a frozen backbone."""
 
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +10,8 @@ import tensorflow as tf
 import tiny_tfds
 
 import deepnets
+from deepnets.models import imagenet_weights
+from deepnets.models.imagenet_weights import IMAGENET_WEIGHTS, WeightsFile
 from deepnets.training import (
     ConfigError,
     StepRunner,
@@ -19,7 +23,9 @@ from deepnets.training import (
 )
 from deepnets.training.loop.parts import BackboneOptimizer, FrozenBackbone
 from deepnets.training.optimization.backbone import ScaledSchedule
+from deepnets.training.run.model_setup import new_model
 from deepnets.training.run_folder.initial_weights import initialize_weights
+from trainers.cli import error_message
 
 keras = tf.keras
 
@@ -228,3 +234,42 @@ def test_fine_tuning_settings_that_cannot_work_are_refused(
             TrainConfig(backbone_learning_rate_multiplier=0.1, mixed_precision="mixed_float16")
         )
     assert info.value.name == "backbone_learning_rate_multiplier"
+
+
+def serve_locally(monkeypatch, cache, key, path, file_hash=None):
+    """keras.applications' file for `key` served from `path` (no network), into `cache`."""
+    entry = IMAGENET_WEIGHTS[key]
+    file_hash = file_hash or hashlib.md5(Path(path).read_bytes()).hexdigest()
+    monkeypatch.setitem(
+        IMAGENET_WEIGHTS, key, WeightsFile(entry.file_name, Path(path).as_uri(), file_hash)
+    )
+    monkeypatch.setattr(imagenet_weights, "CACHE_DIR", str(cache))
+
+
+def test_imagenet_weights_are_downloaded_then_ported_into_build_model_and_a_run(
+    tiny_data, vgg16_imagenet_file, tmp_path, monkeypatch
+):
+    path, reference = vgg16_imagenet_file
+    serve_locally(monkeypatch, tmp_path / "cache", ("vgg16", False), path)
+    model = deepnets.build_model(
+        "vgg16", head="cifar", num_classes=3, input_shape=(32, 32, 3), weights="imagenet"
+    )
+    for name, weights in conv_weights(model).items():
+        for got, want in zip(weights, reference[name], strict=True):
+            np.testing.assert_array_equal(got, want)
+    plan = plan_run(vgg_config(tiny_data, tmp_path / "run", "imagenet", epochs=1))
+    assert plan.dataset.preprocessing.normalization == "caffe"  # what those weights expect
+    with pytest.raises(ConfigError, match=r"fit vgg16, vgg19, resnet50.*not model='resnet18'"):
+        plan_run(TrainConfig(model="resnet18", init_weights="imagenet"))
+    missing = tmp_path / "no_network.h5"  # the download fails as without a network
+    serve_locally(monkeypatch, tmp_path / "empty_cache", ("vgg16", False), path, "0" * 32)
+    monkeypatch.setitem(
+        IMAGENET_WEIGHTS,
+        ("vgg16", False),
+        WeightsFile(IMAGENET_WEIGHTS[("vgg16", False)].file_name, missing.as_uri(), "0" * 32),
+    )
+    with pytest.raises(ConfigError) as info:
+        new_model(plan, lambda: None, {})
+    line = error_message(info.value)
+    assert line.startswith("--init_weights: could not download vgg16_weights_") and "\n" not in line
+    assert line.endswith("instead of 'imagenet' (e.g. --init_weights=PATH).")

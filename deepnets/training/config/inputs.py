@@ -102,9 +102,10 @@ class InputSettings:
     # Starting weights.
     init_weights: str | None = setting(
         None,
-        "Start from these weights: a keras.applications ImageNet .h5 file (vgg16, vgg19, "
-        "resnet50, resnet101, resnet152; the preprocessing those weights expect is switched on), "
-        "a deepnets run folder or a .keras file (every weight but a classifier of another shape).",
+        "Start from these weights: 'imagenet' (keras.applications' ImageNet weights, downloaded "
+        "once into Keras' cache) or such a .h5 file (vgg16, vgg19, resnet50, resnet101, "
+        "resnet152; the preprocessing those weights expect is switched on), a deepnets run folder "
+        "or a .keras file (every weight but a classifier of another shape).",
     )
     freeze_backbone_epochs: int = setting(
         0,

@@ -7,24 +7,25 @@ import dataclasses
 import os
 
 from deepnets.data import DatasetSource
+from deepnets.models.imagenet_weights import IMAGENET_MODELS
 from deepnets.training.config import ConfigError, TrainConfig
-from deepnets.training.run_folder.initial_weights import is_imagenet_weights_file
+from deepnets.training.run_folder.initial_weights import IMAGENET, is_imagenet_weights_file
 from deepnets.training.run_folder.run_record import RunRecord
 
 # keras.applications has ImageNet weights of these; `load_imagenet_weights` checks the rest.
-IMAGENET_WEIGHT_MODELS = ("vgg16", "vgg19", "resnet50", "resnet101", "resnet152")
+IMAGENET_WEIGHT_MODELS = IMAGENET_MODELS
 
 
 def check_fine_tuning(cfg: TrainConfig) -> None:
     """Fine-tuning settings that cannot work, refused before anything is built."""
     path = cfg.init_weights
     if path is not None:
-        if not os.path.exists(path):
+        if path != IMAGENET and not os.path.exists(path):
             raise ConfigError(
                 "init_weights",
                 path,
-                reason=f"{path} does not exist; give a keras.applications .h5 file, a deepnets "
-                "run folder or a .keras file",
+                reason=f"{path} does not exist; give {IMAGENET!r}, a keras.applications .h5 "
+                "file, a deepnets run folder or a .keras file",
             )
         if is_imagenet_weights_file(path) and cfg.model not in IMAGENET_WEIGHT_MODELS:
             raise ConfigError(

@@ -1,6 +1,7 @@
 """Starting weights: `initialize_weights(model, source)` copies the weights of a
-keras.applications ImageNet `.h5` file, a deepnets run folder or a `.keras` file into a new
-model, every layer whose shapes agree (a classifier for another class count starts new).
+keras.applications ImageNet `.h5` file (or "imagenet": keras.applications' own, downloaded once),
+a deepnets run folder or a `.keras` file into a new model, every layer whose shapes agree (a
+classifier for another class count starts new).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from deepnets.training.run_folder.restore import restore_model
 keras = tf.keras
 
 
+IMAGENET = "imagenet"  # keras.applications' ImageNet weights, downloaded; "./imagenet" is a path
+
+
 def is_imagenet_weights_file(path: str) -> bool:
-    """Whether `path` is a keras.applications weights file (an `.h5` file)."""
-    return path.lower().endswith((".h5", ".hdf5"))
+    """Whether `path` is keras.applications' ImageNet weights: an `.h5` file, or "imagenet"."""
+    return path == IMAGENET or path.lower().endswith((".h5", ".hdf5"))
 
 
 def source_model(path: str) -> keras.Model:
@@ -35,8 +39,9 @@ def initialize_weights(model: keras.Model, path: str) -> dict[str, list[str]]:
 
     Args:
         model: the new model (built).
-        path: a keras.applications ImageNet `.h5` file (see `load_imagenet_weights`), a deepnets
-            run folder or a `.keras` file (the layers are matched by name).
+        path: a keras.applications ImageNet `.h5` file (see `load_imagenet_weights`) or
+            "imagenet" (that file downloaded once into Keras' cache), a deepnets run folder or a
+            `.keras` file (the layers are matched by name).
 
     Returns:
         {"copied": layer names, "skipped": layer names left as initialized}.
@@ -44,8 +49,9 @@ def initialize_weights(model: keras.Model, path: str) -> dict[str, list[str]]:
     Raises:
         ValueError: nothing but the classifier matches (another architecture).
         FileNotFoundError: `path` does not exist (or a run folder without a checkpoint).
+        WeightsDownloadError: "imagenet", and no network (an OSError naming the file).
     """
-    if not os.path.exists(path):
+    if path != IMAGENET and not os.path.exists(path):
         raise FileNotFoundError(f"No weights at {path!r}.")
     if is_imagenet_weights_file(path):
         return load_imagenet_weights(model, path)

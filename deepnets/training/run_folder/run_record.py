@@ -18,13 +18,13 @@ from typing import Any
 
 import tensorflow as tf
 
-import deepnets
 from deepnets.data import DatasetFacts, Preprocessing
 from deepnets.training.config import TrainConfig
 from deepnets.training.config.model_recipe import ModelRecipe
 from deepnets.training.run_folder.atomic import atomic_write_text
 from deepnets.training.run_folder.layout import NAMES
 from deepnets.training.runtime.machine import machine_facts
+from deepnets.version import __version__
 
 keras = tf.keras
 
@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 def versions() -> dict[str, str]:
     """The versions of deepnets, TensorFlow, Keras and Python running now."""
     return {
-        "deepnets": deepnets.__version__,
+        "deepnets": __version__,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "python": platform.python_version(),
