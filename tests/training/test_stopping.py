@@ -2,10 +2,10 @@
 resume, a stopped run complete on rerun, every best checkpointed; bad metric names refused."""
 
 import pytest
-from test_controller import FakeCheckpoints, FakeRunner, Recorder
+from test_controller import FakeCheckpoints, FakeRunner, run
 
 from deepnets.checks import ArgumentError
-from deepnets.training import ConfigError, Controller, LoopSettings, TrainConfig
+from deepnets.training import ConfigError, LoopSettings, TrainConfig
 from deepnets.training.loop.stopping import Stopping
 
 # The evaluated loss by step (evaluations every 4 steps): best at 8, then worse and worse.
@@ -52,22 +52,9 @@ class MemoryStore:
 
 def launch(store, checkpoints, stop_after=None, **stopping):
     runner = ScriptedRunner(start=checkpoints.saved[-1] if checkpoints.saved else 0)
-    recorder = Recorder()
-    loops = []
-
-    def stop_requested():  # SIGTERM after `stop_after` loops
-        loops.append(1)
-        return stop_after is not None and len(loops) >= stop_after
-
-    controller = Controller(
-        runner,
-        SETTINGS,
-        checkpoints,
-        [recorder],
-        stop_requested=stop_requested,
-        stopping=Stopping(store=store, **stopping),
-    )
-    return controller.run(), runner, recorder
+    stopping = Stopping(store=store, **stopping)
+    result, runner, _, recorder = run(SETTINGS, runner, checkpoints, stop_after, stopping=stopping)
+    return result, runner, recorder
 
 
 def test_patience_is_counted_across_a_resume_and_a_stopped_run_is_complete():
