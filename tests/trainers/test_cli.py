@@ -261,6 +261,20 @@ def test_flags_come_from_the_config_fields_with_their_types_and_help():
         assert choice in values["optimizer"].help
 
 
+def test_stopping_flags_map_to_their_config_fields():
+    from absl import flags
+
+    from trainers.flag_config import config_from_flags, define_train_flags
+
+    values = flags.FlagValues()
+    define_train_flags(values)
+    values(
+        ["deepnets-train", "--keep_best=val_top1", "--export=best", "--early_stopping_patience=3"]
+    )
+    cfg = config_from_flags(values).validate()
+    assert (cfg.keep_best, cfg.export, cfg.early_stopping_patience) == ("val_top1", "best", 3)
+
+
 def test_evaluate_and_export_share_the_model_source_flags():
     # Both binaries in one process: the flags they share are defined once, in one module.
     check = (

@@ -75,7 +75,7 @@ class Recorder(Action):
         self.events.append(("end", result.final_step))
 
 
-def run(settings, runner=None, checkpoints=None, stop_after=None):
+def run(settings, runner=None, checkpoints=None, stop_after=None, **options):
     runner = runner or FakeRunner()
     checkpoints = checkpoints or FakeCheckpoints()
     recorder = Recorder()
@@ -93,6 +93,7 @@ def run(settings, runner=None, checkpoints=None, stop_after=None):
         learning_rate=lambda step: 0.1 / (step + 1),
         stop_requested=stop_requested,
         model_dir="run",
+        **options,
     )
     return controller.run(), runner, checkpoints, recorder
 

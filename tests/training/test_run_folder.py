@@ -39,6 +39,7 @@ def trained_run(tmp_path_factory):
         global_batch_size=16,
         steps_per_loop=3,
         log_gradient_norms=True,  # every file a run can leave, but budget.json
+        keep_best="val_loss",  # (the export is the last state all the same)
     )
     result = train(cfg)
     images = np.random.default_rng(0).normal(size=(4, 16, 16, 3)).astype("float32")  # normalized

@@ -27,7 +27,7 @@ from deepnets.training.config.fields import (
     optional,
     setting,
 )
-from deepnets.training.config.optimization import OptimizationSettings
+from deepnets.training.config.stopping import StoppingSettings
 
 WEIGHT_DECAY_MODES = ("auto", "l2", "decoupled")
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
@@ -36,11 +36,12 @@ JIT_COMPILE_CHOICES = ("auto", True, False)
 
 
 @dataclasses.dataclass
-class TrainConfig(OptimizationSettings):
+class TrainConfig(StoppingSettings):
     """The single source of truth for a training run (see each field's help).
 
     Its first fields (what to train, on which images, from which weights) are those of
-    `InputSettings`; then `OptimizationSettings` (length, batch, optimizer, schedule). Exactly
+    `InputSettings`; then `OptimizationSettings` (length, batch, optimizer, schedule), then
+    `StoppingSettings` (best checkpoint, early stopping, what is exported). Exactly
     one of `epochs`, `train_steps` and `time_budget_minutes` sets the length of the run. An
     epoch is `num_train_examples // global_batch_size` steps (the remainder is dropped).
     """
@@ -236,6 +237,7 @@ class TrainConfig(OptimizationSettings):
         for name, broken, allowed in rules:
             if broken:
                 raise ConfigError(name, getattr(self, name), allowed)
+        self.check_stopping()
         return self
 
     @property

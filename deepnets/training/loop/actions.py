@@ -59,6 +59,9 @@ class Action:
     def on_start(self, step: int, total_steps: int, resumed_from: str | None) -> None:
         """The run starts at `step` (0, or the restored checkpoint's step)."""
 
+    def on_loop_begin(self, step: int, num_steps: int) -> None:
+        """A training loop of steps `step + 1 .. step + num_steps` begins."""
+
     def on_train_loop(self, report: LoopReport) -> None:
         """A training loop ended."""
 
@@ -67,6 +70,14 @@ class Action:
 
     def on_checkpoint(self, step: int, path: str | None) -> None:
         """A checkpoint of `step` was written."""
+
+    def on_loop_end(self, step: int) -> None:
+        """The loop that ended at `step` is done, with its evaluation and checkpoint if due."""
+
+    def stop_reason(self) -> str | None:
+        """Asked after `on_loop_end`: a reason ends the run there, cleanly, as at its last step
+        (checkpoint, final evaluation, export); None trains on."""
+        return None
 
     def on_stop(self, step: int, path: str | None) -> None:
         """A stop was requested (SIGTERM); the run checkpointed `step` and stops."""

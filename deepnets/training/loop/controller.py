@@ -3,8 +3,10 @@
 Orbit's split: a runner runs steps (`StepRunner`, or anything the `Runner` protocol fits) and
 the `Controller` drives it. It resumes from the newest checkpoint, runs loops that never cross an
 epoch, evaluation or checkpoint boundary, evaluates and checkpoints when due, stops on a NaN/Inf
-loss (before saving that state) or when `stop_requested()` says so (SIGTERM), and tells its
-actions (progress line, CSV, TensorBoard, plots) what happened. It never touches a
+loss (before saving that state) or when `stop_requested()` says so (SIGTERM), ends the run
+cleanly when an action asks (`Action.stop_reason`: a Keras callback's `model.stop_training`) or
+the patience of early stopping is used up, checkpoints every best evaluation (`Stopping`), and
+tells its actions (progress line, CSV, TensorBoard, plots) what happened. It never touches a
 model or a tensor, so its schedule is tested with a fake runner in milliseconds.
 """
 
@@ -20,6 +22,7 @@ from deepnets.training.errors import NonFiniteLossError
 from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.loop.epochs import epochs_begun
 from deepnets.training.loop.results import TrainResult
+from deepnets.training.loop.stopping import Stopping
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,8 +88,8 @@ class Runner(Protocol):
     """What the controller and `run_loop` use of a runner (`StepRunner` is one); nothing else.
 
     The controller uses `global_batch_size`, `has_eval`, `train`, `evaluate`, `sync_state` and
-    `restored`; `run_loop` also `strategy`, `checkpoint_objects`, `loop_reports` and
-    `any_replica`.
+    `restored`; `run_loop` also `strategy`, `checkpoint_objects`, `loop_reports`,
+    `any_replica` and, given Keras callbacks, `model`.
     """
 
     strategy: Any  # a tf.distribute.Strategy: who checkpoints and reports (the chief)
@@ -129,6 +132,10 @@ class Controller:
         learning_rate: step -> rate, for the reports (None: not reported).
         stop_requested: asked after each loop; True checkpoints and stops (SIGTERM).
         model_dir: the run folder, for the result.
+        stopping: the best evaluation, early stopping and a recorded early stop (default:
+            none followed, kept in memory).
+        agree: every worker's vote -> whether any voted yes (a multi-worker run's workers must
+            stop at the same step); the default is one worker's vote.
     """
 
     def __init__(
@@ -141,6 +148,8 @@ class Controller:
         learning_rate: Callable[[int], float] | None = None,
         stop_requested: Callable[[], bool] = lambda: False,
         model_dir: str = "",
+        stopping: Stopping | None = None,
+        agree: Callable[[bool], bool] = bool,
     ) -> None:
         self.runner = runner
         self.settings = settings
@@ -149,6 +158,8 @@ class Controller:
         self.learning_rate = learning_rate
         self.stop_requested = stop_requested
         self.model_dir = model_dir
+        self.stopping = stopping if stopping is not None else Stopping()
+        self.agree = agree
         self._saved_step: int | None = None
 
     def _tell(self, event: str, *args: Any) -> None:
@@ -167,6 +178,8 @@ class Controller:
     def _evaluate(self, step: int) -> dict[str, float]:
         metrics = self.runner.evaluate()
         self._tell("on_eval", step, metrics)
+        if self.stopping.observe(step, metrics):  # the best so far: checkpointed and kept
+            self.stopping.keep_best(step, self._save(step))
         return metrics
 
     def _train_loop(self, step: int) -> tuple[int, dict[str, float]]:
@@ -194,11 +207,20 @@ class Controller:
         self._tell("on_train_loop", report)
         return end, metrics
 
+    def _stop_reason(self) -> str | None:
+        reason = self.stopping.patience_exhausted()
+        if reason is None:
+            reason = next(filter(None, (action.stop_reason() for action in self.actions)), None)
+        if self.agree(reason is not None) and reason is None:
+            reason = "another worker's Keras callback set model.stop_training"
+        return reason
+
     def run(self) -> TrainResult:
         """Trains to `settings.total_steps` from the newest checkpoint (or from scratch).
 
         Returns:
-            A `TrainResult`; `preempted` is True when `stop_requested` ended the run early.
+            A `TrainResult`; `preempted` is True when `stop_requested` ended the run early,
+            `stopped_early` says why an action or the patience ended it (a complete run).
 
         Raises:
             NonFiniteLossError: when a loop's loss is NaN/Inf; that state is not saved.
@@ -208,27 +230,38 @@ class Controller:
         if resumed_from:
             self.runner.restored()
         self._saved_step = step if resumed_from else None
+        stopped_early = self.stopping.resume(step)  # a run stopped early is complete
+        if stopped_early is not None and self.stopping.stopped is None:
+            self.stopping.record_stop(step, stopped_early)  # patience used up before a kill
         self._tell("on_start", step, settings.total_steps, resumed_from)
         train_metrics: dict[str, float] = {}
         eval_metrics: dict[str, float] = {}
+        eval_step = None
         preempted = False
-        while step < settings.total_steps:
+        while step < settings.total_steps and stopped_early is None:
+            self._tell("on_loop_begin", step, settings.loop_length(step))
             step, train_metrics = self._train_loop(step)
             if self.runner.has_eval and settings.due(step, settings.eval_every_steps):
-                eval_metrics = self._evaluate(step)
+                eval_metrics, eval_step = self._evaluate(step), step
             if settings.due(step, settings.checkpoint_every_steps):
                 self._save(step)
+            self._tell("on_loop_end", step)
             if self.stop_requested():
                 preempted = True
                 self._tell("on_stop", step, self._save(step))
                 break
+            stopped_early = self._stop_reason()
+            if stopped_early is not None:
+                self._save(step)
+                self.stopping.record_stop(step, stopped_early)  # after its checkpoint
         if not preempted:
             self._save(step)  # a no-op when this step was just saved
-            if not eval_metrics and self.runner.has_eval:
+            if self.runner.has_eval and eval_step != step:
                 # A run restored at its last step evaluated (and reported) that step before its
                 # last checkpoint: evaluate for the result only, without a second report.
                 restored_complete = resumed_from is not None and not train_metrics
                 eval_metrics = self.runner.evaluate() if restored_complete else self._evaluate(step)
+        best = self.stopping.best
         result = TrainResult(
             final_step=step,
             total_steps=settings.total_steps,
@@ -238,6 +271,10 @@ class Controller:
             checkpoint_path=self.checkpoints.latest,
             preempted=preempted,
             resumed_from=resumed_from,
+            stopped_early=stopped_early,
+            best_checkpoint_path=self.stopping.best_path,
+            best_step=None if best is None else best[0],
+            best_value=None if best is None else best[1],
         )
         self._tell("on_end", result)
         return result

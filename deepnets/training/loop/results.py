@@ -22,6 +22,10 @@ class TrainResult:
         saved_model_path: path of the exported SavedModel (set by `train`, None when preempted).
         preempted: the run stopped early on SIGTERM after checkpointing.
         resumed_from: checkpoint the run started from, or None for a fresh start.
+        stopped_early: why the run ended before `total_steps` (early stopping, a Keras
+            callback's `model.stop_training`), or None. Such a run is complete.
+        best_checkpoint_path: with `keep_best`, the best evaluated checkpoint.
+        best_step, best_value: its step and metric value.
     """
 
     final_step: int
@@ -36,3 +40,7 @@ class TrainResult:
     saved_model_path: str | None = None
     preempted: bool = False
     resumed_from: str | None = None
+    stopped_early: str | None = None
+    best_checkpoint_path: str | None = None
+    best_step: int | None = None
+    best_value: float | None = None

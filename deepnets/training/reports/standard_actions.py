@@ -48,6 +48,20 @@ class ProgressPrinter(Action):
     def on_eval(self, step: int, metrics: Mapping[str, float]) -> None:
         print(format_eval_line(step, metrics), flush=True)
 
+    def on_end(self, result: TrainResult) -> None:
+        if result.stopped_early:
+            print(
+                f"Stopped early at step {result.final_step}/{result.total_steps}: "
+                f"{result.stopped_early}. The run is complete.",
+                flush=True,
+            )
+        if result.best_checkpoint_path:
+            print(
+                f"Best: {result.best_value:.4f} at step {result.best_step} "
+                f"({result.best_checkpoint_path}).",
+                flush=True,
+            )
+
     def on_stop(self, step: int, path: str | None) -> None:
         print(
             f"SIGTERM received: saved checkpoint {path} at step {step}/{self._total_steps}; "

@@ -131,7 +131,8 @@ def _run(
     actions: Sequence[Action],
     **options: Any,
 ) -> TrainResult:
-    """`run_loop` over the plan's schedule (`options`: its `progress` and `stop_when`)."""
+    """`run_loop` over the plan's schedule (`options`: its `progress`, `stop_when` and
+    `callbacks`)."""
     return run_loop(
         runner,
         plan.loop,
@@ -139,6 +140,8 @@ def _run(
         keep_checkpoints=plan.config.keep_checkpoints,
         learning_rate=lambda step: float(schedule(step)),
         extra_actions=actions,
+        keep_best=plan.config.keep_best,
+        early_stopping_patience=plan.config.early_stopping_patience,
         **options,
     )
 
@@ -174,10 +177,25 @@ def _calibrate(
     return plan.with_budget(budget), result
 
 
+def restore_best(runner: StepRunner, result: TrainResult, chief: bool) -> None:
+    """Puts the best checkpoint's state into `runner` for the export (`export='best'`) and, when
+    it is not the last step's, evaluates it so that the per-class reports describe it."""
+    path = result.best_checkpoint_path
+    if path is None:  # no evaluation yet: the last state is the only one
+        return
+    tf.train.Checkpoint(**runner.checkpoint_objects()).read(path).expect_partial()
+    runner.restored()
+    if chief:
+        print(f"Exporting the best checkpoint, {path} ({result.best_value:.4f}).", flush=True)
+    if result.best_step != result.final_step and runner.has_eval:
+        runner.evaluate()
+
+
 def train(
     cfg: TrainConfig | RunPlan,
     strategy: tf.distribute.Strategy | None = None,
     extra_actions: Sequence[Action] = (),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainResult:
     """Trains `cfg.model` on `cfg.dataset` as the config says, resuming from `cfg.model_dir`.
 
@@ -192,6 +210,10 @@ def train(
         strategy: a strategy to use instead of the config's (ignored with a plan).
         extra_actions: told about the run's loops and evaluations after the standard reports
             (e.g. to time them).
+        callbacks: Keras callbacks (`EarlyStopping`, `CSVLogger`, your own), called as `fit`
+            calls them (see `run_loop`); `model.stop_training` ends the run cleanly, with its
+            final checkpoint, evaluation and export. A budgeted run's calibration steps do not
+            call them.
 
     Returns:
         A `TrainResult`; `preempted` is True when SIGTERM stopped the run after a checkpoint.
@@ -226,9 +248,11 @@ def train(
         record = _write_record(plan, runner)
         ledger = BudgetLedger(cfg.global_batch_size) if calibrating else None
         actions = [*extra_actions, ledger] if ledger else extra_actions
-        result = _run(plan, runner, schedule, actions)
+        result = _run(plan, runner, schedule, actions, callbacks=callbacks)
         export_started = time.perf_counter()
         if not result.preempted:
+            if cfg.export == "best":
+                restore_best(runner, result, plan.chief)
             runner.sync_state()
             model = runner.export_model  # the weight average, with --ema_decay
             predictor = ImagePredictor(
@@ -247,7 +271,7 @@ def train(
             )
             if plan.chief:
                 print(f"Saved {result.final_model_path}", flush=True)
-            if plan.chief and runner.has_eval:  # the last evaluation: the final weights'
+            if plan.chief and runner.has_eval:  # the last evaluation: the exported weights'
                 confusion = runner.evaluator.confusion_matrix()
                 write_per_class_reports(plan.model_dir, confusion, record.class_names)
                 print(per_class_summary(confusion, record.class_names), flush=True)

@@ -11,15 +11,22 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 
+import tensorflow as tf
+
 from deepnets.training.loop.actions import Action
 from deepnets.training.loop.controller import Controller, LoopSettings, Runner
+from deepnets.training.loop.keras_callbacks import KerasCallbacks
 from deepnets.training.loop.results import TrainResult
+from deepnets.training.loop.stopping import Stopping
 from deepnets.training.reports.gradient_report import GradientNormsWriter
 from deepnets.training.reports.standard_actions import standard_actions
+from deepnets.training.run_folder.best_checkpoint import BestCheckpointStore
 from deepnets.training.run_folder.checkpointing import CheckpointKeeper
 from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.runtime.preemption import SigtermFlag
 from deepnets.training.runtime.strategy import is_chief, is_multi_worker
+
+keras = tf.keras
 
 
 def run_loop(
@@ -32,6 +39,9 @@ def run_loop(
     extra_actions: Sequence[Action] = (),
     progress: bool = True,
     stop_when: Callable[[], bool] | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    keep_best: str | None = None,
+    early_stopping_patience: int | None = None,
 ) -> TrainResult:
     """Trains `runner` to `settings.total_steps`, resuming from `model_dir`'s newest checkpoint.
 
@@ -51,6 +61,16 @@ def run_loop(
         progress: print the progress lines (off: metrics.csv, TensorBoard and curves only).
         stop_when: asked after each loop, like SIGTERM: True checkpoints and stops the run
             (`preempted=True`) without its final evaluation.
+        callbacks: Keras callbacks, called as `fit` calls them (every worker calls them; see
+            `deepnets.training.loop.keras_callbacks` for what `batch` means); a callback that
+            sets `model.stop_training` ends the run cleanly after the current loop
+            (`stopped_early`), and a rerun finds it complete.
+        keep_best: an evaluated metric (`val_loss`, `val_top1`, `val_top5`): every evaluation
+            that is the best so far is checkpointed and kept in `checkpoints/best/` (losses are
+            minimised, accuracies maximised); resumes and kills keep it.
+        early_stopping_patience: end the run cleanly after this many evaluations without
+            improvement of `keep_best` (default `val_loss`); a resumed run remembers how long it
+            has waited (`stopping.json`).
 
     Returns:
         The `TrainResult` (final model paths are left None; `train` fills them).
@@ -60,9 +80,18 @@ def run_loop(
         RunLockedError: another process trains in `model_dir`.
         OutputWriteError: a file of the run folder could not be written (e.g. a full disk).
         NoReadableCheckpointError: the folder has checkpoints but none can be read.
+        ArgumentError: `keep_best` is not an evaluated metric (the message lists them), or
+            `early_stopping_patience` is not a positive int.
+        ConfigError: `keep_best` is not the metric the run folder keeps the best by.
     """
     strategy = runner.strategy
     chief = is_chief(strategy)
+    stopping = Stopping(keep_best, early_stopping_patience, BestCheckpointStore(model_dir, chief))
+    if callbacks:
+        extra_actions = [
+            *extra_actions,
+            KerasCallbacks(callbacks, runner.model, settings.steps_per_epoch),
+        ]
     with run_folder(model_dir, chief):
         return _run(
             runner,
@@ -74,6 +103,7 @@ def run_loop(
             extra_actions,
             progress,
             stop_when,
+            stopping,
         )
 
 
@@ -94,6 +124,7 @@ def _run(
     extra_actions: Sequence[Action],
     progress: bool,
     stop_when: Callable[[], bool] | None,
+    stopping: Stopping,
 ) -> TrainResult:
     strategy = runner.strategy
     checkpoints = CheckpointKeeper(
@@ -121,6 +152,8 @@ def _run(
                 learning_rate=learning_rate,
                 stop_requested=stop_requested,
                 model_dir=model_dir,
+                stopping=stopping,
+                agree=runner.any_replica if multi_worker else bool,
             )
             result = controller.run()
     finally:

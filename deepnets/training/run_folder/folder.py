@@ -28,7 +28,7 @@ from deepnets.training.run_folder.checkpoint_files import (
     checkpoint_prefixes,
     last_intact_checkpoint,
 )
-from deepnets.training.run_folder.layout import NAMES
+from deepnets.training.run_folder.layout import CHECKPOINT_NAMES, NAMES
 from deepnets.training.run_folder.lock import RunLock
 from deepnets.training.run_folder.run_record import RunRecord
 
@@ -69,6 +69,16 @@ class RunFolder:
     def checkpoints(self) -> str:
         """`checkpoints/`: the checkpoints folder."""
         return self._path("checkpoints")
+
+    @property
+    def stopping(self) -> str:
+        """`stopping.json`: the evaluations keep_best and early stopping follow, and a stop."""
+        return self._path("stopping")
+
+    @property
+    def best_checkpoint(self) -> str:
+        """`checkpoints/best/`: the best evaluated checkpoint (with keep_best)."""
+        return os.path.join(self.checkpoints, CHECKPOINT_NAMES["best"])
 
     @property
     def metrics_csv(self) -> str:
@@ -201,6 +211,8 @@ class RunFolder:
         with self.lock():
             try:
                 atomic.recover_leftovers(self.path)
+                if os.path.isdir(self.checkpoints):  # the best checkpoint's folder swap
+                    atomic.recover_leftovers(self.checkpoints)
                 self.keep_aside_damaged_record()
                 yield self
             except OSError as err:

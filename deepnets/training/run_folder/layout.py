@@ -48,6 +48,12 @@ RUN_FOLDER = (
     Entry("lock_file", "run.lock", False, "the writer's lock: host, PID and start of the holder"),
     Entry("budget", "budget.json", False, "with a time budget: what was measured and planned"),
     Entry("checkpoints", "checkpoints", True, "the checkpoints (see CHECKPOINTS_FOLDER)"),
+    Entry(
+        "stopping",
+        "stopping.json",
+        False,
+        "with keep_best or early stopping: the evaluations followed, the best, an early stop",
+    ),
     Entry("metrics_csv", "metrics.csv", False, "a row per training loop and per evaluation"),
     Entry("curves_png", "curves.png", False, "loss, accuracy and learning rate against step"),
     Entry("tensorboard", "tensorboard", True, "the same scalars for TensorBoard"),
@@ -71,6 +77,7 @@ CHECKPOINTS_FOLDER = (
     Entry("state", "checkpoint", False, "TensorFlow's list of the checkpoints kept"),
     Entry("checkpoint", "ckpt-<step>", False, "a checkpoint: `.index` and `.data-*` files"),
     Entry("corrupt", "corrupt", True, "checkpoints that could not be read, moved aside"),
+    Entry("best", "best", True, "with keep_best: the best evaluated checkpoint, `ckpt-<step>`"),
 )
 
 NAMES = {entry.key: entry.name for entry in RUN_FOLDER}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from deepnets.training.errors import NoReadableCheckpointError
+from deepnets.training.run_folder.best_checkpoint import best_checkpoint
 from deepnets.training.run_folder.checkpoint_files import newest_readable, unreadable_reason
 from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.run_folder.run_record import RunRecord
@@ -22,7 +23,9 @@ def restore_model(
 
     Args:
         model_dir: a training run folder (holds run.json and checkpoints/).
-        checkpoint: a checkpoint path (".../ckpt-1200"); None for the newest readable one.
+        checkpoint: a checkpoint path (".../ckpt-1200"); None for the one the run exports:
+            its best (`checkpoints/best/`) when it ran with `export='best'`, else the newest
+            readable one.
 
     Returns:
         (model returning logits, the run's record, the checkpoint path read).
@@ -38,6 +41,8 @@ def restore_model(
         reason = unreadable_reason(checkpoint)
         if reason is not None:
             raise NoReadableCheckpointError(f"checkpoint {checkpoint} cannot be read ({reason}).")
+    elif getattr(record.config, "export", "last") == "best" and best_checkpoint(model_dir):
+        checkpoint = best_checkpoint(model_dir)
     else:
         checkpoint, broken = newest_readable(folder, move_aside=False)
         if checkpoint is None and broken:
