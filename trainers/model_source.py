@@ -69,11 +69,21 @@ def load_predictor(program: str) -> tuple[Any, str]:
     Returns:
         (predictor, where it came from).
     """
+    predictor, source = load_predictor_source(program)
+    return predictor, source.description
+
+
+def load_predictor_source(program: str) -> tuple[Any, ModelSource]:
+    """`load_predictor`, with the `ModelSource` it came from (its run record, if any).
+
+    Returns:
+        (predictor, source).
+    """
     source = load_model_source(program)
     from deepnets.models import ImagePredictor
 
     if isinstance(source.model, ImagePredictor):
-        return source.model, source.description
+        return source.model, source
     if source.record is None:
         with cli_errors(program, "--model_path"):
             raise ValueError(
@@ -88,4 +98,4 @@ def load_predictor(program: str) -> tuple[Any, str]:
         flip=record.config.eval_flip,  # scored as the run evaluated
         translate=record.config.eval_translate,
     )
-    return predictor, source.description
+    return predictor, source
