@@ -13,17 +13,20 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 from run_scripts import REPO_ROOT, script_env
 
+import deepnets
 from deepnets.data import Preprocessing
 from deepnets.data.folders import ImageFolder
 from deepnets.models import ImagePredictor
 from deepnets.training import (
     TrainConfig,
     calibration_images_of_folder,
+    dtype_policy,
     export_model,
     portable_input_shape,
     restore_model,
     train,
 )
+from deepnets.training.run_folder.portable import float32_predictor
 
 CLASSES = ("blue", "green", "red")  # the colour a picture leans to is its class
 
@@ -190,6 +193,19 @@ def test_the_input_size_needs_no_resize_inside_the_file():
     assert portable_input_shape(Preprocessing((16, 16), *stats, crop="central")) == (19, 19, 3)
     with pytest.raises(ValueError, match=r"image_size=\(20, 24\) with crop='central'"):
         portable_input_shape(Preprocessing((20, 24), *stats, crop="central"))
+
+
+def test_a_mixed_precision_model_is_exported_in_float32():
+    with dtype_policy("mixed_bfloat16"):  # as a run on a CPU with bfloat16 units trains it
+        model = deepnets.build_model("vgg_fast_half", num_classes=3, input_shape=(16, 16, 3))
+    stats = ((0.5,) * 3, (0.25,) * 3)
+    predictor = ImagePredictor(model, Preprocessing((16, 16), *stats), CLASSES, flip=True)
+    copy = float32_predictor(predictor)
+    assert {layer.dtype_policy.name for layer in copy.classifier._flatten_layers()} == {"float32"}
+    assert (copy.class_names, copy.flip) == (CLASSES, True)
+    images = np.stack([picture(i % 3, i) for i in range(4)])
+    np.testing.assert_allclose(copy(images), predictor(images), atol=0.05)  # bfloat16's rounding
+    assert float32_predictor(copy) is copy
 
 
 def test_calibration_images_of_a_folder_are_brought_to_the_input_size(tmp_path):

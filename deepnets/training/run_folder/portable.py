@@ -12,6 +12,9 @@ the SavedModel:
   the size whose central crop is that (256 for a 224 model);
 - one output: probabilities float32 [n, classes].
 
+A mixed-precision model is converted in float32 (`float32_predictor`): LiteRT's builtin kernels
+and Keras's ONNX export take float32 models.
+
 LiteRT files use builtin ops only (no Flex delegate needed), so the small `ai-edge-litert`
 interpreter runs them. ONNX needs `tf2onnx` and `onnx` (`pip install "deepnets[export]"`).
 """
@@ -33,6 +36,8 @@ from deepnets.checks import check_choice
 from deepnets.data.preprocessing import Preprocessing
 from deepnets.models.predictor import ImagePredictor
 from deepnets.training.run_folder.atomic import atomic_path, atomic_write_text
+
+keras = tf.keras
 
 QUANTIZATIONS = ("none", "dynamic", "int8")
 EXPORT_EXTRA = 'pip install "deepnets[export]"'
@@ -83,6 +88,36 @@ def portable_input_shape(preprocessing: Preprocessing) -> tuple[int, int, int]:
     )
 
 
+def float32_predictor(predictor: ImagePredictor) -> ImagePredictor:
+    """`predictor` computing in float32: itself when it does, else a copy whose classifier is
+    rebuilt with float32 layers and the same weights (a mixed-precision run's model computes
+    in bfloat16 or float16, which LiteRT's builtin kernels and Keras's ONNX export lack)."""
+    classifier = predictor.classifier
+    if all(layer.dtype_policy.name == "float32" for layer in classifier._flatten_layers()):
+        return predictor
+    config = _float32_config(keras.utils.serialize_keras_object(classifier))
+    copy = keras.utils.deserialize_keras_object(config)
+    copy.set_weights(classifier.get_weights())  # mixed-precision variables are float32
+    return ImagePredictor(
+        copy,
+        predictor.preprocessing,
+        predictor.class_names,
+        flip=predictor.flip,
+        translate=predictor.translate,
+    )
+
+
+def _float32_config(value: Any) -> Any:
+    """A serialized Keras object with every dtype policy made float32."""
+    if isinstance(value, list):
+        return [_float32_config(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if value.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+        return {**value, "config": {**value.get("config", {}), "name": "float32"}}
+    return {key: _float32_config(item) for key, item in value.items()}
+
+
 def _input_signature(predictor: ImagePredictor) -> list[tf.TensorSpec]:
     shape = portable_input_shape(predictor.preprocessing)
     return [tf.TensorSpec([None, *shape], tf.uint8, name="images")]
@@ -97,7 +132,8 @@ def write_litert(
     """Writes `predictor` as a LiteRT flatbuffer (`.tflite`), atomically.
 
     Args:
-        predictor: the classifier with its preprocessing and class names.
+        predictor: the classifier with its preprocessing and class names (converted in
+            float32: `float32_predictor`).
         path: the `.tflite` file.
         quantize: "none" (float32), "dynamic" (int8 weights, float activations) or "int8"
             (int8 weights and activations where TensorFlow's converter can, calibrated on
@@ -113,6 +149,7 @@ def write_litert(
             of the input shape.
     """
     check_choice("quantize", quantize, QUANTIZATIONS)
+    predictor = float32_predictor(predictor)
     signature = _input_signature(predictor)
     options: dict[str, Any] = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
     if quantize != "none":
@@ -151,8 +188,8 @@ def write_onnx(predictor: ImagePredictor, path: str) -> str:
     in the model's metadata (`metadata_props`: "class_names" and "preprocessing", JSON).
 
     Args:
-        predictor: the classifier with its preprocessing and class names; float32 (Keras's
-            ONNX export takes float32 models only).
+        predictor: the classifier with its preprocessing and class names (converted in
+            float32: `float32_predictor`).
         path: the `.onnx` file.
 
     Returns:
@@ -164,6 +201,8 @@ def write_onnx(predictor: ImagePredictor, path: str) -> str:
     """
     require_export_packages("tf2onnx", "onnx")
     import onnx
+
+    predictor = float32_predictor(predictor)
 
     with atomic_path(path, suffix=".onnx") as temporary:
         with warnings.catch_warnings():
