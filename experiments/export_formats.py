@@ -1,15 +1,17 @@
 """The exported files of one model, run in their own runtimes: accuracy, latency and size.
 
     deepnets-export --model_dir=runs/c100 --output_dir=exported/c100 \\
-        --format=saved_model,litert,onnx --quantize=none,dynamic,int8
+        --format=keras,saved_model,litert,onnx --quantize=none,dynamic,int8
     python -m experiments.export_formats --export_dir=exported/c100 --images=HELD_OUT_FOLDER
 
 It feeds the same uint8 images (`--images`: PATH/<class>/<image>, the class folders named as
-the model's classes) to the SavedModel (TensorFlow, `serve_images`), each LiteRT file
-(`ai_edge_litert`'s interpreter) and the ONNX file (onnxruntime), all with `--threads` threads,
-and prints one table: top-1 accuracy, top-1 agreement with the SavedModel, the largest
-probability difference from it, milliseconds per image at batch 1 and at `--batch_size`, and
-the file size.
+the model's classes) to `model.keras` made float32 (`deepnets.training.float32_predictor`, in a
+`tf.function`: what the LiteRT and ONNX files are converted from), the SavedModel (TensorFlow,
+`serve_images`; it computes in the run's precision, bfloat16 for a mixed_bfloat16 run), each
+LiteRT file (`ai_edge_litert`'s interpreter) and the ONNX file (onnxruntime), all with
+`--threads` threads, and prints one table: top-1 accuracy, top-1 agreement with the SavedModel,
+the largest probability difference from the float32 model, milliseconds per image at batch 1
+and at `--batch_size`, and the file size.
 
 The runtimes take turns (interleaved): every batch of the accuracy pass and every round of the
 batch-1 timing runs each of them once, the order rotating, so a neighbour's load on a shared
@@ -43,6 +45,8 @@ flags.mark_flags_as_required(["export_dir", "images"])
 FLAGS = flags.FLAGS
 
 Runner = Callable[[np.ndarray], np.ndarray]
+FLOAT32 = "Keras float32 (TensorFlow)"
+SAVED_MODEL = "SavedModel (TensorFlow)"
 
 
 def labelled_images(folder: str, class_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -71,11 +75,21 @@ def runners(export_dir: str) -> dict[str, tuple[Runner, int]]:
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
+    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+
+    from deepnets.training import float32_predictor
+
     found: dict[str, tuple[Runner, int]] = {}
+    keras_file = os.path.join(export_dir, "model.keras")
+    if os.path.exists(keras_file):  # what the LiteRT and ONNX files were converted from
+        predictor = float32_predictor(tf.keras.models.load_model(keras_file))
+        shape = [None, *predictor.preprocessing.input_shape]
+        call = tf.function(predictor.call, input_signature=[tf.TensorSpec(shape, tf.uint8)])
+        found[FLOAT32] = (lambda x: call(x).numpy(), _size(keras_file))
     saved_model = os.path.join(export_dir, "saved_model")
     if os.path.isdir(saved_model):
         loaded = tf.saved_model.load(saved_model)
-        found["SavedModel (TensorFlow)"] = (
+        found[SAVED_MODEL] = (
             lambda x, m=loaded: m.serve_images(x)["probabilities"].numpy(),
             _folder_size(saved_model),
         )
@@ -140,15 +154,19 @@ def _rotated(names: list[str], turn: int) -> list[str]:
 
 
 def table(found, probabilities, labels, batched, single) -> str:  # noqa: ANN001
-    reference = probabilities[next(iter(probabilities))]
+    """The markdown table: agreement with the SavedModel (what deepnets-export serves) and the
+    probability difference from the float32 Keras model (what the files were converted from)."""
+    served = probabilities.get(SAVED_MODEL, next(iter(probabilities.values())))
+    reference = probabilities.get(FLOAT32, served)
     lines = [
-        f"| file | top-1 | agreement with {next(iter(probabilities)).split(' ')[0]} | "
-        f"max prob. diff | ms/image, batch 1 | ms/image, batch {FLAGS.batch_size} | size |",
+        "| runtime, file | top-1 | top-1 agreement with the SavedModel | max. probability "
+        f"difference from {FLOAT32 if FLOAT32 in probabilities else SAVED_MODEL} | ms/image, "
+        f"batch 1 | ms/image, batch {FLAGS.batch_size} | size |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, output in probabilities.items():
         accuracy = (output.argmax(1) == labels).mean()
-        agreement = (output.argmax(1) == reference.argmax(1)).mean()
+        agreement = (output.argmax(1) == served.argmax(1)).mean()
         difference = np.abs(output - reference).max()
         lines.append(
             f"| {name} | {accuracy:.2%} | {agreement:.2%} | {difference:.1e} | "

@@ -74,6 +74,7 @@ from deepnets.training.run_folder.export import (
 from deepnets.training.run_folder.folder import RunFolder
 from deepnets.training.run_folder.portable import (
     QUANTIZATIONS,
+    float32_predictor,
     portable_input_shape,
     require_export_packages,
 )
@@ -143,6 +144,7 @@ __all__ = [
     "evaluate",
     "evaluate_split",
     "export_model",
+    "float32_predictor",
     "is_chief",
     "kept_off",
     "kernel_problem",
