@@ -23,7 +23,6 @@ from deepnets.training import (
     dtype_policy,
     export_model,
     portable_input_shape,
-    restore_model,
     train,
 )
 from deepnets.training.run_folder.portable import float32_predictor
@@ -38,22 +37,10 @@ def picture(label, seed, size=(16, 16)):
     return image.astype(np.uint8)
 
 
-def predictor_of(run_dir):
-    """What deepnets-export exports for a run folder."""
-    model, record, _ = restore_model(str(run_dir))
-    return ImagePredictor(
-        model,
-        record.preprocessing,
-        record.class_names,
-        flip=record.config.eval_flip,
-        translate=record.config.eval_translate,
-    )
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A tiny model trained a few steps on an image folder, exported by deepnets-export (ONNX,
-    int8 LiteRT calibrated on the run's recorded dataset) and in-process (float LiteRT)."""
+    """A tiny model trained a few steps on an image folder, exported by deepnets-export: ONNX,
+    float LiteRT and int8 LiteRT calibrated on the run's recorded dataset."""
     root = tmp_path_factory.mktemp("pictures")
     for label, name in enumerate(CLASSES):
         (root / name).mkdir()
@@ -63,18 +50,16 @@ def exported(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
     train(
         TrainConfig(
-            model="resnet18",
-            model_overrides={"stem": "cifar", "width": 4},
+            model="vgg_fast_half",
             dataset=str(root),
             model_dir=str(run_dir),
             epochs=None,
             train_steps=24,
-            steps_per_loop=12,
+            steps_per_loop=24,
             global_batch_size=16,
             optimizer="adam",
             learning_rate=0.01,
             eval_flip=True,  # the test-time views go into the files too
-            eval_translate=1,
         )
     )
     out = tmp_path_factory.mktemp("exported")

@@ -36,6 +36,7 @@ from deepnets.checks import check_choice
 from deepnets.data.preprocessing import Preprocessing
 from deepnets.models.predictor import ImagePredictor
 from deepnets.training.run_folder.atomic import atomic_path, atomic_write_text
+from deepnets.training.run_folder.onnx_ops import register_onnx_ops
 
 keras = tf.keras
 
@@ -203,7 +204,7 @@ def write_onnx(predictor: ImagePredictor, path: str) -> str:
     import onnx
 
     predictor = float32_predictor(predictor)
-
+    register_onnx_ops()
     with atomic_path(path, suffix=".onnx") as temporary:
         with warnings.catch_warnings():
             # Keras's numpy 2 patch of tf2onnx touches the deprecated `np.object`.
