@@ -13,7 +13,8 @@ the SavedModel:
 - one output: probabilities float32 [n, classes].
 
 A mixed-precision model is converted in float32 (`float32_predictor`): LiteRT's builtin kernels
-and Keras's ONNX export take float32 models.
+and Keras's ONNX export take float32 models. The ops tf2onnx lacks (exact GELU's `Erfc`) are
+converted by `onnx_ops`.
 
 LiteRT files use builtin ops only (no Flex delegate needed), so the small `ai-edge-litert`
 interpreter runs them. ONNX needs `tf2onnx` and `onnx` (`pip install "deepnets[export]"`).
