@@ -97,3 +97,20 @@ def load_predictor(program: str) -> tuple[Any, str]:
                 "model.keras it was exported with"
             )
     return predictor, classifier.description
+
+
+def load_predictor_source(program: str) -> tuple[Any, ModelSource]:
+    """`load_predictor`, with where it came from and the run's record (None for a model file),
+    which `deepnets-export` reads the recorded dataset from.
+
+    Returns:
+        (predictor, source).
+    """
+    predictor, description = load_predictor(program)
+    record = None
+    if FLAGS.model_dir:
+        from deepnets.training import RunFolder
+
+        with cli_errors(program, "--model_dir"):
+            record = RunFolder(FLAGS.model_dir).read_record()
+    return predictor, ModelSource(predictor, record, description)

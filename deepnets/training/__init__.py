@@ -13,8 +13,9 @@ Its sub-packages are layers, each importing only those below it (pyproject.toml'
 contracts hold them to it), top to bottom: `run` (plan, budget, the run assembly, `train`),
 `reports` (progress, CSV, TensorBoard, pictures), `loop` (step and its parts, runner,
 controller, evaluation) beside `run_folder` (record, checkpoints, lock, atomic writes, restore,
-export), `optimization` (optimizers, schedules, averaging), `runtime` (machine, strategy,
-signals, CPU kernels), `config` (`TrainConfig`) and `errors`.
+export to .keras, SavedModel, LiteRT and ONNX), `optimization` (optimizers, schedules,
+averaging), `runtime` (machine, strategy, signals, CPU kernels), `config` (`TrainConfig`) and
+`errors`.
 """
 
 from deepnets.training.config import ConfigError, TrainConfig
@@ -60,9 +61,24 @@ from deepnets.training.reports.per_class import per_class_summary, write_per_cla
 from deepnets.training.run.api import epoch_seed, make_runner, train
 from deepnets.training.run.plan import ModelRecipe, RunPlan, plan_run
 from deepnets.training.run.run_loop import run_loop
+from deepnets.training.run_folder.calibration import (
+    calibration_images_of_folder,
+    calibration_images_of_run,
+)
 from deepnets.training.run_folder.checkpointing import CheckpointKeeper
-from deepnets.training.run_folder.export import save_final_model, save_model_files
+from deepnets.training.run_folder.export import (
+    EXPORT_FORMATS,
+    export_model,
+    save_final_model,
+    save_model_files,
+)
 from deepnets.training.run_folder.folder import RunFolder
+from deepnets.training.run_folder.portable import (
+    QUANTIZATIONS,
+    float32_predictor,
+    portable_input_shape,
+    require_export_packages,
+)
 from deepnets.training.run_folder.restore import restore_model
 from deepnets.training.run_folder.run_record import RunRecord
 from deepnets.training.run_folder.serving import save_serving_model
@@ -92,6 +108,8 @@ __all__ = [
     "Lookahead",
     "PartSetup",
     "BFLOAT16_UNITS",
+    "EXPORT_FORMATS",
+    "QUANTIZATIONS",
     "CheckpointKeeper",
     "ClassificationMetrics",
     "ConfigError",
@@ -116,6 +134,8 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "bfloat16_units",
+    "calibration_images_of_folder",
+    "calibration_images_of_run",
     "classification_loss",
     "configure_cpu_replicas",
     "configure_threads",
@@ -125,6 +145,8 @@ __all__ = [
     "evaluate",
     "evaluate_split",
     "explanation_figure",
+    "export_model",
+    "float32_predictor",
     "is_chief",
     "kept_off",
     "kernel_problem",
@@ -137,6 +159,8 @@ __all__ = [
     "outputs_probabilities",
     "per_class_summary",
     "plan_run",
+    "portable_input_shape",
+    "require_export_packages",
     "resolve_jit_compile",
     "restore_model",
     "run_loop",
