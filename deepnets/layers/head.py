@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import (
     ArgumentError,
@@ -23,8 +23,6 @@ from deepnets.layers.common import (
     serialize_regularizer,
     track_layers,
 )
-
-keras = tf.keras
 
 HEAD_POOLINGS = ("avg", "max", "flatten")
 
@@ -137,7 +135,7 @@ class ClassifierHead(keras.layers.Layer):
             )
         chain_shapes([*self.hidden, self.predictions], (shape[0], features), build=True)
 
-    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = self.pool(inputs)
         # Dropout follows every hidden layer (the VGG paper); with none, it precedes the classifier.
         for i, dense in enumerate(self.hidden):
@@ -148,7 +146,7 @@ class ClassifierHead(keras.layers.Layer):
             x = self.dropouts[0](x, training=training)
         x = self.predictions(x)
         if self.logit_scale != 1.0:
-            x = x * tf.cast(self.logit_scale, x.dtype)
+            x = x * keras.ops.cast(self.logit_scale, x.dtype)
             if self.output_activation is not None:
                 x = self.output_activation(x)
         return x
