@@ -13,12 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.models.base import LAYER_ARGUMENTS
 from deepnets.models.presets import PRESETS
-
-keras = tf.keras
 
 
 @dataclass(frozen=True)
