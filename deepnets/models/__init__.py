@@ -1,11 +1,18 @@
-"""deepnets models: `tf.keras.Model` subclasses and a registry of named variants."""
+"""deepnets models: `keras.Model` subclasses and a registry of named variants.
+
+The models run on every Keras backend. `ImagePredictor` (a model with its preprocessing) uses
+TensorFlow's image ops; on the TensorFlow backend it is imported (and registered with Keras) with
+this package, on the others only when first used, so that `import deepnets` does not start
+TensorFlow there.
+"""
+
+import keras
 
 from deepnets.models.alexnet import AlexNet
 from deepnets.models.base import ImageClassifier
 from deepnets.models.cifar_resnet import CifarResNet
 from deepnets.models.fast_vgg import FastVGG
 from deepnets.models.keras_weights import load_imagenet_weights, load_keras_applications_weights
-from deepnets.models.predictor import ImagePredictor
 from deepnets.models.registry import (
     ModelSpec,
     build_model,
@@ -17,6 +24,9 @@ from deepnets.models.registry import (
 from deepnets.models.resnet import ResNet
 from deepnets.models.resnet_layout import cifar_resnet_arguments
 from deepnets.models.vgg import VGG
+
+if keras.backend.backend() == "tensorflow":
+    from deepnets.models.predictor import ImagePredictor
 
 alexnet = model_builder("alexnet")
 alexnet_cifar = model_builder("alexnet_cifar")
@@ -45,6 +55,15 @@ plain32 = model_builder("plain32")
 plain44 = model_builder("plain44")
 plain56 = model_builder("plain56")
 plain110 = model_builder("plain110")
+
+
+def __getattr__(name: str) -> object:
+    if name == "ImagePredictor":
+        from deepnets.models.predictor import ImagePredictor
+
+        return ImagePredictor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AlexNet",
