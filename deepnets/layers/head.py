@@ -154,6 +154,12 @@ class ClassifierHead(keras.layers.Layer):
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return chain_shapes([self.pool, *self.hidden, self.predictions], input_shape)
 
+    def compute_output_spec(self, inputs: Any, training: bool | None = None) -> Any:
+        # Keras' default spec has the layer's compute dtype; under a mixed policy the outputs
+        # are the float32 of the last Dense layer.
+        shape = self.compute_output_shape(inputs.shape)
+        return keras.KerasTensor(shape, dtype=self.predictions.compute_dtype)
+
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
