@@ -38,8 +38,28 @@ def imports_without_tensorflow(work_dir: Path) -> None:
     assert not started, f"import deepnets imported {started} on JAX"
 
 
+@check
+def docs_example_runs(work_dir: Path) -> None:
+    """The JAX example of docs/models.md, as it stands there, run in WORK_DIR."""
+    import os
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "models.md").read_text()
+    section = text.split("## On JAX", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    previous = os.getcwd()
+    os.chdir(work_dir)
+    try:
+        namespace: dict[str, Any] = {}
+        exec(compile(code, "docs/models.md", "exec"), namespace)  # noqa: S102
+    finally:
+        os.chdir(previous)
+    assert namespace["model"].output_shape == (None, 10)
+    assert (work_dir / "mine_jax.keras").exists()
+
+
 def _saved_models(work_dir: Path) -> list[str]:
-    return sorted(path.stem for path in work_dir.glob("*.keras") if ".jax" not in path.suffixes)
+    saved = work_dir.glob("*.keras")
+    return sorted(p.stem for p in saved if ".jax" not in p.suffixes and p.stem != "mine_jax")
 
 
 def _outputs(model: Any, images: Any) -> tuple[Any, Any]:

@@ -24,6 +24,7 @@ pytest.importorskip("jax")
 TESTS = Path(__file__).resolve().parents[1]
 CHECKS = (
     "imports_without_tensorflow",
+    "docs_example_runs",
     "models_reload_from_tensorflow",
     "models_config_round_trip",
     "models_train_one_step_and_save",
@@ -132,3 +133,9 @@ def test_saved_on_jax_loads_on_tensorflow(jax_run, name):
     data = np.load(work_dir / f"{name}.jax.npz")
     got = model(data["images"], training=False).numpy()
     np.testing.assert_allclose(got, data["inference"], rtol=1e-4, atol=1e-4)
+
+
+def test_docs_example_file_loads_on_tensorflow(jax_run):
+    work_dir, _ = jax_run
+    model = tf.keras.models.load_model(work_dir / "mine_jax.keras")
+    assert model.output_shape == (None, 10)
