@@ -1,6 +1,6 @@
 """Reusable, serializable building blocks of the deepnets models.
 
-Every class here is a `tf.keras.layers.Layer` registered under the package name "deepnets", so
+Every class here is a `keras.layers.Layer` registered under the package name "deepnets", so
 a model that uses them saves to `.keras` and loads back after `import deepnets`.
 """
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
-
-keras = tf.keras
+import keras
 
 _FORMATS = {3: "NHWC", 1: "NCHW"}
 
@@ -47,37 +45,47 @@ class BatchNormalization(keras.layers.BatchNormalization):
         data_format = self._fused_format(inputs, training, mask)
         if data_format is None:
             return super().call(inputs, training=training, mask=mask)
-        channels = inputs.shape[self.axis]
-        scale = self.gamma if self.scale else tf.ones([channels], tf.float32)
-        offset = self.beta if self.center else tf.zeros([channels], tf.float32)
-        scale, offset = tf.cast(scale, tf.float32), tf.cast(offset, tf.float32)
-        if not (training and self.trainable):
-            outputs, *_ = tf.raw_ops.FusedBatchNormV3(
-                x=inputs,
-                scale=scale,
-                offset=offset,
-                mean=tf.cast(self.moving_mean, tf.float32),
-                variance=tf.cast(self.moving_variance, tf.float32),
-                epsilon=self.epsilon,
-                data_format=data_format,
-                is_training=False,
-            )
-            return outputs
-        empty = tf.zeros([0], tf.float32)
-        outputs, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+        return _fused_call(self, inputs, data_format, bool(training and self.trainable))
+
+
+def _fused_call(layer: BatchNormalization, inputs: Any, data_format: str, training: bool) -> Any:
+    """`layer` applied to `inputs` with TensorFlow's FusedBatchNormV3 (TensorFlow backend only).
+
+    TensorFlow is imported here, not at the top, so that the module loads on every backend.
+    """
+    import tensorflow as tf
+
+    channels = inputs.shape[layer.axis]
+    scale = layer.gamma if layer.scale else tf.ones([channels], tf.float32)
+    offset = layer.beta if layer.center else tf.zeros([channels], tf.float32)
+    scale, offset = tf.cast(scale, tf.float32), tf.cast(offset, tf.float32)
+    if not training:
+        outputs, *_ = tf.raw_ops.FusedBatchNormV3(
             x=inputs,
             scale=scale,
             offset=offset,
-            mean=empty,
-            variance=empty,
-            epsilon=self.epsilon,
+            mean=tf.cast(layer.moving_mean, tf.float32),
+            variance=tf.cast(layer.moving_variance, tf.float32),
+            epsilon=layer.epsilon,
             data_format=data_format,
-            is_training=True,
+            is_training=False,
         )
-        # The kernel returns the unbiased variance (n / (n - 1)); Keras averages the biased one.
-        count = tf.cast(tf.size(inputs) // channels, tf.float32)
-        variance = variance * tf.maximum(count - 1.0, 0.0) / tf.maximum(count, 1.0)
-        momentum = self.momentum
-        self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
-        self.moving_variance.assign(self.moving_variance * momentum + variance * (1.0 - momentum))
         return outputs
+    empty = tf.zeros([0], tf.float32)
+    outputs, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+        x=inputs,
+        scale=scale,
+        offset=offset,
+        mean=empty,
+        variance=empty,
+        epsilon=layer.epsilon,
+        data_format=data_format,
+        is_training=True,
+    )
+    # The kernel returns the unbiased variance (n / (n - 1)); Keras averages the biased one.
+    count = tf.cast(tf.size(inputs) // channels, tf.float32)
+    variance = variance * tf.maximum(count - 1.0, 0.0) / tf.maximum(count, 1.0)
+    momentum = layer.momentum
+    layer.moving_mean.assign(layer.moving_mean * momentum + mean * (1.0 - momentum))
+    layer.moving_variance.assign(layer.moving_variance * momentum + variance * (1.0 - momentum))
+    return outputs

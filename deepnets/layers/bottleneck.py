@@ -16,13 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import ArgumentError, check_choice, check_int_tuple
 from deepnets.layers.renamed import Renamed, pop_renamed
 from deepnets.layers.residual import ResidualBlock
-
-keras = tf.keras
 
 # Which convolution of a bottleneck block strides: the first 1x1 or the 3x3.
 STRIDE_PLACEMENTS = ("1x1", "3x3")
@@ -86,11 +84,11 @@ class _Bottleneck(ResidualBlock):
             )
         return self.projection
 
-    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
-        x = tf.nn.relu(self.bn1(self.conv1(inputs), training=training))
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        x = keras.ops.relu(self.bn1(self.conv1(inputs), training=training))
         if self.pad2 is not None:
             x = self.pad2(x)
-        x = tf.nn.relu(self.bn2(self.conv2(x), training=training))
+        x = keras.ops.relu(self.bn2(self.conv2(x), training=training))
         x = self.bn3(self.conv3(x), training=training)
         return self._merge(inputs, x, training)
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import check_bool, check_choice, check_in_range, check_positive_float
 from deepnets.layers.batch_norm import BatchNormalization
 from deepnets.layers.initializers import get_kernel_initializer
-
-keras = tf.keras
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -113,6 +111,17 @@ def track_layers(owner: keras.layers.Layer, layers: list) -> list:
             raise RuntimeError(f"{type(owner).__name__} already has an attribute {layer.name!r}.")
         setattr(owner, layer.name, layer)
     return layers
+
+
+def activate(x: Any, activation: str | None) -> Any:
+    """`x` through the activation named "relu" or "gelu", or unchanged for None.
+
+    GELU is the exact (erf) one, as PyTorch's and airbench's; Keras' default is the tanh
+    approximation.
+    """
+    if activation == "gelu":
+        return keras.ops.gelu(x, approximate=False)
+    return keras.ops.relu(x) if activation == "relu" else x
 
 
 def mixed_output_dtype(policy: keras.DTypePolicy) -> Any:

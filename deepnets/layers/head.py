@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import (
     ArgumentError,
@@ -23,8 +23,6 @@ from deepnets.layers.common import (
     serialize_regularizer,
     track_layers,
 )
-
-keras = tf.keras
 
 HEAD_POOLINGS = ("avg", "max", "flatten")
 
@@ -137,7 +135,7 @@ class ClassifierHead(keras.layers.Layer):
             )
         chain_shapes([*self.hidden, self.predictions], (shape[0], features), build=True)
 
-    def _features(self, inputs: tf.Tensor, training: bool | None) -> tf.Tensor:
+    def _features(self, inputs: Any, training: bool | None) -> Any:
         x = self.pool(inputs)
         # Dropout follows every hidden layer (the VGG paper); with none, it precedes the classifier.
         for i, dense in enumerate(self.hidden):
@@ -148,7 +146,7 @@ class ClassifierHead(keras.layers.Layer):
             x = self.dropouts[0](x, training=training)
         return x
 
-    def logits(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+    def logits(self, inputs: Any, training: bool | None = None) -> Any:
         """The class scores before `classifier_activation`: what Grad-CAM differentiates, since
         a saturated softmax has next to no gradient.
 
@@ -165,21 +163,27 @@ class ClassifierHead(keras.layers.Layer):
         dense = self.predictions
         if self.logit_scale == 1.0 and self.classifier_activation is not None:
             # The activation is inside the Dense layer: apply its weights without it.
-            x = tf.matmul(tf.cast(x, dense.compute_dtype), dense.kernel) + dense.bias
+            x = keras.ops.matmul(keras.ops.cast(x, dense.compute_dtype), dense.kernel) + dense.bias
         else:
             x = dense(x)
-        return x * tf.cast(self.logit_scale, x.dtype) if self.logit_scale != 1.0 else x
+        return x * keras.ops.cast(self.logit_scale, x.dtype) if self.logit_scale != 1.0 else x
 
-    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = self.predictions(self._features(inputs, training))
         if self.logit_scale != 1.0:
-            x = x * tf.cast(self.logit_scale, x.dtype)
+            x = x * keras.ops.cast(self.logit_scale, x.dtype)
             if self.output_activation is not None:
                 x = self.output_activation(x)
         return x
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return chain_shapes([self.pool, *self.hidden, self.predictions], input_shape)
+
+    def compute_output_spec(self, inputs: Any, training: bool | None = None) -> Any:
+        # Keras' default spec has the layer's compute dtype; under a mixed policy the outputs
+        # are the float32 of the last Dense layer.
+        shape = self.compute_output_shape(inputs.shape)
+        return keras.KerasTensor(shape, dtype=self.predictions.compute_dtype)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
 import numpy as np
-import tensorflow as tf
-
-keras = tf.keras
 
 # What `kernel_initializer="dirac"` means in the blocks' and models' options.
 DIRAC = "dirac"
@@ -31,7 +29,7 @@ class PartialDirac(keras.initializers.Initializer):
     def __init__(self, base: Any = "he_normal") -> None:
         self.base = keras.initializers.get(base)
 
-    def __call__(self, shape: Any, dtype: Any = None) -> tf.Tensor:
+    def __call__(self, shape: Any, dtype: Any = None) -> Any:
         shape = tuple(int(s) for s in shape)
         if len(shape) != 4:
             raise ValueError(
@@ -43,8 +41,8 @@ class PartialDirac(keras.initializers.Initializer):
         values = self.base(shape, dtype=dtype)
         dirac = np.zeros((height, width, channels_in, identity), np.float32)
         dirac[height // 2, width // 2, np.arange(identity), np.arange(identity)] = 1.0
-        dirac = tf.cast(dirac, values.dtype)
-        return tf.concat([dirac, values[..., identity:]], axis=-1)
+        dirac = keras.ops.cast(dirac, values.dtype)
+        return keras.ops.concatenate([dirac, values[..., identity:]], axis=-1)
 
     def get_config(self) -> dict[str, Any]:
         return {"base": keras.initializers.serialize(self.base)}

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import ArgumentError, check_positive_float, check_positive_int
-from deepnets.layers.common import normalize_data_format
-
-keras = tf.keras
+from deepnets.layers.common import channel_axis, normalize_data_format
 
 
 @keras.utils.register_keras_serializable(package="deepnets")
@@ -46,7 +44,31 @@ class LocalResponseNormalization(keras.layers.Layer):
         self.beta = check_positive_float("beta", beta)
         self.data_format = normalize_data_format(data_format)
 
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+    def call(self, inputs: Any) -> Any:
+        if keras.backend.backend() == "tensorflow":
+            return self._tensorflow_kernel(inputs)
+        return self._normalize(inputs)
+
+    def _normalize(self, inputs: Any) -> Any:
+        """The normalization in `keras.ops`, for every backend."""
+        axis = channel_axis(self.data_format) % 4
+        channels, radius = inputs.shape[axis], self.size // 2
+        paddings = [[0, 0]] * 4
+        paddings[axis] = [radius, radius]
+        squares = keras.ops.pad(keras.ops.square(inputs), paddings)
+        window = [slice(None)] * 4
+        total = None
+        for start in range(self.size):
+            window[axis] = slice(start, start + channels)
+            term = squares[tuple(window)]
+            total = term if total is None else total + term
+        scale = keras.ops.power(self.bias + (self.alpha / self.size) * total, self.beta)
+        return inputs / scale
+
+    def _tensorflow_kernel(self, inputs: Any) -> Any:
+        """TensorFlow's LRN kernel (one op forward, one backward), on the TensorFlow backend."""
+        import tensorflow as tf
+
         x = inputs
         if self.data_format == "channels_first":
             x = tf.transpose(x, (0, 2, 3, 1))

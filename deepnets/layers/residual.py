@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import (
     ArgumentError,
@@ -29,8 +29,6 @@ from deepnets.checks import (
     check_rate,
 )
 from deepnets.layers.common import ConvBNLayer, chain_shapes
-
-keras = tf.keras
 
 # The paper's shortcut options where the shape changes (section 3.3): "A" subsamples and pads
 # with zero channels (no parameters), "B" projects with a 1x1 conv + BN.
@@ -74,9 +72,7 @@ def check_plain_options(
         )
 
 
-def zero_padding_shortcut(
-    inputs: tf.Tensor, strides: int, filters: int, data_format: str
-) -> tf.Tensor:
+def zero_padding_shortcut(inputs: Any, strides: int, filters: int, data_format: str) -> Any:
     """The paper's option A shortcut: subsample by `strides`, pad with zero channels to `filters`.
 
     `x[:, ::2, ::2]` keeps the pixels a 3x3/2 convolution with padding 1 is centred on, so the
@@ -92,7 +88,7 @@ def zero_padding_shortcut(
     if extra > 0:
         paddings = [[0, 0]] * 4
         paddings[axis] = [0, extra]
-        x = tf.pad(x, paddings)
+        x = keras.ops.pad(x, paddings)
     return x
 
 
@@ -177,15 +173,15 @@ class ResidualBlock(ConvBNLayer):
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return chain_shapes(self._branch_layers(), input_shape)
 
-    def _merge(self, inputs: tf.Tensor, branch: tf.Tensor, training: bool | None) -> tf.Tensor:
+    def _merge(self, inputs: Any, branch: Any, training: bool | None) -> Any:
         """The block's output from its input and its residual branch's output."""
         if not self.residual:
-            return tf.nn.relu(branch)
+            return keras.ops.relu(branch)
         if self.drop_path is not None:
             branch = self.drop_path(branch, training=training)
-        return tf.nn.relu(self._shortcut(inputs, training) + branch)
+        return keras.ops.relu(self._shortcut(inputs, training) + branch)
 
-    def _shortcut(self, inputs: tf.Tensor, training: bool | None) -> tf.Tensor:
+    def _shortcut(self, inputs: Any, training: bool | None) -> Any:
         if self.shortcut_conv is None:
             return inputs
         return self.shortcut_bn(self.shortcut_conv(inputs), training=training)
@@ -268,14 +264,14 @@ class BasicBlock(ResidualBlock):
             )
         return False
 
-    def _shortcut(self, inputs: tf.Tensor, training: bool | None) -> tf.Tensor:
+    def _shortcut(self, inputs: Any, training: bool | None) -> Any:
         if self.shortcut == "A":
             return zero_padding_shortcut(inputs, self.strides, self.filters, self.data_format)
         return super()._shortcut(inputs, training)
 
-    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = inputs if self.pad1 is None else self.pad1(inputs)
-        x = tf.nn.relu(self.bn1(self.conv1(x), training=training))
+        x = keras.ops.relu(self.bn1(self.conv1(x), training=training))
         x = self.bn2(self.conv2(x), training=training)
         return self._merge(inputs, x, training)
 

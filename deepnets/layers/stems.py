@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import check_choice, check_positive_int
 from deepnets.layers.common import ConvBNLayer, chain_shapes
-
-keras = tf.keras
 
 STEMS = ("imagenet", "cifar")
 
@@ -54,9 +52,9 @@ class ResNetStem(ConvBNLayer):
         chain_shapes(self._in_call_order(), shape, build=True)
         self._lock_input_channels(shape[self.channel_axis])
 
-    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = inputs if self.pad is None else self.pad(inputs)
-        x = tf.nn.relu(self.bn(self.conv(x), training=training))
+        x = keras.ops.relu(self.bn(self.conv(x), training=training))
         if self.pool is not None:
             x = self.pool(self.pool_pad(x))
         return x

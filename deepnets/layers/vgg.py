@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import check_bool, check_choice, check_positive_int
-from deepnets.layers.common import ConvBNLayer, chain_shapes, track_layers
-
-keras = tf.keras
+from deepnets.layers.common import ConvBNLayer, activate, chain_shapes, track_layers
 
 ACTIVATIONS = ("relu", "gelu")
 POOL_POSITIONS = ("end", "first_conv")
@@ -89,7 +87,7 @@ class VGGBlock(ConvBNLayer):
         chain_shapes(self._in_call_order(), shape, build=True)
         self._lock_input_channels(shape[self.channel_axis])
 
-    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = inputs
         for i, conv in enumerate(self.convs):
             x = conv(x)
@@ -97,7 +95,7 @@ class VGGBlock(ConvBNLayer):
                 x = self.max_pool(x)
             if self.batch_norm:
                 x = self.norms[i](x, training=training)
-            x = tf.nn.gelu(x) if self.activation == "gelu" else tf.nn.relu(x)
+            x = activate(x, self.activation)
         if self.max_pool is not None and not self._pool_early:
             x = self.max_pool(x)
         return x

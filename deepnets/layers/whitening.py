@@ -17,13 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from deepnets.checks import ArgumentError, check_choice, check_positive_int
-from deepnets.layers.common import channel_axis, normalize_data_format
-
-keras = tf.keras
+from deepnets.layers.common import activate, channel_axis, normalize_data_format
 
 ACTIVATIONS = (None, "relu", "gelu")
 
@@ -81,15 +79,13 @@ class PatchWhitening(keras.layers.Layer):
             name="bias", shape=(2 * k * k * channels,), initializer="zeros", trainable=True
         )
 
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+    def call(self, inputs: Any) -> Any:
         x = keras.ops.conv(
             inputs, self.kernel, strides=1, padding="valid", data_format=self.data_format
         )
         bias_shape = (1, 1, 1, -1) if self.data_format == "channels_last" else (1, -1, 1, 1)
         x = x + keras.ops.reshape(self.bias, bias_shape)
-        if self.activation == "gelu":
-            return tf.nn.gelu(x)
-        return tf.nn.relu(x) if self.activation == "relu" else x
+        return activate(x, self.activation)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         shape = list(input_shape)
@@ -160,10 +156,9 @@ class PatchWhitening(keras.layers.Layer):
             raise ValueError(
                 f"{self.name}.adapt needs images of at least {k}x{k} pixels, got {batch.shape}"
             )
-        patches = tf.image.extract_patches(
-            batch, sizes=[1, k, k, 1], strides=[1, 1, 1, 1], rates=[1, 1, 1, 1], padding="VALID"
-        )
-        return patches.numpy().reshape(-1, patches.shape[-1])
+        # (n, rows, columns, channels, k, k) -> rows of (k, k, channels) values
+        patches = np.lib.stride_tricks.sliding_window_view(batch, (k, k), axis=(1, 2))
+        return patches.transpose(0, 1, 2, 4, 5, 3).reshape(-1, k * k * batch.shape[3])
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -180,7 +175,7 @@ class PatchWhitening(keras.layers.Layer):
 
 def _batches(images: Any) -> Iterable[Any]:
     """Image batches from an array, a tensor, or an iterable of batches or (images, labels)."""
-    if isinstance(images, (np.ndarray, tf.Tensor)):
+    if getattr(images, "ndim", None) is not None:  # a NumPy array or any backend's tensor
         yield images
         return
     for item in images:

@@ -1,13 +1,20 @@
-"""deepnets models: `tf.keras.Model` subclasses and a registry of named variants."""
+"""deepnets models: `keras.Model` subclasses and a registry of named variants.
+
+The models run on every Keras backend. `ImagePredictor` (a model with its preprocessing) uses
+TensorFlow's image ops, and Grad-CAM (`grad_cam`, `GradCam`, `stage_names`) TensorFlow's
+gradient tape; on the TensorFlow backend they are imported (and registered with Keras) with
+this package, on the others only when first used, so that `import deepnets` does not start
+TensorFlow there.
+"""
+
+import keras
 
 from deepnets.models.alexnet import AlexNet
 from deepnets.models.base import ImageClassifier
 from deepnets.models.cifar_resnet import CifarResNet
 from deepnets.models.fast_vgg import FastVGG
-from deepnets.models.grad_cam import GradCam, grad_cam, stage_names
 from deepnets.models.imagenet_weights import WeightsDownloadError, imagenet_weights_file
 from deepnets.models.keras_weights import load_imagenet_weights, load_keras_applications_weights
-from deepnets.models.predictor import ImagePredictor
 from deepnets.models.registry import (
     ModelSpec,
     build_model,
@@ -19,6 +26,10 @@ from deepnets.models.registry import (
 from deepnets.models.resnet import ResNet
 from deepnets.models.resnet_layout import cifar_resnet_arguments
 from deepnets.models.vgg import VGG
+
+if keras.backend.backend() == "tensorflow":
+    from deepnets.models.grad_cam import GradCam, grad_cam, stage_names
+    from deepnets.models.predictor import ImagePredictor
 
 alexnet = model_builder("alexnet")
 alexnet_cifar = model_builder("alexnet_cifar")
@@ -47,6 +58,23 @@ plain32 = model_builder("plain32")
 plain44 = model_builder("plain44")
 plain56 = model_builder("plain56")
 plain110 = model_builder("plain110")
+
+
+_TENSORFLOW_ONLY = {
+    "ImagePredictor": "deepnets.models.predictor",
+    "GradCam": "deepnets.models.grad_cam",
+    "grad_cam": "deepnets.models.grad_cam",
+    "stage_names": "deepnets.models.grad_cam",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _TENSORFLOW_ONLY:
+        import importlib
+
+        return getattr(importlib.import_module(_TENSORFLOW_ONLY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AlexNet",

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import check_bool, check_choice, check_positive_int
 from deepnets.layers.common import fresh_initializer
 from deepnets.layers.lrn import LocalResponseNormalization
 from deepnets.models.base import FeatureStage, ImageClassifier
 from deepnets.models.common import FixedInputSize, Head
-
-keras = tf.keras
 
 # stem -> (first-layer padding, the image size its head is made for, then per conv:
 # (filters, kernel, stride, LRN after, max-pool after))

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import check_choice
 from deepnets.layers.common import channel_axis, check_image_shape, serialize_regularizer
@@ -39,8 +39,6 @@ from deepnets.models.common import (
     model_top,
     resolve_input_shape,
 )
-
-keras = tf.keras
 
 # Keras layer arguments that every model takes and `get_config` adds to the constructor's own.
 LAYER_ARGUMENTS = ("name", "trainable", "dtype")
@@ -245,7 +243,7 @@ class ImageClassifier(keras.Model):
         }
         return keras.Model(self.inputs[0], outputs, name=f"{self.name}_features")
 
-    def stage_outputs(self, images: Any, training: bool = False) -> dict[str, tf.Tensor]:
+    def stage_outputs(self, images: Any, training: bool = False) -> dict[str, Any]:
         """Run the model up to its last stage; return every stage's feature map by name.
 
         Args:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.models.resnet import ResNet
 from deepnets.models.resnet_layout import cifar_resnet_arguments
-
-keras = tf.keras
 
 
 @keras.utils.register_keras_serializable(package="deepnets")

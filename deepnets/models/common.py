@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import (
     ArgumentError,
@@ -26,8 +26,6 @@ from deepnets.checks import (
 )
 from deepnets.layers.common import CONV_BN_OPTIONS, conv_bn_options
 from deepnets.layers.head import ClassifierHead, check_activation
-
-keras = tf.keras
 
 POOLINGS = (None, "avg", "max")
 # The arguments of a model's top, and how each is checked.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import check_choice, check_int_tuple, check_positive_float, check_positive_int
 from deepnets.layers.renamed import Renamed
@@ -22,8 +22,6 @@ from deepnets.layers.vgg import ACTIVATIONS, VGGBlock
 from deepnets.layers.whitening import PatchWhitening
 from deepnets.models.base import FeatureStage, ImageClassifier
 from deepnets.models.common import Head, conv_options
-
-keras = tf.keras
 
 # The first layer: a trained 3x3 convolution, or airbench's fixed patch-whitening convolution.
 STEM_LAYERS = ("conv", "whiten")

@@ -11,9 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import tensorflow as tf
-
-keras = tf.keras
+import keras
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/"
 # Where the files go: None for Keras' own cache (~/.keras, or KERAS_HOME when Keras started);

@@ -14,14 +14,12 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.models.imagenet_weights import imagenet_weights_file
 from deepnets.models.resnet import ResNet
 from deepnets.models.resnet_layout import IMAGENET_LAYOUTS
 from deepnets.models.vgg import VGG
-
-keras = tf.keras
 
 _APPLICATIONS = {
     ("vgg", 16): "VGG16",

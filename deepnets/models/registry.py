@@ -13,13 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.models.base import LAYER_ARGUMENTS
 from deepnets.models.keras_weights import load_imagenet_weights
 from deepnets.models.presets import PRESETS
-
-keras = tf.keras
 
 
 @dataclass(frozen=True)

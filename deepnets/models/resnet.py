@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import ArgumentError, check_bool, check_choice, check_positive_int, check_rate
 from deepnets.layers.bottleneck import (
@@ -36,8 +36,6 @@ from deepnets.models.resnet_layout import (
     check_stage_widths,
     resolve_layout,
 )
-
-keras = tf.keras
 
 BOTTLENECK_EXPANSION = 4
 STEM_REDUCTION = {"imagenet": 4, "cifar": 1}

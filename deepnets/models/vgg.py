@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import check_bool, check_choice, check_positive_int
 from deepnets.layers.vgg import VGGBlock
 from deepnets.models.base import FeatureStage, ImageClassifier
 from deepnets.models.common import FixedInputSize, Head, conv_options
-
-keras = tf.keras
 
 # Convolutions per block; the blocks have width x (1, 2, 4, 8, 8) filters.
 VGG_CONFIGS = {

@@ -14,8 +14,11 @@ Evaluation (`deepnets.training.Evaluator`), prediction and the exported model
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import reduce
+from operator import add
+from typing import Any
 
-import tensorflow as tf
+import keras
 
 from deepnets.checks import check_bool, check_nonnegative_int
 
@@ -25,7 +28,7 @@ def check_test_time(flip: bool, translate: int) -> tuple[bool, int]:
     return check_bool("flip", flip), check_nonnegative_int("translate", translate)
 
 
-def shift_images(images: tf.Tensor, dy: int, dx: int) -> tf.Tensor:
+def shift_images(images: Any, dy: int, dx: int) -> Any:
     """NHWC images moved by (dy, dx) pixels, the uncovered edge reflected; same size.
 
     The pixel at (i, j) of the result is the input's (i - dy, j - dx), reflected at the
@@ -41,19 +44,19 @@ def shift_images(images: tf.Tensor, dy: int, dx: int) -> tf.Tensor:
                 f"cannot shift {size}-pixel-{side} images by {pad} pixels: `translate` must be "
                 f"smaller than the images' {side}"
             )
-    height, width = tf.shape(images)[1], tf.shape(images)[2]
-    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+    height, width = keras.ops.shape(images)[1:3]
+    padded = keras.ops.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="reflect")
     return padded[:, pad - dy : pad - dy + height, pad - dx : pad - dx + width, :]
 
 
-def view_groups(images: tf.Tensor, flip: bool, translate: int) -> list[list[tf.Tensor]]:
+def view_groups(images: Any, flip: bool, translate: int) -> list[list[Any]]:
     """The views to score, in groups of equal weight: [unshifted views, shifted views]."""
     groups = [[images]]
     if translate:
         up_left = shift_images(images, -translate, -translate)
         groups.append([up_left, shift_images(images, translate, translate)])
     if flip:
-        groups = [[*group, *(tf.reverse(view, axis=[2]) for view in group)] for group in groups]
+        groups = [[*group, *(keras.ops.flip(view, axis=2) for view in group)] for group in groups]
     return groups
 
 
@@ -63,11 +66,11 @@ def num_views(flip: bool, translate: int) -> int:
 
 
 def average_probabilities(
-    probabilities: Callable[[tf.Tensor], tf.Tensor],
-    images: tf.Tensor,
+    probabilities: Callable[[Any], Any],
+    images: Any,
     flip: bool = False,
     translate: int = 0,
-) -> tf.Tensor:
+) -> Any:
     """The test-time-averaged class probabilities of a batch of NHWC model inputs.
 
     Args:
@@ -80,5 +83,6 @@ def average_probabilities(
         float32 [n, classes]: each group's views averaged, then the groups averaged.
     """
     groups = view_groups(images, flip, translate)
-    means = [tf.add_n([probabilities(view) for view in group]) / len(group) for group in groups]
-    return tf.add_n(means) / len(means)
+    # Added left to right, in the order of TensorFlow's add_n kernel that this replaced.
+    means = [reduce(add, [probabilities(view) for view in group]) / len(group) for group in groups]
+    return reduce(add, means) / len(means)
