@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-import deepnets
 from deepnets.checks import check_choice
 from deepnets.data.preprocessing import Preprocessing
 from deepnets.models.predictor import ImagePredictor
 from deepnets.training.run_folder.atomic import atomic_path, atomic_write_text
 from deepnets.training.run_folder.onnx_ops import register_onnx_ops
+from deepnets.version import __version__
 
 keras = tf.keras
 
@@ -221,7 +221,7 @@ def write_onnx(predictor: ImagePredictor, path: str) -> str:
         if unknown:
             raise ValueError(f"the model has operations ONNX does not define: {unknown}")
         onnx.helper.set_model_props(model, onnx_metadata(predictor))
-        model.producer_name, model.producer_version = "deepnets", deepnets.__version__
+        model.producer_name, model.producer_version = "deepnets", __version__
         onnx.save(model, temporary)
     return path
 
