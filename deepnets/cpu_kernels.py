@@ -235,6 +235,8 @@ def warn_if_slow() -> None:
     global _warned
     if _warned or ONEDNN_VARIABLE in os.environ or decide().by != "deepnets":
         return
+    if "tensorflow" not in sys.modules:  # another Keras backend: nothing runs on TensorFlow
+        return
     if onednn_enabled() is False:
         _warned = True
         warnings.warn(

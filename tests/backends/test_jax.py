@@ -100,7 +100,11 @@ def jax_run(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("backends")
     _save_tensorflow_models(work_dir)
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"},
+        # An AVX2-only CPU with no kernel setting: where `import deepnets` would warn about
+        # TensorFlow's slow kernels, it must not start TensorFlow to find out (imports_without_
+        # tensorflow checks).
+        "DEEPNETS_FAKE_CPU_FLAGS": "sse4_2 avx avx2 fma",
         "KERAS_BACKEND": "jax",
         "JAX_PLATFORMS": "cpu",
         # XLA's CPU compiler at its lowest optimization level compiles in half the time; these
