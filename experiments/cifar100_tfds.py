@@ -27,8 +27,6 @@ from tensorflow_datasets.image_classification import cifar
 from trainers.cli import fail, run_binary
 
 PROGRAM = "cifar100-tfds"
-flags.DEFINE_string("folder", None, "Folder with train/ and test/ class folders of PNGs.")
-flags.DEFINE_string("data_dir", None, "tfds data_dir to prepare cifar100 in (created).")
 FLAGS = flags.FLAGS
 
 # CIFAR-100's superclasses (coarse labels) and their five classes each; both lists are in the
@@ -175,8 +173,16 @@ def main(argv: list[str]) -> None:
     )
 
 
+def define_flags() -> None:
+    """The program's flags, defined when it runs (not on import: tests import `prepare`, and
+    other programs' flags share these names)."""
+    flags.DEFINE_string("folder", None, "Folder with train/ and test/ class folders of PNGs.")
+    flags.DEFINE_string("data_dir", None, "tfds data_dir to prepare cifar100 in (created).")
+
+
 def run() -> None:
     """Entry point (python -m experiments.cifar100_tfds)."""
+    define_flags()
     run_binary(main, __name__)
 
 

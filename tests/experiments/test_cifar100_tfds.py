@@ -89,6 +89,12 @@ def test_a_run_on_either_records_the_names_of_its_labels(prepared):
     assert sorted(tfds_names[label] for _, label in eval_labels) == list(CLASSES)
 
 
+def test_importing_it_defines_no_flags_so_other_programs_can():
+    from absl import flags
+
+    assert "folder" not in flags.FLAGS and "data_dir" not in flags.FLAGS
+
+
 def test_folders_not_named_by_fine_labels_are_refused(tmp_path):
     (tmp_path / "train" / "kitten").mkdir(parents=True)
     (tmp_path / "test").mkdir()
