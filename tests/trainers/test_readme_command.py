@@ -23,8 +23,8 @@ def test_readme_run_command_trains(tmp_path):
     assert any(a.startswith("--epochs=") for a in args)
     assert "--dataset=shapes10" in args  # the offline dataset: works on a fresh machine
     short = [a for a in args if not a.startswith(("--epochs=", "--model_dir="))]
-    # 60 of the command's 312 steps (its cosine schedule then runs over those 60).
-    short += ["--train_steps=60", "--steps_per_loop=20", f"--model_dir={tmp_path / 'run'}"]
+    # 120 of the command's 468 steps (its cosine schedule then runs over those 120).
+    short += ["--train_steps=120", "--steps_per_loop=20", f"--model_dir={tmp_path / 'run'}"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
         [sys.executable, "-m", "trainers.train", *short],
@@ -34,9 +34,9 @@ def test_readme_run_command_trains(tmp_path):
         env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    found = re.search(r"Final step 60: eval .*top1=(0\.\d+)", result.stdout)
+    found = re.search(r"Final step 120: eval .*top1=(0\.\d+)", result.stdout)
     assert found, result.stdout[-2000:]
     top1 = float(found.group(1))
-    print(f"README command, 60 steps: test top-1 {top1:.3f}")
-    assert top1 > CHANCE + 0.25  # 10 balanced classes; measured 0.493
+    print(f"README command, 120 steps: test top-1 {top1:.3f}")
+    assert top1 > CHANCE + 0.25  # 10 balanced classes; measured 0.464
     assert (tmp_path / "run" / "final.keras").exists()
