@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from deepnets import cpu_kernels
-from deepnets.benchmarks.table import GAP
+from deepnets.benchmarks.table import aligned, framed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,11 +214,6 @@ def format_comparison(comparison: KernelComparison) -> str:
         ]
         for r in comparison_rows(comparison)
     ]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    lines = [
-        GAP.join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
-    ]
-    rule = "-" * max(len(line) for line in lines)
     context = comparison.results[1][0]["context"]
     settings = context["settings"]
     count = len(comparison.results[0])
@@ -234,4 +229,4 @@ def format_comparison(comparison: KernelComparison) -> str:
         "the reference's median; % conv peak: train FLOP/s over the conv peak of the same "
         "process (the kernels' efficiency on this CPU).",
     ]
-    return "\n".join([rule, *lines, rule, *notes]) + "\n"
+    return framed(aligned(cells), notes)

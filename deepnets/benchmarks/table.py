@@ -75,11 +75,25 @@ def format_rows(rows: Sequence[Row]) -> list[str]:
     Returns:
         The lines, without trailing spaces.
     """
-    cells = [list(HEADERS)] + [[render(row) for _, _, render in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    return aligned([list(HEADERS)] + [[render(row) for _, _, render in COLUMNS] for row in rows])
+
+
+def aligned(cells: Sequence[Sequence[str]]) -> list[str]:
+    """Lines of cells (the header first) in fixed-width, left-aligned columns, `GAP` apart.
+
+    Returns:
+        The lines, without trailing spaces.
+    """
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
     return [
         GAP.join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
     ]
+
+
+def framed(lines: Sequence[str], notes: Sequence[str]) -> str:
+    """A table's lines between two rules, then the notes; one string ending in a newline."""
+    rule = "-" * max(len(line) for line in lines)
+    return "\n".join([rule, *lines, rule, *notes]) + "\n"
 
 
 def format_report(rows: Sequence[Row], notes: Sequence[str]) -> str:
@@ -92,6 +106,4 @@ def format_report(rows: Sequence[Row], notes: Sequence[str]) -> str:
     Returns:
         One string ending in a newline.
     """
-    lines = format_rows(rows)
-    rule = "-" * max(len(line) for line in lines)
-    return "\n".join([rule, *lines, rule, *notes]) + "\n"
+    return framed(format_rows(rows), notes)
