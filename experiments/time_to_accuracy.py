@@ -3,22 +3,28 @@
     python -m experiments.cifar10_folders --tarball=../shared/data/cifar10-train-jpeg.tar.gz \
         --output_dir=/tmp/cifar10
     python -m experiments.time_to_accuracy --folder=/tmp/cifar10 --output_dir=/tmp/tta \
-        --recipes=fast=trainers/flagfiles/cifar10_fast_cpu.cfg,tutorial
+        --recipes=fast=trainers/flagfiles/cifar10_fast_cpu.cfg,tutorial --target_top1=93
 
 Each recipe is a deepnets flagfile (trained with `deepnets.training.train`, the folder's
-`test/` part evaluated as often as the flagfile says) or `tutorial`: the tutorial's own recipe
-(keras.applications ResNet50, inputs / 255, Adam, batch 32, Keras `fit`, no augmentation),
-evaluated on the same images after every epoch until `--tutorial_minutes` have passed. The clock
-runs from the call that starts a run (reading the dataset, building the model and tracing
-included) to each evaluation's end (evaluations included). Writes `time_to_accuracy.png`
-(top-1 against minutes), `results.json`, `machines.json` (the machine each recipe ran on: CPU,
-CPUs, oneDNN, GPUs) and prints a table. Results already in `--output_dir/results.json` are kept
-(a recipe run again replaces its own), so recipes measured one at a time end up on one picture;
-the picture names the machine, or each recipe's where they differ.
+`test/` part evaluated as often as the flagfile says) or the tutorial's own recipe
+(keras.applications' model with no weights, inputs / 255, Adam 1e-3, batch 32, Keras `fit`, no
+augmentation): `tutorial_resnet50` (also called `tutorial`) or `tutorial_vgg16`. The tutorial
+is evaluated on the same images after every epoch, and its training stops at the first batch
+that ends past `--tutorial_minutes` (then it is evaluated once more). The clock runs from the
+call that starts a run (reading the dataset, building the model and tracing included) to each
+evaluation's end (evaluations included). Writes `time_to_accuracy.png` (top-1 against
+minutes), `results.json`, `machines.json` (the machine each recipe ran on: CPU, CPUs, oneDNN,
+GPUs) and prints a table. Results already in `--output_dir/results.json` are kept (a recipe run
+again replaces its own), also those another invocation writes meanwhile (the files are merged
+under a lock), so recipes measured one at a time, or side by side (each pinned to its own CPUs,
+e.g. with `taskset`), end up on one picture; the picture names the machine, or each recipe's
+where they differ. `--recipes=` with no recipe redraws the picture and table from the results.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import time
@@ -32,8 +38,13 @@ quiet_tensorflow_logs(PROGRAM)
 
 flags.DEFINE_string("folder", None, "An image folder with train/ and test/ class folders.")
 flags.DEFINE_string("output_dir", None, "Where the runs, the picture and results.json go.")
-flags.DEFINE_list("recipes", ["tutorial"], "NAME=FLAGFILE items, or `tutorial`.")
+flags.DEFINE_list(
+    "recipes", ["tutorial"], "NAME=FLAGFILE items, or tutorial_resnet50 (tutorial), tutorial_vgg16."
+)
 flags.DEFINE_float("tutorial_minutes", 20.0, "How long the tutorial's recipe trains.")
+flags.DEFINE_float(
+    "target_top1", None, "Draw a target line at this held-out top-1 (percent); none by default."
+)
 FLAGS = flags.FLAGS
 
 
@@ -78,9 +89,19 @@ def run_recipe(flagfile: str, model_dir: str) -> list[tuple[float, float, int]]:
     return clock.points
 
 
-def run_tutorial(minutes: float, num_classes: int) -> list[tuple[float, float, int]]:
-    """The tutorial's recipe: keras.applications ResNet50 (ImageNet stem, no weights), / 255,
-    Adam 1e-3, batch 32, `fit` one epoch at a time, evaluated after each epoch."""
+TUTORIAL_MODELS = {
+    "tutorial": "ResNet50",
+    "tutorial_resnet50": "ResNet50",
+    "tutorial_vgg16": "VGG16",
+}
+
+
+def run_tutorial(
+    application: str, minutes: float, num_classes: int
+) -> list[tuple[float, float, int]]:
+    """The tutorial's recipe: keras.applications `application` (its ImageNet layout, no
+    weights), / 255, Adam 1e-3, batch 32, `fit` one epoch at a time, evaluated after each epoch;
+    training stops at the first batch that ends past `minutes`, and is then evaluated."""
     import tensorflow as tf
 
     from deepnets.data import Preprocessing, open_dataset
@@ -90,7 +111,7 @@ def run_tutorial(minutes: float, num_classes: int) -> list[tuple[float, float, i
     source = open_dataset(FLAGS.folder, preprocessing=scale, validation_split=0.1)
     train_data = source.train_dataset(32, seed=0, augment=False)
     test_data = source.eval_dataset(500)
-    model = tf.keras.applications.ResNet50(
+    model = getattr(tf.keras.applications, application)(
         weights=None, input_shape=(32, 32, 3), classes=num_classes
     )
     model.compile(
@@ -99,24 +120,67 @@ def run_tutorial(minutes: float, num_classes: int) -> list[tuple[float, float, i
         metrics=["accuracy"],
     )
     steps = max(1, source.facts.train_examples // 32)
+    trained = []  # batches trained, counted by the callback (an epoch may stop early)
+
+    class Budget(tf.keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            trained.append(batch)
+            if (time.perf_counter() - started) / 60 >= minutes:
+                self.model.stop_training = True
+
     points, epoch = [], 0
-    while not points or points[-1][0] < minutes:  # at least one epoch
+    while not points or (points[-1][0] < minutes and not model.stop_training):
         model.fit(
-            train_data, steps_per_epoch=steps, epochs=epoch + 1, initial_epoch=epoch, verbose=0
+            train_data,
+            steps_per_epoch=steps,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            verbose=0,
+            callbacks=[Budget()],
         )
         epoch += 1
         _, top1 = model.evaluate(test_data, verbose=0)
-        points.append(((time.perf_counter() - started) / 60, float(top1), epoch * steps))
+        points.append(((time.perf_counter() - started) / 60, float(top1), len(trained)))
     return points
 
 
+@contextlib.contextmanager
+def locked(output_dir: str):
+    """Holds `output_dir`'s lock: invocations running side by side merge their results."""
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def read_json(path: str) -> dict:
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json(path: str, value: dict) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
 def draw(
-    results: dict[str, list], path: str, title: str, chance: float, machines: dict[str, str]
+    results: dict[str, list],
+    path: str,
+    title: str,
+    chance: float,
+    machines: dict[str, str],
+    target: float | None = None,
 ) -> str:
     """Top-1 against minutes, one line per recipe, each starting at `chance` at minute 0.
 
     `machines` maps recipes to the machine they ran on: one machine goes under the x axis,
-    several into the legend.
+    several into the legend. `target` (percent) draws a dotted line.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -134,7 +198,8 @@ def draw(
         top1 = [chance] + [t for _, t, _ in points]
         label = name if len(shared) == 1 else f"{name} ({where[name]})"
         ax.plot(minutes, [100 * t for t in top1], marker="o", markersize=3, label=label)
-    ax.axhline(93, color="gray", linestyle=":", label="target 93%")
+    if target is not None:
+        ax.axhline(target, color="gray", linestyle=":", label=f"target {target:g}%")
     ax.axvline(20, color="gray", linestyle="--", linewidth=0.8)
     on = f" on {shared.pop()}" if len(shared) == 1 else ""
     ax.set_xlabel(f"wall-clock minutes{on} (evaluations included)")
@@ -154,10 +219,14 @@ def main(argv: list[str]) -> None:
     recipes = []
     for item in FLAGS.recipes:
         name, _, flagfile = item.partition("=")
-        if not (name == "tutorial" and not flagfile) and not (
+        if not (name in TUTORIAL_MODELS and not flagfile) and not (
             flagfile and os.path.exists(flagfile)
         ):
-            fail(PROGRAM, f"--recipes: {item!r} is neither `tutorial` nor NAME=FLAGFILE")
+            fail(
+                PROGRAM,
+                f"--recipes: {item!r} is neither one of {', '.join(TUTORIAL_MODELS)} nor "
+                "NAME=FLAGFILE with an existing flagfile",
+            )
         recipes.append((name, flagfile))
     from deepnets.data import DatasetUnavailableError, describe_dataset
 
@@ -171,25 +240,24 @@ def main(argv: list[str]) -> None:
     print(f"Machine: {machine}", flush=True)
     results_path = os.path.join(FLAGS.output_dir, "results.json")
     machines_path = os.path.join(FLAGS.output_dir, "machines.json")
-    results, machines = {}, {}
-    if os.path.exists(results_path):
-        with open(results_path) as f:
-            results = json.load(f)
-        print(f"Kept the results of {', '.join(results)} from {results_path}")
-    if os.path.exists(machines_path):
-        with open(machines_path) as f:
-            machines = json.load(f)
+    with locked(FLAGS.output_dir):
+        kept = read_json(results_path)
+    if kept:
+        print(f"Kept the results of {', '.join(kept)} from {results_path}")
     for name, flagfile in recipes:
         if flagfile:
-            results[name] = run_recipe(flagfile, os.path.join(FLAGS.output_dir, name))
+            points = run_recipe(flagfile, os.path.join(FLAGS.output_dir, name))
         else:
-            results[name] = run_tutorial(FLAGS.tutorial_minutes, facts.num_classes)
-        machines[name] = machine
-        os.makedirs(FLAGS.output_dir, exist_ok=True)
-        with open(results_path, "w") as f:
-            json.dump(results, f, indent=2)
-        with open(machines_path, "w") as f:
-            json.dump(machines, f, indent=2)
+            points = run_tutorial(TUTORIAL_MODELS[name], FLAGS.tutorial_minutes, facts.num_classes)
+        with locked(FLAGS.output_dir):  # another invocation may have written meanwhile
+            results, machines = read_json(results_path), read_json(machines_path)
+            results[name], machines[name] = points, machine
+            write_json(results_path, results)
+            write_json(machines_path, machines)
+    with locked(FLAGS.output_dir):
+        results, machines = read_json(results_path), read_json(machines_path)
+    if not results:
+        fail(PROGRAM, f"--recipes: none given, and no results in {results_path} to draw")
     title = (
         f"{os.path.basename(os.path.normpath(FLAGS.folder))}: {facts.num_classes} classes, "
         f"{facts.eval_examples:,} held-out images"
@@ -200,13 +268,19 @@ def main(argv: list[str]) -> None:
         title,
         1 / facts.num_classes,
         machines,
+        FLAGS.target_top1,
     )
-    print(f"{'recipe':<12} {'minutes':>8} {'top-1':>7}   best within 20 min   machine")
+    width = max(len("recipe"), *map(len, results))
+    header = f"{'recipe':<{width}} {'minutes':>8} {'steps':>7} {'top-1':>7}"
+    print(f"{header}   best within 20 min   machine")
     for name, points in results.items():
-        minutes, top1, _ = points[-1]
+        minutes, top1, steps = points[-1]
         within = max((t for m, t, _ in points if m <= 20.0), default=float("nan"))
         where = machines.get(name, "not recorded")
-        print(f"{name:<12} {minutes:>8.1f} {100 * top1:>6.2f}%   {100 * within:>17.2f}%   {where}")
+        print(
+            f"{name:<{width}} {minutes:>8.1f} {steps:>7} {100 * top1:>6.2f}%   "
+            f"{100 * within:>17.2f}%   {where}"
+        )
 
 
 def run() -> None:

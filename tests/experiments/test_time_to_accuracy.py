@@ -1,5 +1,6 @@
 """The time-to-accuracy tool trains a flagfile recipe and the tutorial's recipe on a small
-generated folder, and writes its table, results.json and picture."""
+generated folder, and writes its table, results.json and picture; the tutorial stops at its
+time budget even inside an epoch."""
 
 import json
 import os
@@ -17,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def split_folder(root: Path) -> Path:
     rng = np.random.default_rng(0)
-    for split, count in (("train", 16), ("test", 4)):
+    for split, count in (("train", 32), ("test", 4)):
         for name in ("ant", "bee"):
             (root / split / name).mkdir(parents=True)
             for i in range(count):
@@ -30,7 +31,7 @@ def split_folder(root: Path) -> Path:
 def test_tool_trains_both_recipes_and_reports(tmp_path):
     folder = split_folder(tmp_path / "images")
     flagfile = tmp_path / "tiny.cfg"
-    flagfile.write_text("--model=vgg_fast_half\n--epochs=2\n--global_batch_size=8\n")
+    flagfile.write_text("--model=vgg_fast_half\n--epochs=2\n--global_batch_size=16\n")
     out = tmp_path / "tta"
     # A recipe measured earlier into the same folder stays in the results and the picture.
     out.mkdir()
@@ -44,7 +45,7 @@ def test_tool_trains_both_recipes_and_reports(tmp_path):
             "experiments.time_to_accuracy",
             f"--folder={folder}",
             f"--output_dir={out}",
-            f"--recipes=tiny={flagfile},tutorial",
+            f"--recipes=tiny={flagfile},tutorial_vgg16",
             "--tutorial_minutes=0.001",
         ],
         cwd=REPO_ROOT,
@@ -55,25 +56,44 @@ def test_tool_trains_both_recipes_and_reports(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
-    assert set(results) == {"earlier", "tiny", "tutorial"}
+    assert set(results) == {"earlier", "tiny", "tutorial_vgg16"}
     assert results["earlier"] == [[3.0, 0.5, 10]]
     assert "Kept the results of earlier" in result.stdout
-    # Two epochs of 32 images at batch 8: evaluations at the end of each epoch (steps 4, 8).
+    # Two epochs of 64 images at batch 16: evaluations at the end of each epoch (steps 4, 8).
     assert [step for _, _, step in results["tiny"]] == [4, 8]
-    assert [step for _, _, step in results["tutorial"]] == [1]  # one epoch of 32 // 32 steps
-    for points in (results["tiny"], results["tutorial"]):
+    # The tutorial's epoch is 64 // 32 = 2 batches; its budget ended it after the first.
+    assert [step for _, _, step in results["tutorial_vgg16"]] == [1]
+    for points in (results["tiny"], results["tutorial_vgg16"]):
         minutes = [m for m, _, _ in points]
         assert minutes == sorted(minutes) and minutes[0] > 0
         assert all(0.0 <= top1 <= 1.0 for _, top1, _ in points)
     assert (out / "time_to_accuracy.png").stat().st_size > 10_000
-    assert "tiny" in result.stdout and "tutorial" in result.stdout
+    assert "tiny" in result.stdout and "tutorial_vgg16" in result.stdout
     # The machine of each recipe measured here; the kept one's is not known.
     machines = json.loads((out / "machines.json").read_text())
-    assert set(machines) == {"tiny", "tutorial"} and machines["tiny"] == machines["tutorial"]
+    assert set(machines) == {"tiny", "tutorial_vgg16"}
+    assert machines["tiny"] == machines["tutorial_vgg16"]
     assert machines["tiny"].startswith(cpu_model() + ", ") and "oneDNN" in machines["tiny"]
     assert f"Machine: {machines['tiny']}" in result.stdout
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line[:1].isalpha()}
     assert rows["tiny"].endswith(machines["tiny"]) and rows["earlier"].endswith("not recorded")
+    assert rows["tiny"].split()[2] == "8"  # the steps column
+
+    # With no recipe, it draws the picture and the table again from results.json alone.
+    (out / "time_to_accuracy.png").unlink()
+    redraw = subprocess.run(
+        [sys.executable, "-m", "experiments.time_to_accuracy", f"--folder={folder}"]
+        + [f"--output_dir={out}", "--recipes=", "--target_top1=60"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert redraw.returncode == 0, redraw.stderr[-3000:]
+    assert json.loads((out / "results.json").read_text()) == results
+    assert (out / "time_to_accuracy.png").stat().st_size > 10_000
+    assert {"earlier", "tiny", "tutorial_vgg16"} <= set(redraw.stdout.split())
 
 
 def test_tool_names_a_bad_recipe_and_a_folder_without_images(tmp_path):
@@ -90,6 +110,9 @@ def test_tool_names_a_bad_recipe_and_a_folder_without_images(tmp_path):
     result = run("fast=missing.cfg")
     assert result.returncode != 0
     assert "--recipes" in result.stderr and "missing.cfg" in result.stderr
+    result = run("tutorial_alexnet")
+    assert result.returncode != 0
+    assert "tutorial_vgg16" in result.stderr and "tutorial_alexnet" in result.stderr
     result = run("tutorial")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--folder: " in result.stderr and str(tmp_path) in result.stderr
