@@ -198,13 +198,20 @@ def test_flagfiles_parse_into_valid_configs():
     cifar100 = [
         cfg
         for name, cfg in configs.items()
-        if name.startswith("cifar100_") and not name.endswith("_fast_cpu.cfg")
+        if name.startswith("cifar100_") and not name.endswith(("_fast_cpu.cfg", "_20min.cfg"))
     ]
     assert len(cifar100) >= 3
     for cfg in cifar100:
         assert cfg.dataset == "cifar100" and cfg.epochs == 200 and cfg.global_batch_size == 128
         assert cfg.learning_rate == 0.1 and cfg.weight_decay == 5e-4
         assert cfg.model_overrides in ({"stem": "cifar"}, {"head": "cifar"})
+    # The tutorial's models in 20 minutes: the dataset is the user's folder, the length the
+    # budget's; without BatchNorm the rate is lower.
+    budgeted = {n: c for n, c in configs.items() if n.endswith("_20min.cfg")}
+    assert {c.model for c in budgeted.values()} == {"vgg16", "vgg16_bn", "resnet50"}
+    for name, cfg in budgeted.items():
+        assert cfg.time_budget_minutes == 20 and cfg.schedule == "cosine" and cfg.epochs is None
+        assert cfg.learning_rate == (0.02 if cfg.model == "vgg16" else 0.1), name
     # He et al. 2016, section 4.2: lr / 10 at 32k and 48k iterations, 64k in all.
     paper = configs["cifar10_resnet56.cfg"]
     assert (paper.model, paper.dataset, paper.train_steps, paper.epochs) == (
