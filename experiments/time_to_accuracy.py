@@ -104,22 +104,12 @@ def run_tutorial(
     training stops at the first batch that ends past `minutes`, and is then evaluated."""
     import tensorflow as tf
 
-    from deepnets.data import Preprocessing, open_dataset
+    from experiments.tutorial import TUTORIAL_BATCH, tutorial_data, tutorial_model
 
     started = time.perf_counter()  # like a deepnets run: reading the dataset counts
-    scale = Preprocessing((32, 32), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # pixels / 255
-    source = open_dataset(FLAGS.folder, preprocessing=scale, validation_split=0.1)
-    train_data = source.train_dataset(32, seed=0, augment=False)
-    test_data = source.eval_dataset(500)
-    model = getattr(tf.keras.applications, application)(
-        weights=None, input_shape=(32, 32, 3), classes=num_classes
-    )
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(1e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    steps = max(1, source.facts.train_examples // 32)
+    source, train_data, test_data = tutorial_data(FLAGS.folder)
+    model = tutorial_model(application, num_classes)
+    steps = max(1, source.facts.train_examples // TUTORIAL_BATCH)
     trained = []  # batches trained, counted by the callback (an epoch may stop early)
 
     class Budget(tf.keras.callbacks.Callback):
