@@ -222,9 +222,9 @@ def format_table(rows: list[dict], reference: dict, top: int = 0) -> str:
 
 
 def main(argv: list[str]) -> None:
-    from deepnets.benchmarks.cases import MODEL_CASES
-
     check_flags(PROGRAM, argv, positive=("batch_size", "repetitions"))
+    from deepnets.benchmarks.cases import MODEL_CASES  # imports TensorFlow: after the checks
+
     if FLAGS.model not in MODEL_CASES:
         fail(PROGRAM, f"--model={FLAGS.model!r}: choose one of {', '.join(MODEL_CASES)}")
     rows, reference = profile(FLAGS.model, FLAGS.batch_size, FLAGS.repetitions)

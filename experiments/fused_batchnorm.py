@@ -63,9 +63,11 @@ def format_row(name: str, batch: int, rates: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
+    # The checks that need no model names first: importing them imports TensorFlow (seconds).
+    check_flags(PROGRAM, argv, positive=("repetitions", "steps"))
     from deepnets.benchmarks.cases import MODEL_CASES
 
-    check_flags(PROGRAM, argv, choices={"models": MODEL_CASES}, positive=("repetitions", "steps"))
+    check_flags(PROGRAM, argv, choices={"models": MODEL_CASES})
     print(f"{'model':<16}{'batch':>6}  {'fused img/s':<24}{'Keras BN img/s':<24}fused/Keras")
     for name in FLAGS.models:
         batch = MODEL_CASES[name].batch_size or 64

@@ -123,6 +123,12 @@ def main(argv: list[str]) -> None:
     for name in ("batch_size", "train_steps", "repetitions"):
         if FLAGS[name].value < 1:
             fail(PROGRAM, f"--{name} must be a positive integer, got {FLAGS[name].value}")
+    if not os.path.isdir(FLAGS.folder):  # before TensorFlow's import, which takes seconds
+        fail(
+            PROGRAM,
+            f"--folder={FLAGS.folder!r}: no such directory; give an image folder, "
+            "PATH/<class>/<image> or PATH/train/<class>/<image>",
+        )
     from deepnets import data  # imports TensorFlow: after the flag checks
 
     folder = FLAGS.folder

@@ -28,8 +28,8 @@ def test_small_vgg_reaches_well_above_chance_on_shapes10_in_seconds():
     test = make_eval_dataset("shapes10", 500)
 
     start = time.perf_counter()
-    model.fit(train, steps_per_epoch=250, epochs=1, shuffle=False, verbose=0)  # 1.6 epochs
+    model.fit(train, steps_per_epoch=150, epochs=1, shuffle=False, verbose=0)  # 0.96 epochs
     _, accuracy = model.evaluate(test, verbose=0)
     seconds = time.perf_counter() - start
-    print(f"shapes10 test accuracy after 250 steps: {accuracy:.3f} ({seconds:.1f} s)")
-    assert accuracy > 0.50  # chance is 0.10; measured 0.751
+    print(f"shapes10 test accuracy after 150 steps: {accuracy:.3f} ({seconds:.1f} s)")
+    assert accuracy > 0.50  # chance is 0.10; measured 0.665 (0.751 after 250 steps)

@@ -173,6 +173,30 @@ def test_failed_draw_leaves_the_old_png_and_no_temporary_file(tmp_path, monkeypa
     assert open(path, "rb").read() == before
 
 
+def test_the_end_of_a_run_redraws_only_when_metrics_csv_changed(tmp_path, monkeypatch):
+    # The end follows the final evaluation: the same rows, so the picture on disk is kept.
+    from deepnets.training.reports import plotting
+    from deepnets.training.reports.reporting import MetricsCsv
+    from deepnets.training.reports.standard_actions import CurvesWriter
+
+    drawn = []
+    monkeypatch.setattr(
+        plotting, "write_curves_png", lambda rows, path: drawn.append(len(rows)) or path
+    )
+    csv, png = str(tmp_path / "metrics.csv"), tmp_path / "curves.png"
+    writer, rows = CurvesWriter(csv, str(png)), MetricsCsv(csv, resume_step=0)
+    assert writer.draw() is None and drawn == []  # no rows yet
+    rows.append({"step": 1, "split": "train", "loss": 2.0})
+    assert writer.draw() == str(png) and drawn == [1]
+    png.write_bytes(b"png")  # the fake drawing wrote nothing
+    assert writer.draw() == str(png) and drawn == [1]
+    rows.append({"step": 1, "split": "eval", "loss": 1.5})
+    writer.draw()
+    png.unlink()
+    writer.draw()  # the same rows, but the picture is gone
+    assert drawn == [1, 2, 2]
+
+
 def _train_only():
     return [r for r in realistic_rows() if r["split"] == "train"]
 

@@ -3,6 +3,7 @@ metrics.csv, TensorBoard scalars and the curves picture)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from deepnets.training.loop.actions import Action, LoopReport
@@ -119,6 +120,7 @@ class CurvesWriter(Action):
     def __init__(self, csv_path: str, png_path: str) -> None:
         self.csv_path = csv_path
         self.png_path = png_path
+        self._drawn_rows: list | None = None
 
     def draw(self) -> str | None:
         """Draws the picture; returns its path (None when there is nothing to draw yet)."""
@@ -127,7 +129,14 @@ class CurvesWriter(Action):
         )
 
         rows = read_metrics_csv(self.csv_path)
-        return write_curves_png(rows, self.png_path) if rows else None
+        if not rows:
+            return None
+        # The end of a run follows its last evaluation: the picture of the same rows is on disk
+        # already, and drawing it again would take a second or more.
+        if rows != self._drawn_rows or not os.path.exists(self.png_path):
+            write_curves_png(rows, self.png_path)
+            self._drawn_rows = rows
+        return self.png_path
 
     def on_eval(self, step: int, metrics: Mapping[str, float]) -> None:
         self.draw()
