@@ -52,8 +52,8 @@ def test_a_resumed_run_continues_the_same_average(tmp_path):
 
 def test_a_run_with_an_average_exports_and_restores_the_average(tmp_path):
     cfg = TrainConfig(
-        model="resnet18",
-        model_overrides={"stem": "cifar", "width": 4},
+        model="vgg_fast",  # the smallest: five convolutions with BatchNorm, 4 filters each
+        model_overrides={"widths": (4, 4), "stem_width": 4},
         dataset="shapes10",
         model_dir=str(tmp_path),
         epochs=None,
