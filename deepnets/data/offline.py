@@ -10,8 +10,10 @@ pixel noise. Colour carries no information about the class and the shapes move a
 linear model on pixels does poorly while a small CNN learns it within a few minutes on a CPU.
 
 The data is a pure function of a fixed seed per split: every call, on every machine, returns the
-same arrays. Drawing is vectorized numpy (about a second for the train split) and the arrays are
-cached in-process, so repeated calls are free.
+same arrays. Drawing is vectorized numpy (about a second for the train split); the arrays are
+cached in-process, so repeated calls are free, and on disk in the deepnets cache directory
+(`deepnets.cache`), keyed by the drawing code, the seed and numpy's version, so that every new
+process (each run, each test subprocess) reads them in milliseconds instead of drawing them.
 
 Usage:
 
@@ -22,10 +24,16 @@ Usage:
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
+import os
+import tempfile
 from typing import NamedTuple
 
 import numpy as np
 
+from deepnets.cache import cache_directory
+from deepnets.data import shapes10_drawing
 from deepnets.data.shapes10_drawing import DRAWERS, SIZE
 
 SHAPES10 = "shapes10"
@@ -136,7 +144,42 @@ def shapes10_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
     """
     if split not in SHAPES10_SPLIT_SIZES:
         raise ValueError(f"shapes10 has splits {sorted(SHAPES10_SPLIT_SIZES)}, got split {split!r}")
-    images, labels = generate_shapes10(SHAPES10_SPLIT_SIZES[split], _SPLIT_SEEDS[split])
+    path = _disk_cache_path(split)
+    try:
+        with np.load(path) as stored:
+            images, labels = stored["images"], stored["labels"]
+    except (OSError, ValueError, KeyError):  # absent, or damaged: drawn again and rewritten
+        images, labels = generate_shapes10(SHAPES10_SPLIT_SIZES[split], _SPLIT_SEEDS[split])
+        _write_disk_cache(path, images, labels)
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels
+
+
+def _disk_cache_path(split: str) -> str:
+    """`<cache dir>/shapes10-<split>-<hash>.npz`; the hash covers everything that decides the
+    arrays (the drawing code, the split's size and seed, numpy's version), so a change to any of
+    them draws the split again."""
+    key = "\n".join(
+        [
+            inspect.getsource(shapes10_drawing),
+            inspect.getsource(shapes10_sample),
+            f"{SHAPES10_SPLIT_SIZES[split]} {_SPLIT_SEEDS[split]} {np.__version__}",
+        ]
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return os.path.join(cache_directory(), f"shapes10-{split}-{digest}.npz")
+
+
+def _write_disk_cache(path: str, images: np.ndarray, labels: np.ndarray) -> None:
+    """Writes the arrays atomically (a reader never sees half a file); a read-only or full disk
+    only costs the next process the drawing."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            dir=os.path.dirname(path), suffix=".npz", delete=False
+        ) as f:
+            np.savez(f, images=images, labels=labels)
+        os.replace(f.name, path)
+    except OSError:
+        pass

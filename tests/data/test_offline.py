@@ -45,9 +45,49 @@ def test_generation_is_a_pure_function_of_the_seed():
 
 
 def test_the_splits_are_the_images_recorded_results_were_made_with():
-    images, labels = shapes10_arrays("test")
+    # Drawn here, not read from the disk cache: the drawing itself must not have changed.
+    images, labels = generate_shapes10(2_000, offline._SPLIT_SEEDS["test"])
     digest = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
     assert digest == "feeeb0368000b6b7b6b26139c72a41473d59a6317722998fbfeb4599fd029ae6"
+    cached_images, cached_labels = shapes10_arrays("test")
+    np.testing.assert_array_equal(cached_images, images)
+    np.testing.assert_array_equal(cached_labels, labels)
+
+
+def test_a_new_process_reads_the_splits_from_the_disk_cache_and_redraws_a_damaged_one(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DEEPNETS_CACHE_DIR", str(tmp_path))
+    drawn = []
+    draw = offline.generate_shapes10
+
+    def counting(num_examples, seed):
+        drawn.append(num_examples)
+        return draw(num_examples, seed)
+
+    monkeypatch.setattr(offline, "generate_shapes10", counting)
+    offline.shapes10_arrays.cache_clear()  # as in a new process
+    try:
+        images, labels = offline.shapes10_arrays("test")
+        (path,) = tmp_path.glob("shapes10-test-*.npz")
+        offline.shapes10_arrays.cache_clear()
+        again, again_labels = offline.shapes10_arrays("test")
+        assert drawn == [2_000]  # the second read came from the file
+        np.testing.assert_array_equal(again, images)
+        np.testing.assert_array_equal(again_labels, labels)
+        assert not again.flags.writeable
+        path.write_bytes(b"not an npz file")  # damaged: drawn again and rewritten
+        offline.shapes10_arrays.cache_clear()
+        redrawn, _ = offline.shapes10_arrays("test")
+        np.testing.assert_array_equal(redrawn, images)
+        assert drawn == [2_000, 2_000] and path.stat().st_size > 1_000_000
+        # A cache directory that cannot be written costs the drawing, nothing else.
+        monkeypatch.setenv("DEEPNETS_CACHE_DIR", str(path))  # a file, not a directory
+        offline.shapes10_arrays.cache_clear()
+        np.testing.assert_array_equal(offline.shapes10_arrays("test")[0], images)
+        assert drawn == [2_000] * 3
+    finally:
+        offline.shapes10_arrays.cache_clear()
 
 
 def test_the_masks_come_with_the_same_images_and_mark_the_shapes():

@@ -28,6 +28,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from deepnets.cache import CACHE_VARIABLE as CACHE_VARIABLE  # re-exported: the tests set it
+from deepnets.cache import cache_directory
 from deepnets.cpu_kernels import (
     DECISION_VARIABLE,
     ONEDNN_VARIABLE,
@@ -41,7 +43,6 @@ from deepnets.cpu_kernels import (
 from deepnets.training.errors import CpuKernelError
 from deepnets.training.runtime.kernel_check import Case, convolution_cases
 
-CACHE_VARIABLE = "DEEPNETS_CACHE_DIR"
 _problems: dict[str, str | None] = {}  # kernel_problem's answers by model recipe, this process
 CHECK_TIMEOUT_SECONDS = 600
 
@@ -52,9 +53,7 @@ CheckShapes = Callable[[Sequence[Case]], dict[str, str]]
 def cache_path() -> str:
     """This machine's verdict file: `<cache dir>/onednn-<hash of CPU model, CPU flags and
     TensorFlow version>.json`; the cache dir is `$DEEPNETS_CACHE_DIR` or `~/.cache/deepnets`."""
-    directory = os.environ.get(CACHE_VARIABLE) or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "deepnets"
-    )
+    directory = cache_directory()
     key = "\n".join([cpu_model(), " ".join(sorted(cpu_flags())), tf.__version__])
     return os.path.join(directory, f"onednn-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json")
 
