@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from one_process import run_binaries
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 
@@ -22,30 +23,49 @@ def _run(module, *args, timeout=600):
     )
 
 
-@pytest.mark.parametrize(
-    "args, pattern",
-    [
-        (["--model=resnet51"], "--model: Unknown model name 'resnet51'"),
-        (["--global_batch_size=-8"], "--global_batch_size=-8 is invalid: expected a positive"),
-        (["--schedule=onecycle"], "--schedule='onecycle' is invalid: expected one of 'constant'"),
-        (["--optimizer=rmsprop"], "--optimizer='rmsprop' is invalid: expected one of 'sgd'"),
-        (["--model_overrides=stem=tiny"], "--model_overrides: `stem` must be one of"),
-        (["--model_overrides=colour=red"], "--model_overrides: resnet18 has no argument `colour`"),
-        (["--model_overrides=stem"], "--model_overrides: 'stem' is not KEY=VALUE"),
-        (["--decay_epochs=10,x"], "--decay_epochs='10,x' is invalid: expected comma-separated"),
+BAD_FLAGS = [
+    # First: --cpu_replicas splits the CPU, which TensorFlow allows only before it runs an op,
+    # and the other cases share its process (see `bad_flag_runs`).
+    (
+        ["--cpu_replicas=2", "--strategy=mirrored", "--global_batch_size=33"],
+        "--global_batch_size: 33 is not divisible by the 2 replicas",
+    ),
+    (["--model=resnet51"], "--model: Unknown model name 'resnet51'"),
+    (["--global_batch_size=-8"], "--global_batch_size=-8 is invalid: expected a positive"),
+    (["--schedule=onecycle"], "--schedule='onecycle' is invalid: expected one of 'constant'"),
+    (["--optimizer=rmsprop"], "--optimizer='rmsprop' is invalid: expected one of 'sgd'"),
+    (["--model_overrides=stem=tiny"], "--model_overrides: `stem` must be one of"),
+    (["--model_overrides=colour=red"], "--model_overrides: resnet18 has no argument `colour`"),
+    (["--model_overrides=stem"], "--model_overrides: 'stem' is not KEY=VALUE"),
+    (["--decay_epochs=10,x"], "--decay_epochs='10,x' is invalid: expected comma-separated"),
+    (["--dataset=cifar10", "--nodownload", "--data_dir={tmp}"], "--dataset: .*cifar10.*"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_flag_runs(tmp_path_factory):
+    """Each bad-flag command of BAD_FLAGS, and the unparsable value last, as deepnets-train
+    answers them, all in one process (TensorFlow starts once, not eleven times): {case: (its
+    folder, the CompletedProcess)}."""
+    folders = [tmp_path_factory.mktemp("bad_flag") for _ in BAD_FLAGS]
+    calls = [
         (
-            ["--cpu_replicas=2", "--strategy=mirrored", "--global_batch_size=33"],
-            "--global_batch_size: 33 is not divisible by the 2 replicas",
-        ),
-        (
-            ["--dataset=cifar10", "--nodownload", "--data_dir={tmp}"],
-            "--dataset: .*cifar10.*",
-        ),
-    ],
-)
-def test_bad_flag_exits_2_with_one_line_naming_the_flag(args, pattern, tmp_path):
-    args = [a.format(tmp=tmp_path) for a in args]
-    result = _run("trainers.train", f"--model_dir={tmp_path / 'run'}", "--train_steps=1", *args)
+            "trainers.train",
+            [f"--model_dir={folder / 'run'}", "--train_steps=1"]
+            + [a.format(tmp=folder) for a in args],
+        )
+        for folder, (args, _) in zip(folders, BAD_FLAGS, strict=True)
+    ]
+    unparsable = tmp_path_factory.mktemp("unparsable")
+    calls.append(("trainers.train", ["--global_batch_size=many", f"--model_dir={unparsable}"]))
+    results = run_binaries(*calls)
+    return list(zip(folders, results[:-1], strict=True)), results[-1]
+
+
+@pytest.mark.parametrize("case", range(len(BAD_FLAGS)), ids=[str(a) for a, _ in BAD_FLAGS])
+def test_bad_flag_exits_2_with_one_line_naming_the_flag(case, bad_flag_runs):
+    tmp_path, result = bad_flag_runs[0][case]
+    pattern = BAD_FLAGS[case][1]
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("deepnets-train:")]
@@ -54,8 +74,8 @@ def test_bad_flag_exits_2_with_one_line_naming_the_flag(args, pattern, tmp_path)
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_unparsable_flag_value_is_reported_by_absl_without_traceback(tmp_path):
-    result = _run("trainers.train", "--global_batch_size=many", f"--model_dir={tmp_path}")
+def test_unparsable_flag_value_is_reported_by_absl_without_traceback(bad_flag_runs):
+    result = bad_flag_runs[1]
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "--global_batch_size" in result.stderr
