@@ -45,7 +45,8 @@ def run_binaries(*calls, env=None, timeout=900):
 
     The binaries of one call list must be able to share a process: their flags must not clash
     (deepnets-evaluate and deepnets-predict both define --batch_size; deepnets-train and the
-    model-source binaries both define --model_dir).
+    model-source binaries both define --model_dir), and a flag one of them requires holds for
+    the runs after it (deepnets-export's --output_dir: put it last).
 
     Args:
         calls: (module, [arguments]) pairs, e.g. ("trainers.evaluate", ["--model_dir=run"]).
