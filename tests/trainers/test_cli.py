@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from one_process import run_binaries
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 
@@ -22,30 +23,49 @@ def _run(module, *args, timeout=600):
     )
 
 
-@pytest.mark.parametrize(
-    "args, pattern",
-    [
-        (["--model=resnet51"], "--model: Unknown model name 'resnet51'"),
-        (["--global_batch_size=-8"], "--global_batch_size=-8 is invalid: expected a positive"),
-        (["--schedule=onecycle"], "--schedule='onecycle' is invalid: expected one of 'constant'"),
-        (["--optimizer=rmsprop"], "--optimizer='rmsprop' is invalid: expected one of 'sgd'"),
-        (["--model_overrides=stem=tiny"], "--model_overrides: `stem` must be one of"),
-        (["--model_overrides=colour=red"], "--model_overrides: resnet18 has no argument `colour`"),
-        (["--model_overrides=stem"], "--model_overrides: 'stem' is not KEY=VALUE"),
-        (["--decay_epochs=10,x"], "--decay_epochs='10,x' is invalid: expected comma-separated"),
+BAD_FLAGS = [
+    # First: --cpu_replicas splits the CPU, which TensorFlow allows only before it runs an op,
+    # and the other cases share its process (see `bad_flag_runs`).
+    (
+        ["--cpu_replicas=2", "--strategy=mirrored", "--global_batch_size=33"],
+        "--global_batch_size: 33 is not divisible by the 2 replicas",
+    ),
+    (["--model=resnet51"], "--model: Unknown model name 'resnet51'"),
+    (["--global_batch_size=-8"], "--global_batch_size=-8 is invalid: expected a positive"),
+    (["--schedule=onecycle"], "--schedule='onecycle' is invalid: expected one of 'constant'"),
+    (["--optimizer=rmsprop"], "--optimizer='rmsprop' is invalid: expected one of 'sgd'"),
+    (["--model_overrides=stem=tiny"], "--model_overrides: `stem` must be one of"),
+    (["--model_overrides=colour=red"], "--model_overrides: resnet18 has no argument `colour`"),
+    (["--model_overrides=stem"], "--model_overrides: 'stem' is not KEY=VALUE"),
+    (["--decay_epochs=10,x"], "--decay_epochs='10,x' is invalid: expected comma-separated"),
+    (["--dataset=cifar10", "--nodownload", "--data_dir={tmp}"], "--dataset: .*cifar10.*"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_flag_runs(tmp_path_factory):
+    """Each bad-flag command of BAD_FLAGS, and the unparsable value last, as deepnets-train
+    answers them, all in one process (TensorFlow starts once, not eleven times): {case: (its
+    folder, the CompletedProcess)}."""
+    folders = [tmp_path_factory.mktemp("bad_flag") for _ in BAD_FLAGS]
+    calls = [
         (
-            ["--cpu_replicas=2", "--strategy=mirrored", "--global_batch_size=33"],
-            "--global_batch_size: 33 is not divisible by the 2 replicas",
-        ),
-        (
-            ["--dataset=cifar10", "--nodownload", "--data_dir={tmp}"],
-            "--dataset: .*cifar10.*",
-        ),
-    ],
-)
-def test_bad_flag_exits_2_with_one_line_naming_the_flag(args, pattern, tmp_path):
-    args = [a.format(tmp=tmp_path) for a in args]
-    result = _run("trainers.train", f"--model_dir={tmp_path / 'run'}", "--train_steps=1", *args)
+            "trainers.train",
+            [f"--model_dir={folder / 'run'}", "--train_steps=1"]
+            + [a.format(tmp=folder) for a in args],
+        )
+        for folder, (args, _) in zip(folders, BAD_FLAGS, strict=True)
+    ]
+    unparsable = tmp_path_factory.mktemp("unparsable")
+    calls.append(("trainers.train", ["--global_batch_size=many", f"--model_dir={unparsable}"]))
+    results = run_binaries(*calls)
+    return list(zip(folders, results[:-1], strict=True)), results[-1]
+
+
+@pytest.mark.parametrize("case", range(len(BAD_FLAGS)), ids=[str(a) for a, _ in BAD_FLAGS])
+def test_bad_flag_exits_2_with_one_line_naming_the_flag(case, bad_flag_runs):
+    tmp_path, result = bad_flag_runs[0][case]
+    pattern = BAD_FLAGS[case][1]
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("deepnets-train:")]
@@ -54,8 +74,8 @@ def test_bad_flag_exits_2_with_one_line_naming_the_flag(args, pattern, tmp_path)
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_unparsable_flag_value_is_reported_by_absl_without_traceback(tmp_path):
-    result = _run("trainers.train", "--global_batch_size=many", f"--model_dir={tmp_path}")
+def test_unparsable_flag_value_is_reported_by_absl_without_traceback(bad_flag_runs):
+    result = bad_flag_runs[1]
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "--global_batch_size" in result.stderr
@@ -87,68 +107,63 @@ def test_short_run_then_evaluate_and_export(tmp_path):
         assert (run_dir / name).exists(), name  # of the final evaluation
     assert "per-class top-1 " in train.stdout
 
-    evaluate = _run("trainers.evaluate", f"--model_dir={run_dir}", "--batch_size=500")
+    # The evaluations and the export share one process (TensorFlow started once, not four
+    # times); each still runs through its binary's flags and exit status.
+    reports, out = tmp_path / "final_reports", tmp_path / "exported"
+    evaluate, final, viewed, export = run_binaries(
+        ("trainers.evaluate", [f"--model_dir={run_dir}", "--batch_size=500"]),
+        # A model file writes its reports only where --report_dir says (a bare network: scored
+        # without the run's test-time views; its weights are step 6's, checked below).
+        (
+            "trainers.evaluate",
+            [f"--model_path={run_dir / 'final.keras'}", "--dataset=shapes10"]
+            + ["--batch_size=500", f"--report_dir={reports}"],
+        ),
+        # With the run's views named on the command line, the bare network scores as the run
+        # did.
+        (
+            "trainers.evaluate",
+            [f"--model_path={run_dir / 'final.keras'}", "--dataset=shapes10"]
+            + ["--batch_size=500", "--eval_flip", "--eval_translate=1"],
+        ),
+        ("trainers.export", [f"--model_dir={run_dir}", f"--output_dir={out}"]),
+    )
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     metrics = json.loads(evaluate.stdout.strip().splitlines()[-1].split(": ", 1)[1])
     assert metrics["examples"] == 2000
     assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
     _check_per_class_reports(run_dir / "evaluation" / "ckpt-6", metrics, evaluate.stdout)
 
-    # A model file writes its reports only where --report_dir says (a bare network: scored
-    # without the run's test-time views; its weights are step 6's, checked below).
-    reports = tmp_path / "final_reports"
-    final = _run(
-        "trainers.evaluate",
-        f"--model_path={run_dir / 'final.keras'}",
-        "--dataset=shapes10",
-        "--batch_size=500",
-        f"--report_dir={reports}",
-    )
     assert final.returncode == 0, final.stderr[-3000:]
     plain = json.loads(final.stdout.strip().splitlines()[-1].split(": ", 1)[1])
     assert plain["examples"] == 2000 and plain["loss"] != pytest.approx(metrics["loss"])
     _check_per_class_reports(reports, plain, final.stdout)
-    # With the run's views named on the command line, the bare network scores as the run did.
-    viewed = _run(
-        "trainers.evaluate",
-        f"--model_path={run_dir / 'final.keras'}",
-        "--dataset=shapes10",
-        "--batch_size=500",
-        "--eval_flip",
-        "--eval_translate=1",
-    )
     assert viewed.returncode == 0, viewed.stderr[-3000:]
     views = json.loads(viewed.stdout.strip().splitlines()[-1].split(": ", 1)[1])
     assert views["loss"] == pytest.approx(metrics["loss"], abs=1e-5)
     assert views["top1"] == pytest.approx(metrics["top1"], abs=1e-6)
 
-    out = tmp_path / "exported"
-    export = _run("trainers.export", f"--model_dir={run_dir}", f"--output_dir={out}")
     assert export.returncode == 0, export.stderr[-3000:]
-    check = (
-        "import numpy as np, tensorflow as tf, deepnets\n"
-        f"m = tf.keras.models.load_model({str(out / 'model.keras')!r})\n"
-        f"s = tf.saved_model.load({str(out / 'saved_model')!r})\n"
-        "x = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype('uint8')\n"
-        "a, b = m(x).numpy(), s.serve_images(x)['probabilities'].numpy()\n"
-        f"f = tf.keras.models.load_model({str(run_dir / 'final.keras')!r})\n"
-        "p = m.preprocessing(x)\n"
-        "c = float(np.abs(f(p) - m.classifier(p)).max())\n"
-        "print(float(np.abs(a - b).max()), float(np.abs(a.sum(1) - 1).max()), c)\n"
-        "print(m.flip, m.translate)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", check], capture_output=True, text=True, env=ENV, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    diff, softmax_error, final_diff, flip, translate = result.stdout.split()
-    assert float(diff) < 1e-5 and float(softmax_error) < 1e-5  # same outputs, and probabilities
-    assert float(final_diff) < 1e-5  # final.keras holds the last checkpoint's weights
-    assert (flip, translate) == ("True", "1")  # scored with the run's test-time views
+    import tensorflow as tf
+
+    import deepnets  # noqa: F401  (its layers, for loading)
+
+    m = tf.keras.models.load_model(out / "model.keras")
+    s = tf.saved_model.load(str(out / "saved_model"))
+    x = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype("uint8")
+    a, b = m(x).numpy(), s.serve_images(x)["probabilities"].numpy()
+    f = tf.keras.models.load_model(run_dir / "final.keras")
+    p = m.preprocessing(x)
+    assert float(np.abs(a - b).max()) < 1e-5  # the same outputs
+    assert float(np.abs(a.sum(1) - 1).max()) < 1e-5  # and probabilities
+    # final.keras holds the last checkpoint's weights
+    assert float(np.abs(f(p) - m.classifier(p)).max()) < 1e-5
+    assert (m.flip, m.translate) == (True, 1)  # scored with the run's test-time views
     # The exported model evaluates like the run it came from (its preprocessing and test-time
-    # views travel along).
-    exported = _run(
-        "trainers.evaluate", f"--model_path={out / 'model.keras'}", "--dataset=shapes10"
+    # views travel along). Its own process: deepnets-export's required --output_dir would
+    # refuse deepnets-evaluate's flags in the export's.
+    (exported,) = run_binaries(
+        ("trainers.evaluate", [f"--model_path={out / 'model.keras'}", "--dataset=shapes10"])
     )
     assert exported.returncode == 0, exported.stderr[-3000:]
     again = json.loads(exported.stdout.strip().splitlines()[-1].split(": ", 1)[1])

@@ -35,6 +35,7 @@ def test_a_model_with_a_wrong_kernel_shape_trains_with_onednn_off(tmp_path, monk
         [sys.executable, "-m", "trainers.train", "--model=resnet18"]
         + ["--model_overrides=stem=cifar,width=4", "--dataset=shapes10", "--train_steps=2"]
         + ["--steps_per_loop=2", "--global_batch_size=16", "--eval_batch_size=500"]
+        + ["--noexport_saved_model"]  # not what this test is about: seconds of tracing
         + [f"--model_dir={run_dir}"],
         capture_output=True,
         text=True,

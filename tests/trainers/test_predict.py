@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from one_process import run_binaries
 
 from deepnets.data.folders import ImageFolder
+from deepnets.training import TrainConfig, plan_run, train
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 COLORS = {"blue": 2, "green": 1, "red": 0}
@@ -46,19 +48,22 @@ def trained(tmp_path_factory):
                 photo(channel, 100 * channel + i, SIZES[i % 3])
             )
     run_dir = tmp_path_factory.mktemp("run")
-    train = run(
-        "trainers.train",
-        "--model=resnet18",
-        "--model_overrides=stem=cifar,width=4",
-        f"--dataset={root}",
-        "--image_size=24",
-        "--train_steps=10",
-        "--steps_per_loop=5",
-        "--global_batch_size=16",
-        "--learning_rate=0.05",
-        f"--model_dir={run_dir}",
+    # Trained in this process: what these tests run through the binaries is evaluation,
+    # export and prediction (tests/trainers/test_cli.py runs deepnets-train itself).
+    cfg = TrainConfig(
+        model="resnet18",
+        model_overrides={"stem": "cifar", "width": 4},
+        dataset=str(root),
+        image_size=24,
+        epochs=None,
+        train_steps=10,
+        steps_per_loop=5,
+        global_batch_size=16,
+        learning_rate=0.05,
+        model_dir=str(run_dir),
+        export_saved_model=False,  # predict and export read the checkpoint
     )
-    assert train.returncode == 0, train.stderr[-3000:]
+    assert train(plan_run(cfg)).final_step == 10
     return root, run_dir
 
 
@@ -115,19 +120,23 @@ def test_bad_inputs_get_one_line_each_and_the_others_are_still_classified(traine
 
 def test_an_exported_model_predicts_like_its_run_and_a_plain_model_is_refused(trained, tmp_path):
     root, run_dir = trained
-    export = run("trainers.export", f"--model_dir={run_dir}", f"--output_dir={tmp_path}")
-    assert export.returncode == 0, export.stderr[-3000:]
     folder = str(root / "green")
-    by_run = run("trainers.predict", f"--model_dir={run_dir}", "--output_format=csv", folder)
-    by_export = run(
-        "trainers.predict",
-        f"--model_path={tmp_path / 'model.keras'}",
-        "--output_format=csv",
-        folder,
+    # Two processes, not five: deepnets-export's required --output_dir holds for the runs
+    # after it in its process.
+    by_run, table, plain, export = run_binaries(
+        ("trainers.predict", [f"--model_dir={run_dir}", "--output_format=csv", folder]),
+        ("trainers.predict", [f"--model_dir={run_dir}", "--top_k=1", folder]),
+        ("trainers.predict", [f"--model_path={run_dir / 'final.keras'}", folder]),
+        ("trainers.export", [f"--model_dir={run_dir}", f"--output_dir={tmp_path}"]),
+    )
+    assert export.returncode == 0, export.stderr[-3000:]
+    (by_export,) = run_binaries(
+        (
+            "trainers.predict",
+            [f"--model_path={tmp_path / 'model.keras'}", "--output_format=csv", folder],
+        )
     )
     assert by_run.returncode == by_export.returncode == 0, by_export.stderr[-2000:]
     assert by_run.stdout == by_export.stdout and len(by_run.stdout.splitlines()) == 1 + 30 * 3
-    table = run("trainers.predict", f"--model_dir={run_dir}", "--top_k=1", folder)
     assert table.stdout.splitlines()[0].split() == ["image", "top-1"]
-    plain = run("trainers.predict", f"--model_path={run_dir / 'final.keras'}", folder)
     assert plain.returncode == 2 and "without its preprocessing and class names" in plain.stderr
