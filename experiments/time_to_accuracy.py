@@ -191,8 +191,8 @@ def draw(
     if target is not None:
         ax.axhline(target, color="gray", linestyle=":", label=f"target {target:g}%")
     ax.axvline(20, color="gray", linestyle="--", linewidth=0.8)
-    on = f" on {shared.pop()}" if len(shared) == 1 else ""
-    ax.set_xlabel(f"wall-clock minutes{on} (evaluations included)")
+    on = f"\non {shared.pop()}" if len(shared) == 1 else ""  # a machine line is long
+    ax.set_xlabel(f"wall-clock minutes (evaluations included){on}")
     ax.set_ylabel("held-out top-1")
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     ax.set_title(title, fontweight="bold")
