@@ -86,6 +86,16 @@ def test_a_new_process_reads_the_splits_from_the_disk_cache_and_redraws_a_damage
         offline.shapes10_arrays.cache_clear()
         np.testing.assert_array_equal(offline.shapes10_arrays("test")[0], images)
         assert drawn == [2_000] * 3
+        # Without readable source (no key for the cache) the split is drawn and not stored.
+        monkeypatch.setenv("DEEPNETS_CACHE_DIR", str(tmp_path / "sourceless"))
+
+        def no_source(_):
+            raise OSError("could not get source code")
+
+        monkeypatch.setattr(offline.inspect, "getsource", no_source)
+        offline.shapes10_arrays.cache_clear()
+        np.testing.assert_array_equal(offline.shapes10_arrays("test")[0], images)
+        assert drawn == [2_000] * 4 and not (tmp_path / "sourceless").exists()
     finally:
         offline.shapes10_arrays.cache_clear()
 
