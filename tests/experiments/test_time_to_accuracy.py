@@ -3,15 +3,13 @@ generated folder, and writes its table, results.json and picture; the tutorial s
 time budget even inside an epoch."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from deepnets.training.runtime.machine import cpu_model
+from tests.experiments.run_module import run_experiment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,23 +34,12 @@ def test_tool_trains_both_recipes_and_reports(tmp_path):
     # A recipe measured earlier into the same folder stays in the results and the picture.
     out.mkdir()
     (out / "results.json").write_text(json.dumps({"earlier": [[3.0, 0.5, 10]]}))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.time_to_accuracy",
-            f"--folder={folder}",
-            f"--output_dir={out}",
-            f"--recipes=tiny={flagfile},tutorial_vgg16",
-            "--tutorial_minutes=0.001",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = run_experiment(
+        "experiments.time_to_accuracy",
+        f"--folder={folder}",
+        f"--output_dir={out}",
+        f"--recipes=tiny={flagfile},tutorial_vgg16",
+        "--tutorial_minutes=0.001",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
@@ -81,13 +68,12 @@ def test_tool_trains_both_recipes_and_reports(tmp_path):
 
     # With no recipe, it draws the picture and the table again from results.json alone.
     (out / "time_to_accuracy.png").unlink()
-    redraw = subprocess.run(
-        [sys.executable, "-m", "experiments.time_to_accuracy", f"--folder={folder}"]
-        + [f"--output_dir={out}", "--recipes=", "--target_top1=60"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    redraw = run_experiment(
+        "experiments.time_to_accuracy",
+        f"--folder={folder}",
+        f"--output_dir={out}",
+        "--recipes=",
+        "--target_top1=60",
         timeout=300,
     )
     assert redraw.returncode == 0, redraw.stderr[-3000:]
@@ -97,14 +83,13 @@ def test_tool_trains_both_recipes_and_reports(tmp_path):
 
 
 def test_tool_names_a_bad_recipe_and_a_folder_without_images(tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    env["PYTHONPATH"] = str(REPO_ROOT)
-
     def run(recipes):
-        command = [sys.executable, "-m", "experiments.time_to_accuracy", f"--folder={tmp_path}"]
-        command += [f"--output_dir={tmp_path / 'out'}", f"--recipes={recipes}"]
-        return subprocess.run(
-            command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+        return run_experiment(
+            "experiments.time_to_accuracy",
+            f"--folder={tmp_path}",
+            f"--output_dir={tmp_path / 'out'}",
+            f"--recipes={recipes}",
+            timeout=300,
         )
 
     result = run("fast=missing.cfg")

@@ -2,13 +2,12 @@
 and measures what it says: the spread at initialization, the losses, dead units, top-1."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+from tests.experiments.run_module import run_experiment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,17 +21,14 @@ def test_glorot_shrinks_the_logits_he_keeps_them_and_every_measure_is_written(tm
                 image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
                 path = tmp_path / "images" / split / name / f"{i}.png"
                 path.write_bytes(tf.io.encode_png(image).numpy())
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO_ROOT))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "experiments.vgg16_lesson"]
-    command += [f"--folder={tmp_path / 'images'}", f"--output_dir={out}"]
-    result = subprocess.run(
-        command + ["--variants=tutorial,he_sgd", "--steps=25"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    folder = f"--folder={tmp_path / 'images'}"
+    result = run_experiment(
+        "experiments.vgg16_lesson",
+        folder,
+        f"--output_dir={out}",
+        "--variants=tutorial,he_sgd",
+        "--steps=25",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
@@ -50,12 +46,7 @@ def test_glorot_shrinks_the_logits_he_keeps_them_and_every_measure_is_written(tm
         assert 0 <= r["held_out_top1"] <= 1
     assert (out / "vgg16_lesson.png").stat().st_size > 10_000
     assert "tutorial" in result.stdout and "he_sgd" in result.stdout
-    bad = subprocess.run(
-        command + ["--variants=tutorial,lion"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    bad = run_experiment(
+        "experiments.vgg16_lesson", folder, f"--output_dir={out}", "--variants=tutorial,lion"
     )
     assert bad.returncode != 0 and "--variants" in bad.stderr and "lion" in bad.stderr
