@@ -89,6 +89,19 @@ def test_the_cache_is_per_cpu_flags_and_outside_the_home_in_tests(cache, monkeyp
     assert cache_path() != path  # another CPU: its own verdicts
 
 
+@pytest.mark.parametrize("variable", ["ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"])
+def test_the_cache_is_per_onednn_isa_cap(cache, monkeypatch, variable):
+    # Capped at AVX2, oneDNN runs other kernels (on an AMX Xeon, the AVX2 EPYC's wrong one).
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    uncapped = cache_path()
+    monkeypatch.setenv(variable, "AVX2")
+    capped = cache_path()
+    assert capped != uncapped
+    monkeypatch.setenv(variable, "AVX512_CORE")
+    assert cache_path() not in (capped, uncapped)
+
+
 def test_a_wrong_shape_of_the_model_is_found_when_deepnets_turned_onednn_on(
     cache, model, monkeypatch
 ):

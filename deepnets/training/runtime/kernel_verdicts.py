@@ -2,11 +2,13 @@
 
 Where deepnets turned oneDNN on by itself (`deepnets.cpu_kernels`), a kernel it brings could be
 wrong on this CPU: on a 2-core AVX2-only AMD EPYC the weight gradient of a 1x1 stride-2
-convolution with 3 or 4 input channels came out up to 97% off. So before training,
+convolution with 3 or 4 input channels came out up to 97% off (and the same kernel is wrong on
+an AMX Xeon when oneDNN is capped at AVX2 with `ONEDNN_MAX_CPU_ISA=AVX2`). So before training,
 `deepnets-train` asks `wrong_convolution(model)`: the model's convolution shapes are checked
 (`deepnets.training.runtime.kernel_check`, float32 with oneDNN against float64) in a process of
 their own, started with `TF_ENABLE_ONEDNN_OPTS=1`, in seconds, and the verdicts are cached per
-CPU model, CPU flags and TensorFlow version; a shape checked once is never checked again on the
+CPU model, CPU flags, oneDNN's ISA cap (`ONEDNN_MAX_CPU_ISA`, which picks other kernels) and
+TensorFlow version; a shape checked once is never checked again on the
 same machine. The cache lives in `$DEEPNETS_CACHE_DIR` (default `~/.cache/deepnets`).
 
 The design: TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` once, when it starts, and the binaries
@@ -49,12 +51,18 @@ CHECK_TIMEOUT_SECONDS = 600
 # Runs the kernel check of some shapes in a fresh process with oneDNN on: {str(case): verdict}.
 CheckShapes = Callable[[Sequence[Case]], dict[str, str]]
 
+# oneDNN's own variables that cap the instruction set its kernels use (the older name second):
+# another cap runs other kernels, so its verdicts are kept apart.
+ISA_CAP_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+
 
 def cache_path() -> str:
-    """This machine's verdict file: `<cache dir>/onednn-<hash of CPU model, CPU flags and
-    TensorFlow version>.json`; the cache dir is `$DEEPNETS_CACHE_DIR` or `~/.cache/deepnets`."""
+    """This machine's verdict file: `<cache dir>/onednn-<hash of CPU model, CPU flags, oneDNN's
+    ISA cap and TensorFlow version>.json`; the cache dir is `$DEEPNETS_CACHE_DIR` or
+    `~/.cache/deepnets`."""
     directory = cache_directory()
-    key = "\n".join([cpu_model(), " ".join(sorted(cpu_flags())), tf.__version__])
+    caps = [f"{name}={os.environ.get(name, '')}" for name in ISA_CAP_VARIABLES]
+    key = "\n".join([cpu_model(), " ".join(sorted(cpu_flags())), tf.__version__, *caps])
     return os.path.join(directory, f"onednn-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json")
 
 
