@@ -26,6 +26,11 @@ Environment variables:
         for processes the binary starts or restarts; internal.
     DEEPNETS_FAKE_CPU_FLAGS: for tests only: the CPU flags to pretend this CPU has
         (space-separated, as /proc/cpuinfo lists them).
+    ONEDNN_MAX_CPU_ISA (or the older DNNL_MAX_CPU_ISA): oneDNN's own cap on the instructions
+        its kernels use, e.g. "AVX2"; deepnets reads it (`onednn_isa_cap`): kernels checked
+        under one cap are not taken for another's, and bfloat16 is not chosen under a cap that
+        leaves out the CPU's bfloat16 units. On a CPU with AVX-512, `ONEDNN_MAX_CPU_ISA=AVX2`
+        runs the kernels an AVX2-only CPU gets (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -53,6 +58,22 @@ TENSORFLOW_ONEDNN_UNITS = {
     "amx_int8": "AMX",
     "amx_bf16": "AMX",
 }
+# oneDNN's variables capping the instruction set of its kernels; the first set one counts.
+ISA_CAP_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+# oneDNN's ISA names under which its kernels may use the CPU's bfloat16 units.
+BFLOAT16_ISA_CAPS = frozenset(
+    {
+        "AVX512_CORE_BF16",
+        "AVX512_CORE_FP16",
+        "AVX512_CORE_AMX",
+        "AVX512_CORE_AMX_FP16",
+        "AVX10_1_512",
+        "AVX10_1_512_AMX",
+        "AVX10_1_512_AMX_FP16",
+        "DEFAULT",
+        "ALL",
+    }
+)
 X86_MACHINES = ("x86_64", "amd64", "i386", "i686", "x86")
 _TRUE, _FALSE = ("1", "true"), ("0", "false")  # what TensorFlow reads as a boolean
 
@@ -89,6 +110,23 @@ def cpu_flags() -> frozenset[str]:
     if fake is not None:
         return frozenset(fake.split())
     return frozenset((_cpuinfo_field("flags") or "").split())
+
+
+def onednn_isa_cap(environ: MutableMapping[str, str] | None = None) -> str | None:
+    """The instruction set oneDNN's kernels are capped at, upper case ("AVX2"), from
+    `ONEDNN_MAX_CPU_ISA` or else `DNNL_MAX_CPU_ISA`; None where neither is set."""
+    environ = os.environ if environ is None else environ
+    for name in ISA_CAP_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value:
+            return value.upper()
+    return None
+
+
+def bfloat16_allowed(environ: MutableMapping[str, str] | None = None) -> bool:
+    """Whether oneDNN's ISA cap (if any) lets its kernels use the CPU's bfloat16 units."""
+    cap = onednn_isa_cap(environ)
+    return cap is None or cap in BFLOAT16_ISA_CAPS
 
 
 def _cpuinfo_field(name: str) -> str | None:

@@ -16,7 +16,9 @@ from deepnets.cpu_kernels import (
     ONEDNN_VARIABLE,
     OPT_IN_VARIABLE,
     KernelDecision,
+    bfloat16_allowed,
     decide,
+    onednn_isa_cap,
     record,
 )
 
@@ -154,3 +156,24 @@ def test_no_warning_where_the_user_chose_or_tensorflow_runs_onednn(monkeypatch, 
     cpu_kernels.warn_if_slow()  # on: nothing to say
     assert not [w for w in recwarn if w.category is cpu_kernels.SlowKernelsWarning]
     assert DECISION_VARIABLE not in os.environ
+
+
+@pytest.mark.parametrize(
+    "environ, cap, bfloat16",
+    [
+        ({}, None, True),
+        ({"ONEDNN_MAX_CPU_ISA": "avx2"}, "AVX2", False),  # an AVX2 CPU's kernels
+        ({"DNNL_MAX_CPU_ISA": "AVX512_CORE"}, "AVX512_CORE", False),  # the older name
+        # oneDNN's own name counts first
+        (
+            {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16", "DNNL_MAX_CPU_ISA": "AVX2"},
+            "AVX512_CORE_BF16",
+            True,
+        ),
+        ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"}, "AVX512_CORE_AMX", True),
+        ({"ONEDNN_MAX_CPU_ISA": " "}, None, True),
+    ],
+)
+def test_onednns_isa_cap_and_whether_it_leaves_the_bfloat16_units(environ, cap, bfloat16):
+    assert onednn_isa_cap(environ) == cap
+    assert bfloat16_allowed(environ) is bfloat16

@@ -217,9 +217,16 @@ def format_comparison(comparison: KernelComparison) -> str:
     context = comparison.results[1][0]["context"]
     settings = context["settings"]
     count = len(comparison.results[0])
+    cap = context.get("onednn_isa_cap")
+    cap_text = (
+        f"; in both settings oneDNN capped at {cap} (ONEDNN_MAX_CPU_ISA), which also caps the "
+        "matrix products of TensorFlow's default path"
+        if cap
+        else ""
+    )
     notes = [
         f"{context['date']}  TensorFlow {context['tensorflow']}; {context['cpu']}, "
-        f"{context['cpu_count']} CPUs.",
+        f"{context['cpu_count']} CPUs{cap_text}.",
         f"{reference.label}: {reference.reason}. {chosen.label}: {chosen.reason}.",
         f"{2 * count} processes, {count} per setting, in ABBA order (TensorFlow reads "
         "TF_ENABLE_ONEDNN_OPTS when it starts); each: a warm-up, then one timed call of "

@@ -29,6 +29,8 @@ def report_notes(result: BenchmarkResult) -> list[str]:
     onednn = {True: "on", False: "off"}.get(ctx.get("onednn"), "unknown")
     if ctx.get("onednn_reason"):  # which kernels ran and who chose them (deepnets.cpu_kernels)
         onednn = f"{onednn} ({ctx['onednn_reason']})"
+    if ctx.get("onednn_isa_cap"):  # ONEDNN_MAX_CPU_ISA: the kernels of a lesser CPU
+        onednn += f", its kernels capped at {ctx['onednn_isa_cap']} (ONEDNN_MAX_CPU_ISA)"
     jit = "; ".join(
         f"{name}: (a) {d['deepnets_loop_jit_compile']}, (b) "
         f"{NA if d['keras_app_fit_jit_compile'] is None else d['keras_app_fit_jit_compile']}, "

@@ -208,6 +208,7 @@ def run_benchmark(settings: Settings) -> BenchmarkResult:
         "cpu_count": machine["cpus"],
         "onednn": machine["onednn"],
         "onednn_reason": machine["onednn_reason"],
+        "onednn_isa_cap": machine["onednn_isa_cap"],
         **{flag: machine[flag] for flag in BFLOAT16_UNITS},
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "peaks_flop_s": {

@@ -98,6 +98,8 @@ def test_the_cache_is_per_onednn_isa_cap(cache, monkeypatch, variable):
     monkeypatch.setenv(variable, "AVX2")
     capped = cache_path()
     assert capped != uncapped
+    monkeypatch.setenv(variable, "avx2")
+    assert cache_path() == capped
     monkeypatch.setenv(variable, "AVX512_CORE")
     assert cache_path() not in (capped, uncapped)
 

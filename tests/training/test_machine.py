@@ -53,7 +53,9 @@ def test_describe_machine_is_one_line_naming_each_fact():
     assert describe_machine().startswith(cpu_model() + ", ")
 
 
-def test_the_cpu_flags_are_those_proc_cpuinfo_lists_and_the_bfloat16_units_are_facts():
+def test_the_cpu_flags_are_those_proc_cpuinfo_lists_and_the_bfloat16_units_are_facts(monkeypatch):
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        monkeypatch.delenv(name, raising=False)
     with open("/proc/cpuinfo") as f:
         listed = next(line for line in f if line.startswith("flags")).split(":", 1)[1].split()
     assert cpu_flags() == frozenset(listed) and "sse2" in cpu_flags()
@@ -61,6 +63,19 @@ def test_the_cpu_flags_are_those_proc_cpuinfo_lists_and_the_bfloat16_units_are_f
     assert machine_facts()["avx512_bf16"] is ("avx512_bf16" in listed)
     units = "amx_bf16" in listed or "avx512_bf16" in listed
     assert native_bfloat16() is (units and bool(onednn_enabled()))
+
+
+def test_capped_at_avx2_onednn_leaves_the_bfloat16_units_out(monkeypatch):
+    monkeypatch.setattr(machine, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    monkeypatch.setattr(machine, "onednn_enabled", lambda: True)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert native_bfloat16() and machine_facts()["amx_bf16"]
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # the kernels of an AVX2 CPU: no bfloat16
+    assert not native_bfloat16()
+    facts = machine_facts()
+    assert facts["onednn_isa_cap"] == "AVX2" and not facts["amx_bf16"]
+    assert "oneDNN on (capped at AVX2), no GPU" in describe_machine(facts)
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from deepnets.cpu_kernels import (
     cpu_model,
     kernel_decision,
     onednn_enabled,
+    onednn_isa_cap,
 )
 from deepnets.training.errors import CpuKernelError
 from deepnets.training.runtime.kernel_check import Case, convolution_cases
@@ -51,18 +52,14 @@ CHECK_TIMEOUT_SECONDS = 600
 # Runs the kernel check of some shapes in a fresh process with oneDNN on: {str(case): verdict}.
 CheckShapes = Callable[[Sequence[Case]], dict[str, str]]
 
-# oneDNN's own variables that cap the instruction set its kernels use (the older name second):
-# another cap runs other kernels, so its verdicts are kept apart.
-ISA_CAP_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
-
 
 def cache_path() -> str:
     """This machine's verdict file: `<cache dir>/onednn-<hash of CPU model, CPU flags, oneDNN's
     ISA cap and TensorFlow version>.json`; the cache dir is `$DEEPNETS_CACHE_DIR` or
     `~/.cache/deepnets`."""
     directory = cache_directory()
-    caps = [f"{name}={os.environ.get(name, '')}" for name in ISA_CAP_VARIABLES]
-    key = "\n".join([cpu_model(), " ".join(sorted(cpu_flags())), tf.__version__, *caps])
+    cap = f"isa cap {onednn_isa_cap()}"  # another cap runs other kernels: its own verdicts
+    key = "\n".join([cpu_model(), " ".join(sorted(cpu_flags())), tf.__version__, cap])
     return os.path.join(directory, f"onednn-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json")
 
 

@@ -14,7 +14,14 @@ from typing import Any
 import tensorflow as tf
 
 # Read without TensorFlow (deepnets.cpu_kernels runs before it starts); named here too.
-from deepnets.cpu_kernels import cpu_flags, cpu_model, kernel_decision, onednn_enabled
+from deepnets.cpu_kernels import (
+    bfloat16_allowed,
+    cpu_flags,
+    cpu_model,
+    kernel_decision,
+    onednn_enabled,
+    onednn_isa_cap,
+)
 
 __all__ = [
     "BFLOAT16_UNITS",
@@ -25,6 +32,7 @@ __all__ = [
     "machine_facts",
     "native_bfloat16",
     "onednn_enabled",
+    "onednn_isa_cap",
     "usable_cpus",
 ]
 
@@ -53,22 +61,26 @@ def native_bfloat16() -> bool:
     Only then does `mixed_bfloat16` pay on a CPU: a `vgg_fast` training step ran 3.2x faster
     than in float32 on a 2-core Xeon with AMX, and 1.51x (`vgg_fast_half` 1.54x, a ResNet-18
     1.18x) on a 2-core AMD EPYC with AVX-512 BF16 and no AMX; on CPUs with neither, the bfloat16
-    kernels are slower than float32 ones.
+    kernels are slower than float32 ones. Nor where oneDNN is capped below them
+    (`ONEDNN_MAX_CPU_ISA=AVX2`, say).
     """
     flags = cpu_flags()
-    return any(flag in flags for flag in BFLOAT16_UNITS) and bool(onednn_enabled())
+    has_units = any(flag in flags for flag in BFLOAT16_UNITS)
+    return has_units and bfloat16_allowed() and bool(onednn_enabled())
 
 
 def machine_facts() -> dict[str, Any]:
     """{"cpu": model name, "cpus": usable logical CPUs, "onednn": bool or None,
-    "onednn_reason": who turned oneDNN on or off and why (`deepnets.cpu_kernels`), "amx_bf16"
-    and "avx512_bf16": whether the CPU has those bfloat16 units, "gpus": count}."""
-    flags = cpu_flags()
+    "onednn_reason": who turned oneDNN on or off and why (`deepnets.cpu_kernels`),
+    "onednn_isa_cap": oneDNN's ISA cap (`ONEDNN_MAX_CPU_ISA`) or None, "amx_bf16" and
+    "avx512_bf16": whether oneDNN may use those bfloat16 units of the CPU, "gpus": count}."""
+    flags = cpu_flags() if bfloat16_allowed() else frozenset()
     return {
         "cpu": cpu_model(),
         "cpus": usable_cpus(),
         "onednn": onednn_enabled(),
         "onednn_reason": kernel_decision().reason,
+        "onednn_isa_cap": onednn_isa_cap(),
         **{flag: flag in flags for flag in BFLOAT16_UNITS},
         "gpus": len(tf.config.list_physical_devices("GPU")),
     }
@@ -76,9 +88,12 @@ def machine_facts() -> dict[str, Any]:
 
 def describe_machine(facts: dict[str, Any] | None = None) -> str:
     """One line, e.g. "AMD EPYC, 2 CPUs, oneDNN on, no GPU" ("..., oneDNN on, AMX-BF16, ..."
-    or "..., AVX512-BF16, ..." where the CPU has bfloat16 units)."""
+    or "..., AVX512-BF16, ..." where the CPU has bfloat16 units; "oneDNN on (capped at AVX2)"
+    under `ONEDNN_MAX_CPU_ISA=AVX2`)."""
     facts = machine_facts() if facts is None else facts
     kernels = {True: "oneDNN on", False: "oneDNN off", None: "oneDNN unknown"}[facts.get("onednn")]
+    if facts.get("onednn_isa_cap"):
+        kernels += f" (capped at {facts['onednn_isa_cap']})"
     units = bfloat16_units(facts)
     if units:
         kernels += f", {units}"
