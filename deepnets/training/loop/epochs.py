@@ -22,6 +22,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from deepnets.training.loop.distributed_input import distribute
+
 TrainInputFn = Callable[[tf.distribute.InputContext, int], tf.data.Dataset]
 
 # The most epochs, and examples, one iterator spans: each epoch adds its pipeline (for an image
@@ -105,7 +107,7 @@ class EpochInput:
             return functools.reduce(tf.data.Dataset.concatenate, parts)
 
         self.iterators_opened += 1
-        return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+        return iter(distribute(self.strategy, dataset_fn))
 
     def for_steps(self, step: int, num_steps: int) -> Any:
         """The iterator that yields steps `step + 1 .. step + num_steps` (within one epoch).

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from deepnets import data
 from deepnets.models.view_averaging import average_probabilities, check_test_time
+from deepnets.training.loop.distributed_input import distribute
 from deepnets.training.loop.metrics import ClassificationMetrics, ConfusionMatrix
 from deepnets.training.optimization.optimizers import classification_loss
 
@@ -97,7 +98,7 @@ class Evaluator:
         """Evaluates over the whole dataset.
 
         Args:
-            dataset: a distributed dataset (from `strategy.distribute_datasets_from_function`).
+            dataset: a distributed dataset (from `distributed_input.distribute`).
 
         Returns:
             {"loss", "top1", "top5", "examples"} (see `ClassificationMetrics.result`).
@@ -254,7 +255,7 @@ def evaluate_split(
             global_batch_size, input_context=ctx, split=split, pad_to_full_batches=True
         )
 
-    dataset = strategy.distribute_datasets_from_function(dataset_fn)
+    dataset = distribute(strategy, dataset_fn)
     evaluator = Evaluator(
         strategy,
         model,

@@ -18,6 +18,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from deepnets.training.loop.distributed_input import distribute
 from deepnets.training.loop.epochs import EpochInput, TrainInputFn
 from deepnets.training.loop.evaluation import EvalInputFn, Evaluator
 from deepnets.training.loop.metrics import ClassificationMetrics
@@ -272,9 +273,7 @@ class StepRunner:
         if self.evaluator is None:
             return {}
         if self._eval_dataset is None:
-            self._eval_dataset = self.strategy.distribute_datasets_from_function(
-                self._eval_input_fn
-            )
+            self._eval_dataset = distribute(self.strategy, self._eval_input_fn)
         self.sync_state()
         return self.evaluator.evaluate(self._eval_dataset)
 
