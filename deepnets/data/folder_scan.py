@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from deepnets.data.autotuning import without_autotuning
 from deepnets.data.errors import DatasetUnavailableError
 from deepnets.data.images import IMAGE_EXTENSIONS, has_image_extension, read_image
 
@@ -256,7 +257,8 @@ def decodable_files(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
         deterministic=False,
     )
     indices, shapes = [np.zeros([0], np.int64)], [np.zeros([0, 2], np.int32)]
-    for batch_indices, batch_shapes in sizes.ignore_errors().batch(4096).as_numpy_iterator():
+    batches = without_autotuning(sizes.ignore_errors().batch(4096))
+    for batch_indices, batch_shapes in batches.as_numpy_iterator():
         indices.append(batch_indices)
         shapes.append(batch_shapes)
     indices, shapes = np.concatenate(indices), np.concatenate(shapes)

@@ -16,8 +16,10 @@ replicas of that pipeline.
 
 `train_dataset`: load -> shard -> cache (decoded uint8, before augmentation; kept across the
 per-epoch pipelines of a source, see `deepnets.data.shards`) -> shuffle -> repeat forever ->
-augment + normalize -> batch (drop remainder) -> prefetch. Yields `(image float32 [b, S, S, 3],
-label int32 [b])`. Image folders decode their files in parallel (see `deepnets.data.folders`).
+augment + normalize -> batch (drop remainder) -> prefetch, without tf.data's autotuning
+(`deepnets.data.autotuning`: its thread made iterators wait up to a minute to close). Yields
+`(image float32 [b, S, S, 3], label int32 [b])`. Image folders decode their files in parallel
+(see `deepnets.data.folders`).
 
 `eval_dataset`: load -> shard -> resize/crop + normalize -> batch -> prefetch, one pass,
 every example once. By default the last batch is partial. With `pad_to_full_batches=True` it
@@ -46,6 +48,7 @@ import math
 import tensorflow as tf
 
 from deepnets.data.augment import Augmentation, alternating_flip, augment_image
+from deepnets.data.autotuning import without_autotuning
 from deepnets.data.preprocessing import Preprocessing
 from deepnets.data.shards import pipeline_position, shard
 
@@ -118,7 +121,7 @@ def train_batches(
     dataset = dataset.batch(batch_size, drop_remainder=True)
     if mix is not None:
         dataset = dataset.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(dataset.prefetch(tf.data.AUTOTUNE))
 
 
 def eval_batches(
@@ -148,7 +151,7 @@ def eval_batches(
 
     dataset = dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
     if not pad_to_full_batches:
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return without_autotuning(dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
     pipeline_id, num_pipelines = pipeline_position(input_context)
     num_replicas = input_context.num_replicas_in_sync if input_context else 1
@@ -166,7 +169,8 @@ def eval_batches(
     ).repeat()
     dataset = dataset.map(lambda image, label: (image, label, tf.constant(1.0, tf.float32)))
     dataset = dataset.concatenate(padding).take(padded_size)
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    batches = dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(batches)
 
 
 def per_replica_batch_size(

@@ -1,10 +1,12 @@
-"""The loop's distributed input runs its pipelines without tf.data's autotuning, whose thread
-made TensorFlow's distributed iterators wait up to a minute when they were destroyed."""
+"""deepnets' pipelines and the loop's distributed input run without tf.data's autotuning, whose
+thread made TensorFlow's iterators wait up to a minute when they were destroyed."""
 
 import tensorflow as tf
 
+from deepnets.data import open_dataset
+from deepnets.data.autotuning import without_autotuning
 from deepnets.training.loop import distributed_input
-from deepnets.training.loop.distributed_input import distribute, without_autotuning
+from deepnets.training.loop.distributed_input import distribute
 
 
 def _pipeline() -> tf.data.Dataset:
@@ -30,3 +32,13 @@ def test_each_replicas_pipeline_is_built_without_autotuning(monkeypatch):
     dataset = distribute(strategy, lambda ctx: _pipeline().batch(4))
     assert [b.numpy().tolist() for b in dataset] == [[0, 2, 4, 6], [8, 10, 12, 14]]
     assert built and all(b.options().autotune.enabled is False for b in built)
+
+
+def test_the_training_and_evaluation_batches_of_a_source_run_without_autotuning():
+    source = open_dataset("shapes10")
+    train = source.train_dataset(8, seed=0)
+    evaluation = source.eval_dataset(8)
+    assert train.options().autotune.enabled is False
+    assert evaluation.options().autotune.enabled is False
+    images, labels = next(iter(train))
+    assert images.shape == (8, 32, 32, 3) and labels.shape == (8,)
