@@ -12,13 +12,26 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 for _name in ("DEEPNETS_FAST_CPU_KERNELS", "DEEPNETS_ONEDNN_DECISION", "DEEPNETS_FAKE_CPU_FLAGS"):
     os.environ.pop(_name, None)
 
+import gc  # noqa: E402
+import time  # noqa: E402
+
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+# A test this long may have left a tf.data iterator in a reference cycle. Freed later, at a
+# garbage collection some other test happens to trigger, TensorFlow's iterator destructor waits
+# for its pipeline's autotuning thread, whose sleep has grown to up to a minute by then (see
+# deepnets/data/autotuning.py); freed right after the test, the wait is short.
+COLLECT_AFTER_SECONDS = 2.0
 
 
 @pytest.fixture(autouse=True)
 def _reset_keras_state():
-    """Each test starts with the float32 policy and channels_last, whatever the last one set."""
+    """Each test starts with the float32 policy and channels_last, whatever the last one set;
+    after a long test, its garbage is collected at once (`COLLECT_AFTER_SECONDS`)."""
+    start = time.monotonic()
     yield
     tf.keras.mixed_precision.set_global_policy("float32")
     tf.keras.config.set_image_data_format("channels_last")
+    if time.monotonic() - start > COLLECT_AFTER_SECONDS:
+        gc.collect()
