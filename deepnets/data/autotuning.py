@@ -10,8 +10,9 @@ up to a minute (seen for distributed iterators every time, for plain ones someti
   deleted after 100 s: 42 s; 0.2 s with autotuning off;
 - in the test suite, a test that followed a training run in the same process stood still for
   17-171 s whenever Python's garbage collector freed that run's iterator (the stack: the main
-  thread in the iterator's destructor, waiting for a thread of the pipeline's pool), about 8
-  minutes in all over one `pytest` run.
+  thread in the iterator's destructor, waiting for a thread of the pipeline's pool): 670 s in
+  all over one `pytest` run with only the loop's pipelines without autotuning, 240 s once these
+  were too.
 
 So the pipelines deepnets builds (`deepnets.data`'s training and evaluation batches, the
 folder scan, and every pipeline the training loop distributes) run with autotuning off, unless

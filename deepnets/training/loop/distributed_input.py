@@ -1,10 +1,8 @@
 """Distributed input whose iterators close at once: `distribute(strategy, dataset_fn)`.
 
 `strategy.distribute_datasets_from_function` with every pipeline it builds without tf.data's
-autotuning (`deepnets.data.autotuning`): in TensorFlow 2.21 a distributed iterator waits, when
-it is destroyed, for the sleep of its pipeline's autotuning thread (up to 60 s) with Python's
-GIL held, which froze a process for 42 s after a pipeline of 100 s; without autotuning, 0.2 s.
-The training loop opens its training and evaluation iterators through it, so that user input
+autotuning (`deepnets.data.autotuning` says why: in TensorFlow 2.21 an iterator can wait up to
+a minute to close while that thread sleeps). The training loop opens its training and evaluation iterators through it, so that user input
 functions get the same.
 """
 
