@@ -2,8 +2,8 @@
 
 `strategy.distribute_datasets_from_function` with every pipeline it builds without tf.data's
 autotuning (`deepnets.data.autotuning` says why: in TensorFlow 2.21 an iterator can wait up to
-a minute to close while that thread sleeps). The training loop opens its training and evaluation iterators through it, so that user input
-functions get the same.
+a minute to close while that thread sleeps). The training loop opens its training and
+evaluation iterators through it, so that user input functions get the same.
 """
 
 from __future__ import annotations
