@@ -24,6 +24,38 @@ import tensorflow as tf  # noqa: E402
 # deepnets/data/autotuning.py); freed right after the test, the wait is short.
 COLLECT_AFTER_SECONDS = 2.0
 
+# The test files that take longest (`pytest --durations` on a 2-core machine, 2026-12-07),
+# longest first. The two workers take whole files in collection order (pyproject.toml:
+# `--no-loadscope-reorder`), so these start first and the short files fill in at the end.
+# pytest-xdist's own order (the files with most tests first) left most of these single-test
+# files to the end, where one worker ran the last of them while the other had finished.
+LONGEST_FIRST = (
+    "tests/training/test_fault_drills.py",
+    "tests/trainers/test_cli.py",
+    "tests/trainers/test_predict.py",
+    "tests/benchmarks/test_throughput.py",
+    "tests/training/test_run_folder.py",
+    "tests/training/test_train_api.py",
+    "tests/training/test_budget.py",
+    "tests/training/test_fine_tuning.py",
+    "tests/training/test_distributed.py",
+    "tests/training/test_fault_tolerance.py",
+    "tests/experiments/test_vgg16_lesson.py",
+    "tests/trainers/test_readme_command.py",
+    "tests/experiments/test_time_to_accuracy.py",
+    "tests/training/test_portable_export.py",
+    "tests/benchmarks/test_kernel_compare.py",
+    "tests/data/test_folder_pipelines.py",
+    "tests/backends/test_jax.py",
+    "tests/trainers/test_fast_kernels.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """The files of `LONGEST_FIRST` first, in its order; the others after, as collected."""
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
 
 @pytest.fixture(autouse=True)
 def _reset_keras_state():
