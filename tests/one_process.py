@@ -17,6 +17,9 @@ _DRIVER = """
 import contextlib, importlib, io, json, sys, traceback
 from absl import app, flags
 
+import trainers.cli
+
+trainers.cli.END_PROCESS_WHEN_DONE = False  # each binary returns here, not ending the process
 results = []
 for module_name, args in json.loads(sys.argv[1]):
     out, err = io.StringIO(), io.StringIO()

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import NoReturn
 
 USAGE_EXIT_CODE = 2
 FAILURE_EXIT_CODE = 1
+# Whether a binary ends its process as soon as it is done (`end_process`). Off where several
+# binaries run one after another in one process (tests/one_process.py).
+END_PROCESS_WHEN_DONE = True
 
 
 def run_binary(main: Callable[[list[str]], None], *flag_modules: str) -> None:
-    """`absl.app.run(main)`, with `--help` listing the flags defined in `flag_modules`.
+    """`absl.app.run(main)`, with `--help` listing the flags defined in `flag_modules`; then
+    the process ends at once with the binary's exit status (`end_process`).
 
     absl's `--help` lists the flags of the module that sys.argv[0] names, which for a console
     script is the generated wrapper: register the binary's flags for it.
@@ -25,7 +31,41 @@ def run_binary(main: Callable[[list[str]], None], *flag_modules: str) -> None:
     for module in flag_modules:
         for flag in flags.FLAGS.get_flags_for_module(module):
             flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    app.run(main)
+    try:
+        app.run(main)
+    except SystemExit as done:
+        if not END_PROCESS_WHEN_DONE:
+            raise
+        end_process(done.code)
+
+
+def end_process(code: object) -> NoReturn:
+    """Ends the process as `sys.exit(code)` would, less Python's teardown of every module and
+    object: with TensorFlow loaded, that teardown takes 1-2 s at each exit and writes nothing.
+
+    The exit handlers (`atexit`: logging's flush among them) still run and the output streams
+    are flushed; every file deepnets writes is closed by then. Where a thread other than this
+    one is still running, the exit is the ordinary one, which waits for it.
+
+    Args:
+        code: `SystemExit.code`: None (status 0), a status, or a message (printed; status 1).
+    """
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.current_thread()
+    ):
+        sys.exit(code)
+    if code is None or isinstance(code, int):
+        status = code or 0
+    else:
+        print(code, file=sys.stderr)
+        status = FAILURE_EXIT_CODE
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
 
 
 def quiet_tensorflow_logs(program: str) -> None:

@@ -334,3 +334,42 @@ def test_model_overrides_parse_python_literals():
         "pooling": None,
     }
     assert np.isclose(parse_overrides("bn_epsilon=1e-5")["bn_epsilon"], 1e-5)
+
+
+# A binary's last lines, as `end_process` ends them: an object that Python's teardown of the
+# modules would delete ("torn down" printed) is not, save where a thread still runs.
+END_PROCESS = """
+import atexit, sys, threading, time
+from trainers.cli import end_process
+
+class Kept:
+    def __del__(self):
+        print(" torn down", end="", flush=True)
+
+kept = Kept()
+atexit.register(lambda: print(" exit handler ran", end="", flush=True))
+print("unflushed output", end="")
+code = sys.argv[1]
+if code == "thread":  # a thread still working: the ordinary exit, which waits for it
+    threading.Thread(target=lambda: (time.sleep(0.3), print(" thread done", end=""))).start()
+    code = "none"
+end_process(None if code == "none" else int(code) if code.isdigit() else code)
+"""
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "stdout", "stderr"),
+    [
+        ("none", 0, "unflushed output exit handler ran", ""),
+        ("3", 3, "unflushed output exit handler ran", ""),
+        ("a message", 1, "unflushed output exit handler ran", "a message\n"),
+        ("thread", 0, "unflushed output thread done exit handler ran torn down", ""),
+    ],
+)
+def test_a_binary_ends_its_process_as_sys_exit_would_less_the_teardown(
+    code, status, stdout, stderr
+):
+    ended = subprocess.run(
+        [sys.executable, "-c", END_PROCESS, code], capture_output=True, text=True, timeout=60
+    )
+    assert (ended.returncode, ended.stdout, ended.stderr) == (status, stdout, stderr)
