@@ -25,6 +25,7 @@ from deepnets.training import (
     run_loop,
     save_final_model,
 )
+from trainers.cli import end_process
 
 
 def weights_digest(model: tf.keras.Model) -> str:
@@ -98,4 +99,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    end_process(main())  # as sys.exit would, without the teardown of TensorFlow's modules

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 
 import numpy as np
@@ -20,6 +19,7 @@ import training_toys as toys
 from deepnets.training import LoopSettings, TrainConfig, configure_cpu_replicas, run_loop
 from deepnets.training.loop.parts import L2Decay, Lookahead
 from deepnets.training.reports.reporting import read_metrics_csv
+from trainers.cli import end_process
 
 GLOBAL_BATCH = 32
 STEPS = 3
@@ -101,4 +101,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    end_process(main())  # as sys.exit would, without the teardown of TensorFlow's modules
