@@ -18,6 +18,23 @@ import time  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from deepnets.data.autotuning import without_autotuning  # noqa: E402
+
+# Every tf.data iterator the tests open runs without autotuning, as those of deepnets' own
+# pipelines do: Keras' fit and predict and the tests' own pipelines too. A test that freed an
+# autotuned iterator (often at the garbage collection below) stood still for 5-25 s in its
+# destructor, waiting out the sleep of the pipeline's autotuning thread (the reason is in
+# deepnets/data/autotuning.py). TensorFlow applies a dataset's debug options to every iterator
+# it opens, so the option goes in there; a dataset that sets autotuning itself keeps its own.
+_apply_debug_options = tf.data.Dataset._apply_debug_options
+
+
+def _apply_debug_options_without_autotuning(self):
+    return without_autotuning(_apply_debug_options(self))
+
+
+tf.data.Dataset._apply_debug_options = _apply_debug_options_without_autotuning
+
 # A test this long may have left a tf.data iterator in a reference cycle. Freed later, at a
 # garbage collection some other test happens to trigger, TensorFlow's iterator destructor waits
 # for its pipeline's autotuning thread, whose sleep has grown to up to a minute by then (see
