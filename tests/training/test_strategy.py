@@ -105,6 +105,27 @@ def test_auto_precision_on_a_cpu_is_bfloat16_only_with_bfloat16_units(monkeypatc
         assert resolve_mixed_precision(explicit, strategy) == explicit
 
 
+def test_bfloat16_is_refused_on_cpus_whose_onednn_is_capped_below_it(monkeypatch):
+    monkeypatch.setattr(strategy_module, "onednn_enabled", lambda: True)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # read at each call, as the cap is set
+    with pytest.raises(ConfigError) as refused:
+        resolve_mixed_precision("mixed_bfloat16", strategy)
+    assert refused.value.describe("--mixed_precision") == (
+        "--mixed_precision: 'mixed_bfloat16' cannot run with oneDNN capped at AVX2 "
+        "(ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA): TensorFlow's bfloat16 kernels crash under a "
+        "cap below the CPU's bfloat16 units; unset the cap, or leave mixed_precision unset "
+        "(float32) or 'auto'"
+    )
+    for kept in (None, "mixed_float16"):
+        assert resolve_mixed_precision(kept, strategy) == kept
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")  # a cap that keeps the units
+    assert resolve_mixed_precision("mixed_bfloat16", strategy) == "mixed_bfloat16"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setattr(strategy_module, "onednn_enabled", lambda: False)  # Eigen's kernels
+    assert resolve_mixed_precision("mixed_bfloat16", strategy) == "mixed_bfloat16"
+
+
 @pytest.mark.parametrize(
     "capabilities, expected",
     [([(8, 0)], "mixed_float16"), ([(7, 0), (8, 6)], "mixed_float16"), ([(8, 0), (6, 1)], None)],

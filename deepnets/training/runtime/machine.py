@@ -25,6 +25,7 @@ from deepnets.cpu_kernels import (
 
 __all__ = [
     "BFLOAT16_UNITS",
+    "bfloat16_allowed",
     "bfloat16_units",
     "cpu_flags",
     "cpu_model",

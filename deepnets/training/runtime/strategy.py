@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
-from deepnets.training.runtime.machine import native_bfloat16
+from deepnets.training.config import ConfigError
+from deepnets.training.runtime.machine import (
+    bfloat16_allowed,
+    native_bfloat16,
+    onednn_enabled,
+    onednn_isa_cap,
+)
 
 if TYPE_CHECKING:
     from deepnets.training.config import TrainConfig
@@ -220,10 +226,27 @@ def resolve_mixed_precision(setting: str | None, strategy: tf.distribute.Strateg
 
     Returns:
         None, "mixed_float16" or "mixed_bfloat16".
+
+    Raises:
+        ConfigError: "mixed_bfloat16" on CPUs whose oneDNN kernels are capped below bfloat16
+            (`ONEDNN_MAX_CPU_ISA=AVX2`, say): TensorFlow's bfloat16 kernels crash the process
+            there.
     """
+    devices = [d.upper() for d in strategy.extended.worker_devices]
+    on_cpus = not any(kind in d for d in devices for kind in ("GPU", "TPU"))
+    if setting == "mixed_bfloat16" and on_cpus and onednn_enabled() and not bfloat16_allowed():
+        raise ConfigError(
+            "mixed_precision",
+            setting,
+            reason=(
+                f"'mixed_bfloat16' cannot run with oneDNN capped at "
+                f"{onednn_isa_cap()} (ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA): TensorFlow's "
+                "bfloat16 kernels crash under a cap below the CPU's bfloat16 units; unset the "
+                "cap, or leave mixed_precision unset (float32) or 'auto'"
+            ),
+        )
     if setting != "auto":
         return setting
-    devices = [d.upper() for d in strategy.extended.worker_devices]
     if any("TPU" in d for d in devices):
         return "mixed_bfloat16"
     if any("GPU" in d for d in devices):
