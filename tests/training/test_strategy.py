@@ -119,6 +119,8 @@ def test_bfloat16_is_refused_on_cpus_whose_onednn_is_capped_below_it(monkeypatch
     )
     for kept in (None, "mixed_float16"):
         assert resolve_mixed_precision(kept, strategy) == kept
+    gpu = FakeStrategy("/job:localhost/replica:0/task:0/device:GPU:0")  # oneDNN's cap: CPUs only
+    assert resolve_mixed_precision("mixed_bfloat16", gpu) == "mixed_bfloat16"
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")  # a cap that keeps the units
     assert resolve_mixed_precision("mixed_bfloat16", strategy) == "mixed_bfloat16"
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")

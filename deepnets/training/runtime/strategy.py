@@ -228,13 +228,12 @@ def resolve_mixed_precision(setting: str | None, strategy: tf.distribute.Strateg
         None, "mixed_float16" or "mixed_bfloat16".
 
     Raises:
-        ConfigError: "mixed_bfloat16" on CPUs whose oneDNN kernels are capped below bfloat16
-            (`ONEDNN_MAX_CPU_ISA=AVX2`, say): TensorFlow's bfloat16 kernels crash the process
-            there.
+        ConfigError: "mixed_bfloat16" on CPUs whose oneDNN kernels are on and capped below the
+            CPU's bfloat16 units (`ONEDNN_MAX_CPU_ISA=AVX2`, say): TensorFlow's bfloat16
+            kernels crash the process there.
     """
-    devices = [d.upper() for d in strategy.extended.worker_devices]
-    on_cpus = not any(kind in d for d in devices for kind in ("GPU", "TPU"))
-    if setting == "mixed_bfloat16" and on_cpus and onednn_enabled() and not bfloat16_allowed():
+    capped = onednn_enabled() and not bfloat16_allowed()
+    if setting == "mixed_bfloat16" and capped and _on_cpus_only(strategy):
         raise ConfigError(
             "mixed_precision",
             setting,
@@ -247,6 +246,7 @@ def resolve_mixed_precision(setting: str | None, strategy: tf.distribute.Strateg
         )
     if setting != "auto":
         return setting
+    devices = [d.upper() for d in strategy.extended.worker_devices]
     if any("TPU" in d for d in devices):
         return "mixed_bfloat16"
     if any("GPU" in d for d in devices):
@@ -258,6 +258,12 @@ def resolve_mixed_precision(setting: str | None, strategy: tf.distribute.Strateg
         fast = bool(capabilities) and min(capabilities) >= FLOAT16_COMPUTE_CAPABILITY
         return "mixed_float16" if fast else None
     return "mixed_bfloat16" if native_bfloat16() else None
+
+
+def _on_cpus_only(strategy: tf.distribute.Strategy) -> bool:
+    """Whether every replica of `strategy` runs on a CPU (no GPU or TPU)."""
+    devices = [d.upper() for d in strategy.extended.worker_devices]
+    return not any(kind in d for d in devices for kind in ("GPU", "TPU"))
 
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
