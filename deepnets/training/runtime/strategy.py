@@ -233,7 +233,7 @@ def resolve_mixed_precision(setting: str | None, strategy: tf.distribute.Strateg
             kernels crash the process there.
     """
     capped = onednn_enabled() and not bfloat16_allowed()
-    if setting == "mixed_bfloat16" and capped and _on_cpus_only(strategy):
+    if setting == "mixed_bfloat16" and capped and not uses_accelerator(strategy):
         raise ConfigError(
             "mixed_precision",
             setting,
@@ -258,12 +258,6 @@ def resolve_mixed_precision(setting: str | None, strategy: tf.distribute.Strateg
         fast = bool(capabilities) and min(capabilities) >= FLOAT16_COMPUTE_CAPABILITY
         return "mixed_float16" if fast else None
     return "mixed_bfloat16" if native_bfloat16() else None
-
-
-def _on_cpus_only(strategy: tf.distribute.Strategy) -> bool:
-    """Whether every replica of `strategy` runs on a CPU (no GPU or TPU)."""
-    devices = [d.upper() for d in strategy.extended.worker_devices]
-    return not any(kind in d for d in devices for kind in ("GPU", "TPU"))
 
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
