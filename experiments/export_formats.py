@@ -29,10 +29,11 @@ from collections.abc import Callable
 import numpy as np
 from absl import flags
 
-from trainers.cli import cli_errors, fail, quiet_tensorflow_logs, run_binary
+from trainers.cli import cli_errors, fail, quiet_tensorflow_logs, run_binary, skip_unused_imports
 
 PROGRAM = "export-formats-benchmark"
 quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
+skip_unused_imports()  # JAX and pyplot, which TensorFlow imports and no binary uses
 
 flags.DEFINE_string("export_dir", None, "What deepnets-export wrote (saved_model/, *.tflite...).")
 flags.DEFINE_string("images", None, "Held-out images: PATH/<class>/<image>.")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from absl import flags
 
-from trainers.cli import cli_errors, fail, quiet_tensorflow_logs, run_binary
+from trainers.cli import cli_errors, fail, quiet_tensorflow_logs, run_binary, skip_unused_imports
 
 if TYPE_CHECKING:
     from deepnets.data import DatasetSource
@@ -167,6 +167,7 @@ def main(argv: list[str]) -> None:
 def run() -> None:
     """Entry point: `python -m experiments.input_pipeline --folder=PATH`."""
     quiet_tensorflow_logs(PROGRAM)
+    skip_unused_imports()  # JAX and pyplot, which TensorFlow imports and no binary uses
     run_binary(main, __name__)
 
 

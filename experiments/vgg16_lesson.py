@@ -29,10 +29,11 @@ import os
 
 from absl import flags
 
-from trainers.cli import fail, quiet_tensorflow_logs, run_binary
+from trainers.cli import fail, quiet_tensorflow_logs, run_binary, skip_unused_imports
 
 PROGRAM = "vgg16-lesson"
 quiet_tensorflow_logs(PROGRAM)
+skip_unused_imports()  # JAX and pyplot, which TensorFlow imports and no binary uses
 
 flags.DEFINE_string("folder", None, "An image folder with train/ and test/ class folders.")
 flags.DEFINE_string("output_dir", None, "Where results.json and the picture go.")

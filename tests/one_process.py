@@ -38,7 +38,8 @@ for module_name, args in json.loads(sys.argv[1]):
         except BaseException:
             traceback.print_exc()
             code = 1
-    results.append([code, out.getvalue(), err.getvalue()])
+    unused = sorted(set(trainers.cli.UNUSED_IMPORTS) & set(sys.modules))
+    results.append([code, out.getvalue(), err.getvalue(), unused])
 print(json.dumps(results), file=sys.__stdout__)  # the last line
 """
 
@@ -57,7 +58,9 @@ def run_binaries(*calls, env=None, timeout=900):
         timeout: seconds for all of them together.
 
     Returns:
-        One `subprocess.CompletedProcess` per call: its exit status, stdout and stderr.
+        One `subprocess.CompletedProcess` per call: its exit status, stdout and stderr; and
+        as `unused_imports`, those of `trainers.cli.UNUSED_IMPORTS` loaded in the process by
+        the end of the call.
     """
     calls = [(module, [str(a) for a in args]) for module, args in calls]
     process = subprocess.run(
@@ -68,9 +71,10 @@ def run_binaries(*calls, env=None, timeout=900):
         env=env or ENV,
     )
     assert process.returncode == 0, process.stderr[-3000:]
-    return [
-        subprocess.CompletedProcess([module, *args], code, out, err)
-        for (module, args), (code, out, err) in zip(
-            calls, json.loads(process.stdout.splitlines()[-1]), strict=True
-        )
-    ]
+    results = []
+    for (module, args), (code, out, err, unused) in zip(
+        calls, json.loads(process.stdout.splitlines()[-1]), strict=True
+    ):
+        results.append(subprocess.CompletedProcess([module, *args], code, out, err))
+        results[-1].unused_imports = unused
+    return results

@@ -27,11 +27,12 @@ import tempfile
 
 from absl import flags
 
-from trainers.cli import fail, run_binary, use_fast_cpu_kernels
+from trainers.cli import fail, run_binary, skip_unused_imports, use_fast_cpu_kernels
 
 # Before TensorFlow is imported (by deepnets): its C++ start-up chatter stays out of the table,
 # and it reads the kernel setting when it starts.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+skip_unused_imports()  # JAX and pyplot, which TensorFlow imports and no binary uses
 use_fast_cpu_kernels()
 
 from deepnets.benchmarks import (  # noqa: E402

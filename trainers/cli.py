@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.abc
 import logging
 import os
 import sys
@@ -88,6 +89,46 @@ def quiet_tensorflow_logs(program: str) -> None:
 
     absl_logging.set_verbosity(absl_logging.WARNING)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+# Modules that TensorFlow's own import pulls in whenever they are installed, for features no
+# binary uses, with the files that import them: JAX for TensorFlow Lite's converter from JAX
+# functions and for a shim of Keras' Orbax callback, pyplot for Keras' image-gallery plots.
+# Together they are 1.5-3 s of every launch (docs/performance.md); the binaries draw on
+# matplotlib's Agg canvas, not pyplot.
+UNUSED_IMPORTS = {
+    "jax": ("tensorflow/lite/python/util.py", "keras/src/callbacks/orbax_checkpoint.py"),
+    "matplotlib.pyplot": ("keras/src/visualization/plot_image_gallery.py",),
+}
+
+
+class _SkipUnusedImports(importlib.abc.MetaPathFinder):
+    """Answers "not installed" when a module of `UNUSED_IMPORTS` is imported by a file named
+    with it, and stays out of the way of every other import, of those modules too."""
+
+    def find_spec(self, name, path=None, target=None):  # noqa: ANN001, ANN201
+        importers = UNUSED_IMPORTS.get(name)
+        if importers is None:
+            return None
+        frame = sys._getframe(1)
+        while frame is not None:
+            filename = frame.f_code.co_filename.replace(os.sep, "/")
+            if filename.endswith(importers):
+                raise ModuleNotFoundError(f"{name} is not imported for {filename}", name=name)
+            frame = frame.f_back
+        return None
+
+
+def skip_unused_imports() -> None:
+    """Keeps TensorFlow's import from loading JAX and pyplot (`UNUSED_IMPORTS`), which it
+    imports whenever they are installed and the binaries never use: each launch starts faster.
+
+    Only those two imports by those two files are refused, and they expect to be (TensorFlow
+    Lite then has no converter from JAX, Keras no gallery plot). Anything else, the binary's own
+    code included, imports JAX or pyplot as usual. Call before TensorFlow is imported.
+    """
+    if not any(isinstance(finder, _SkipUnusedImports) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _SkipUnusedImports())
 
 
 def use_fast_cpu_kernels() -> None:

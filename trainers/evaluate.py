@@ -23,10 +23,11 @@ import os
 
 from absl import flags
 
-from trainers.cli import cli_errors, quiet_tensorflow_logs, run_binary
+from trainers.cli import cli_errors, quiet_tensorflow_logs, run_binary, skip_unused_imports
 
 PROGRAM = "deepnets-evaluate"
 quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
+skip_unused_imports()  # JAX and pyplot, which TensorFlow imports and no binary uses
 
 from trainers.model_source import ModelSource, load_model_source  # noqa: E402
 

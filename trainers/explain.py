@@ -16,10 +16,11 @@ import os
 
 from absl import flags
 
-from trainers.cli import cli_errors, fail, quiet_tensorflow_logs, run_binary
+from trainers.cli import cli_errors, fail, quiet_tensorflow_logs, run_binary, skip_unused_imports
 
 PROGRAM = "deepnets-explain"
 quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
+skip_unused_imports()  # JAX and pyplot, which TensorFlow imports and no binary uses
 
 from trainers.model_source import load_predictor  # noqa: E402
 

@@ -18,10 +18,18 @@ from __future__ import annotations
 
 from absl import flags
 
-from trainers.cli import check_flags, cli_errors, fail, quiet_tensorflow_logs, run_binary
+from trainers.cli import (
+    check_flags,
+    cli_errors,
+    fail,
+    quiet_tensorflow_logs,
+    run_binary,
+    skip_unused_imports,
+)
 
 PROGRAM = "deepnets-export"
 quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
+skip_unused_imports()  # JAX and pyplot, which TensorFlow imports and no binary uses
 
 from trainers.model_source import ModelSource, load_predictor_source  # noqa: E402
 

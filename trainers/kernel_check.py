@@ -16,10 +16,11 @@ import sys
 
 from absl import flags
 
-from trainers.cli import fail, quiet_tensorflow_logs, run_binary
+from trainers.cli import fail, quiet_tensorflow_logs, run_binary, skip_unused_imports
 
 PROGRAM = "kernel-check"
 quiet_tensorflow_logs(PROGRAM)
+skip_unused_imports()  # JAX and pyplot, which TensorFlow imports and no binary uses
 
 FLAGS = flags.FLAGS
 

@@ -19,10 +19,11 @@ import sys
 
 from absl import flags
 
-from trainers.cli import fail, quiet_tensorflow_logs, run_binary
+from trainers.cli import fail, quiet_tensorflow_logs, run_binary, skip_unused_imports
 
 PROGRAM = "deepnets-predict"
 quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
+skip_unused_imports()  # JAX and pyplot, which TensorFlow imports and no binary uses
 
 from trainers.model_source import load_classifier  # noqa: E402
 

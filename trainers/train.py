@@ -21,11 +21,13 @@ from trainers.cli import (
     keep_right_kernels,
     quiet_tensorflow_logs,
     run_binary,
+    skip_unused_imports,
     use_fast_cpu_kernels,
 )
 
 PROGRAM = "deepnets-train"
 quiet_tensorflow_logs(PROGRAM)  # before TensorFlow is imported
+skip_unused_imports()  # JAX and pyplot, which TensorFlow imports and no binary uses
 use_fast_cpu_kernels()  # before TensorFlow is imported: it reads the setting when it starts
 
 from trainers.flag_config import config_from_flags, define_train_flags  # noqa: E402

@@ -1,8 +1,10 @@
 """The absl binaries: bad flags give one line naming the flag; a short run works end to end."""
 
 import dataclasses
+import importlib.util
 import json
 import os
+import runpy
 import subprocess
 import sys
 
@@ -128,6 +130,10 @@ def test_short_run_then_evaluate_and_export(tmp_path):
         ),
         ("trainers.export", [f"--model_dir={run_dir}", f"--output_dir={out}"]),
     )
+    # TensorFlow's import in the binaries left out JAX and pyplot, installed here (the test
+    # extra has JAX) and unused by them.
+    assert importlib.util.find_spec("jax") and importlib.util.find_spec("matplotlib.pyplot")
+    assert [r.unused_imports for r in (evaluate, final, viewed, export)] == [[]] * 4
     assert evaluate.returncode == 0, evaluate.stderr[-3000:]
     metrics = json.loads(evaluate.stdout.strip().splitlines()[-1].split(": ", 1)[1])
     assert metrics["examples"] == 2000
@@ -373,3 +379,31 @@ def test_a_binary_ends_its_process_as_sys_exit_would_less_the_teardown(
         [sys.executable, "-c", END_PROCESS, code], capture_output=True, text=True, timeout=60
     )
     assert (ended.returncode, ended.stdout, ended.stderr) == (status, stdout, stderr)
+
+
+def test_the_binaries_skip_only_the_unused_imports_of_the_files_named(tmp_path, monkeypatch):
+    import trainers.cli
+
+    (tmp_path / "unused_by_binaries.py").write_text("VALUE = 1\n")
+    for folder in ("site/tensorflow/lite", "elsewhere"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "importer.py").write_text(
+            "try:\n    import unused_by_binaries\nexcept ImportError as err:\n"
+            "    unused_by_binaries = err\n"
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(
+        trainers.cli, "UNUSED_IMPORTS", {"unused_by_binaries": ("tensorflow/lite/importer.py",)}
+    )
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    trainers.cli.skip_unused_imports()
+    trainers.cli.skip_unused_imports()  # once is enough
+    assert sum(type(f).__name__ == "_SkipUnusedImports" for f in sys.meta_path) == 1
+    monkeypatch.delitem(sys.modules, "unused_by_binaries", raising=False)
+
+    named = runpy.run_path(str(tmp_path / "site/tensorflow/lite/importer.py"))
+    assert isinstance(named["unused_by_binaries"], ModuleNotFoundError)
+    assert "unused_by_binaries" not in sys.modules
+    other = runpy.run_path(str(tmp_path / "elsewhere/importer.py"))
+    assert other["unused_by_binaries"].VALUE == 1  # any other file imports it as usual
+    monkeypatch.delitem(sys.modules, "unused_by_binaries")

@@ -6,13 +6,16 @@ Prints `RESULT {json}`: for each (global batch, examples) case the metrics and t
 
 from __future__ import annotations
 
-import json
+from trainers.cli import end_process, skip_unused_imports
 
-import tensorflow as tf
-from test_per_class import evaluate_echo
+skip_unused_imports()  # as the binaries do, before TensorFlow is imported
 
-from deepnets.training import configure_cpu_replicas
-from trainers.cli import end_process
+import json  # noqa: E402
+
+import tensorflow as tf  # noqa: E402
+from test_per_class import evaluate_echo  # noqa: E402
+
+from deepnets.training import configure_cpu_replicas  # noqa: E402
 
 # 100 in 32s: the second replica's last batch is all padding. 37 in 8s: both get some.
 CASES = ((32, 100), (8, 37))

@@ -7,15 +7,19 @@ Exit codes: 0 done or preempted, 3 NonFiniteLossError (details in the RESULT lin
 
 from __future__ import annotations
 
-import hashlib
-import json
-import sys
+from trainers.cli import end_process, skip_unused_imports
 
-import numpy as np
-import tensorflow as tf
-import training_toys as toys
+skip_unused_imports()  # as the binaries do, before TensorFlow is imported
 
-from deepnets.training import (
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import training_toys as toys  # noqa: E402
+
+from deepnets.training import (  # noqa: E402
     LoopSettings,
     NonFiniteLossError,
     TrainConfig,
@@ -25,7 +29,6 @@ from deepnets.training import (
     run_loop,
     save_final_model,
 )
-from trainers.cli import end_process
 
 
 def weights_digest(model: tf.keras.Model) -> str:

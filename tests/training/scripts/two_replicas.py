@@ -8,18 +8,21 @@ evaluation costs a traced eval step and a redrawn curves.png).
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+from trainers.cli import end_process, skip_unused_imports
 
-import numpy as np
-import tensorflow as tf
-import training_toys as toys
+skip_unused_imports()  # as the binaries do, before TensorFlow is imported
 
-from deepnets.training import LoopSettings, TrainConfig, configure_cpu_replicas, run_loop
-from deepnets.training.loop.parts import L2Decay, Lookahead
-from deepnets.training.reports.reporting import read_metrics_csv
-from trainers.cli import end_process
+import json  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import training_toys as toys  # noqa: E402
+
+from deepnets.training import LoopSettings, TrainConfig, configure_cpu_replicas, run_loop  # noqa: E402
+from deepnets.training.loop.parts import L2Decay, Lookahead  # noqa: E402
+from deepnets.training.reports.reporting import read_metrics_csv  # noqa: E402
 
 GLOBAL_BATCH = 32
 STEPS = 3
