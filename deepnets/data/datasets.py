@@ -157,7 +157,10 @@ class TfdsData:
         dataset = self._builder.as_dataset(
             split=self.resolve(split), as_supervised=True, shuffle_files=False
         )
-        return dataset.map(_to_rgb_uint8_int64, num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.map(
+            tf.autograph.experimental.do_not_convert(_to_rgb_uint8_int64),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
 
 
 def _unavailable_message(name: str, data_dir: str, reason: str, *, known: bool = True) -> str:

@@ -252,7 +252,9 @@ def decodable_files(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """
     files = tf.data.Dataset.from_tensor_slices(tf.constant(paths, tf.string)).enumerate()
     sizes = files.map(
-        lambda index, path: (index, tf.shape(read_image(path))[:2]),
+        tf.autograph.experimental.do_not_convert(
+            lambda index, path: (index, tf.shape(read_image(path))[:2])
+        ),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=False,
     )

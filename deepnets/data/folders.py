@@ -204,11 +204,14 @@ def decode_files(files: tf.data.Dataset, with_ids: bool = False) -> tf.data.Data
     `with_ids`, (id, (image, label)) of (id, (path, label)) pairs."""
     if with_ids:
         return files.map(
-            lambda i, file: (i, (read_image(file[0]), file[1])),
+            tf.autograph.experimental.do_not_convert(
+                lambda i, file: (i, (read_image(file[0]), file[1]))
+            ),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return files.map(
-        lambda path, label: (read_image(path), label), num_parallel_calls=tf.data.AUTOTUNE
+        tf.autograph.experimental.do_not_convert(lambda path, label: (read_image(path), label)),
+        num_parallel_calls=tf.data.AUTOTUNE,
     )
 
 

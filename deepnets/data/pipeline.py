@@ -88,6 +88,9 @@ def train_batches(
     extra = augmentation.image_transform(seed + pipeline_id) if augment else None
     mix = augmentation.batch_transform(num_classes, seed + pipeline_id) if augment else None
 
+    # The map functions of deepnets' pipelines are traced without AutoGraph: they have no Python
+    # control flow on tensors, and converting them took 0.5-1 s at every start of a process.
+    @tf.autograph.experimental.do_not_convert
     def preprocess(index: tf.Tensor, example: tuple):
         # (image, label), or (example id, (image, label)) for alternating flips
         example_id, (image, label) = example if alternate else (None, example)
@@ -120,7 +123,9 @@ def train_batches(
     dataset = examples.enumerate().map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=True)
     if mix is not None:
-        dataset = dataset.map(mix, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(
+            tf.autograph.experimental.do_not_convert(mix), num_parallel_calls=tf.data.AUTOTUNE
+        )
     return without_autotuning(dataset.prefetch(tf.data.AUTOTUNE))
 
 
@@ -146,6 +151,7 @@ def eval_batches(
     """
     dataset = shard(examples, input_context)
 
+    @tf.autograph.experimental.do_not_convert  # as in `train_batches`
     def preprocess(image: tf.Tensor, label: tf.Tensor):
         return preprocessing(image), tf.cast(label, tf.int32)
 
@@ -167,7 +173,11 @@ def eval_batches(
             tf.constant(0.0, tf.float32),
         )
     ).repeat()
-    dataset = dataset.map(lambda image, label: (image, label, tf.constant(1.0, tf.float32)))
+    dataset = dataset.map(
+        tf.autograph.experimental.do_not_convert(
+            lambda image, label: (image, label, tf.constant(1.0, tf.float32))
+        )
+    )
     dataset = dataset.concatenate(padding).take(padded_size)
     batches = dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     return without_autotuning(batches)

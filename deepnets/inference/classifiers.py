@@ -48,7 +48,7 @@ class PredictorClassifier(TrainedClassifier):
         self.predictor = predictor
         self.class_names = predictor.class_names
         self.description = description
-        self._probabilities = tf.function(predictor.probabilities)
+        self._probabilities = tf.function(predictor.probabilities, autograph=False)
 
     def probabilities(self, images: Sequence[Any], batch_size: int = 64) -> np.ndarray:
         inputs = [self.predictor.preprocessing(tf.convert_to_tensor(image)) for image in images]

@@ -70,6 +70,9 @@ class Evaluator:
         outputs = self._outputs(images)
         return outputs if self.from_probabilities else tf.nn.softmax(outputs)
 
+    # `_eval_all` needs AutoGraph (its loop over a distributed dataset); the step has no
+    # Python control flow on tensors and is not converted (see `StepRunner`).
+    @tf.autograph.experimental.do_not_convert
     def _eval_step(self, batch: Any) -> None:
         images, labels, weights = batch
         if self.flip or self.translate:  # the log of the views' mean probabilities

@@ -138,8 +138,15 @@ class StepRunner:
         )
         self._eval_input_fn = eval_input_fn
         self._eval_dataset: Any = None
-        self._train_loop = tf.function(functools.partial(self._run_steps, frozen=False))
-        self._frozen_loop = tf.function(functools.partial(self._run_steps, frozen=True))
+        # Traced without AutoGraph, as every traced function of the loop: its code has no
+        # Python control flow on tensors (tf.while_loop, tf.cond), and converting it took
+        # 1-3 s at every start of a training process (docs/performance.md).
+        self._train_loop = tf.function(
+            functools.partial(self._run_steps, frozen=False), autograph=False
+        )
+        self._frozen_loop = tf.function(
+            functools.partial(self._run_steps, frozen=True), autograph=False
+        )
         # Non-trainable state (BatchNorm moving statistics) is updated by each replica on its
         # own batch; averaging it keeps evaluation and saved weights replica-independent.
         self._replica_local_state = [
@@ -147,8 +154,8 @@ class StepRunner:
             for v in self.model.non_trainable_variables
             if tf.as_dtype(v.dtype).is_floating and strategy.num_replicas_in_sync > 1
         ]
-        self._average_state = tf.function(self._average_replica_state)
-        self._sum_over_replicas = tf.function(self._sum_replicas)
+        self._average_state = tf.function(self._average_replica_state, autograph=False)
+        self._sum_over_replicas = tf.function(self._sum_replicas, autograph=False)
 
     def _loss_scale(self) -> Any:
         """The loss scale the gradients carry (the optimizer's, under mixed_float16) or None."""
@@ -186,9 +193,14 @@ class StepRunner:
     # ----------------------------------------------------------------------- the traced loops
 
     def _run_steps(self, iterator: Any, num_steps: tf.Tensor, frozen: bool) -> None:
-        for i in tf.range(num_steps):
+        def step(i: tf.Tensor) -> tuple[tf.Tensor]:
             last = tf.equal(i, num_steps - 1)  # what is measured once per loop: top-5, norms
             self.strategy.run(self.step, args=(next(iterator), frozen, last))
+            return (i + 1,)
+
+        tf.while_loop(
+            lambda i: i < num_steps, step, (tf.constant(0),), maximum_iterations=num_steps
+        )
 
     def _average_replica_state(self) -> None:
         for variable in self._replica_local_state:

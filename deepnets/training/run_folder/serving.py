@@ -34,11 +34,17 @@ class _Serving(tf.Module):
             "class_name": tf.gather(self.names, index),
         }
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    # Traced without AutoGraph, as the training loop's functions (see `StepRunner`).
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")],
+        autograph=False,
+    )
     def serve_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._outputs(self.predictor(images))
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")], autograph=False
+    )
     def serve_bytes(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         preprocessing = self.predictor.preprocessing
         inputs = tf.map_fn(
@@ -48,7 +54,7 @@ class _Serving(tf.Module):
         )
         return self._outputs(self.predictor.probabilities(inputs))
 
-    @tf.function(input_signature=[])
+    @tf.function(input_signature=[], autograph=False)
     def class_names(self) -> dict[str, tf.Tensor]:
         return {"class_names": self.names}
 

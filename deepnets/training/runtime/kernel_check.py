@@ -105,7 +105,7 @@ def check_case(
 ) -> list[Finding]:
     """The findings of the three parts of `case`: `compute` (default `convolve` in a
     `tf.function`) in float32 `repeats` times, against `convolve` in float64."""
-    compute = compute or tf.function(convolve)
+    compute = compute or tf.function(convolve, autograph=False)
     parts32, padding = convolution_parts(tf.float32, case, batch_size)
     parts64, _ = convolution_parts(tf.float64, case, batch_size)
     reference = [t.numpy() for t in convolve(*parts64, case.stride, padding)]
