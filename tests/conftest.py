@@ -16,24 +16,35 @@ import gc  # noqa: E402
 import time  # noqa: E402
 
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from deepnets.data.autotuning import without_autotuning  # noqa: E402
-
-# Every tf.data iterator the tests open runs without autotuning, as those of deepnets' own
-# pipelines do: Keras' fit and predict and the tests' own pipelines too. A test that freed an
-# autotuned iterator (often at the garbage collection below) stood still for 5-25 s in its
-# destructor, waiting out the sleep of the pipeline's autotuning thread (the reason is in
-# deepnets/data/autotuning.py). TensorFlow applies a dataset's debug options to every iterator
-# it opens, so the option goes in there; a dataset that sets autotuning itself keeps its own.
-_apply_debug_options = tf.data.Dataset._apply_debug_options
 
 
-def _apply_debug_options_without_autotuning(self):
-    return without_autotuning(_apply_debug_options(self))
+def pytest_configure(config):
+    """TensorFlow is imported where tests run: in each worker, or in the one process of
+    `pytest -n 0`; the controller of the workers does without it (its import delayed their
+    start by several seconds)."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        _iterators_without_autotuning()
 
 
-tf.data.Dataset._apply_debug_options = _apply_debug_options_without_autotuning
+def _iterators_without_autotuning():
+    """Every tf.data iterator the tests open runs without autotuning, as those of deepnets' own
+    pipelines do: Keras' fit and predict and the tests' own pipelines too. A test that freed an
+    autotuned iterator (often at the garbage collection below) stood still for 5-25 s in its
+    destructor, waiting out the sleep of the pipeline's autotuning thread (the reason is in
+    deepnets/data/autotuning.py). TensorFlow applies a dataset's debug options to every
+    iterator it opens, so the option goes in there; a dataset that sets autotuning itself keeps
+    its own."""
+    import tensorflow as tf
+
+    from deepnets.data.autotuning import without_autotuning
+
+    apply_debug_options = tf.data.Dataset._apply_debug_options
+
+    def apply_debug_options_without_autotuning(self):
+        return without_autotuning(apply_debug_options(self))
+
+    tf.data.Dataset._apply_debug_options = apply_debug_options_without_autotuning
+
 
 # A test this long may have left a tf.data iterator in a reference cycle. Freed later, at a
 # garbage collection some other test happens to trigger, TensorFlow's iterator destructor waits
@@ -78,6 +89,8 @@ def pytest_collection_modifyitems(items):
 def _reset_keras_state():
     """Each test starts with the float32 policy and channels_last, whatever the last one set;
     after a long test, its garbage is collected at once (`COLLECT_AFTER_SECONDS`)."""
+    import tensorflow as tf
+
     start = time.monotonic()
     yield
     tf.keras.mixed_precision.set_global_policy("float32")
