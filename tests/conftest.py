@@ -12,9 +12,6 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 for _name in ("DEEPNETS_FAST_CPU_KERNELS", "DEEPNETS_ONEDNN_DECISION", "DEEPNETS_FAKE_CPU_FLAGS"):
     os.environ.pop(_name, None)
 
-import gc  # noqa: E402
-import time  # noqa: E402
-
 import pytest  # noqa: E402
 
 
@@ -29,7 +26,7 @@ def pytest_configure(config):
 def _iterators_without_autotuning():
     """Every tf.data iterator the tests open runs without autotuning, as those of deepnets' own
     pipelines do: Keras' fit and predict and the tests' own pipelines too. A test that freed an
-    autotuned iterator (often at the garbage collection below) stood still for 5-25 s in its
+    autotuned iterator (often at a garbage collection) stood still for 5-25 s in its
     destructor, waiting out the sleep of the pipeline's autotuning thread (the reason is in
     deepnets/data/autotuning.py). TensorFlow applies a dataset's debug options to every
     iterator it opens, so the option goes in there; a dataset that sets autotuning itself keeps
@@ -45,12 +42,6 @@ def _iterators_without_autotuning():
 
     tf.data.Dataset._apply_debug_options = apply_debug_options_without_autotuning
 
-
-# A test this long may have left a tf.data iterator in a reference cycle. Freed later, at a
-# garbage collection some other test happens to trigger, TensorFlow's iterator destructor waits
-# for its pipeline's autotuning thread, whose sleep has grown to up to a minute by then (see
-# deepnets/data/autotuning.py); freed right after the test, the wait is short.
-COLLECT_AFTER_SECONDS = 2.0
 
 # The test files that take longest (`pytest --durations` on a 2-core machine, 2026-12-07),
 # longest first. The two workers take whole files in collection order (pyproject.toml:
@@ -87,13 +78,14 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def _reset_keras_state():
-    """Each test starts with the float32 policy and channels_last, whatever the last one set;
-    after a long test, its garbage is collected at once (`COLLECT_AFTER_SECONDS`)."""
+    """Each test starts with the float32 policy and channels_last, whatever the last one set.
+
+    (The garbage of each test of over 2 s was collected right after it while the tests'
+    iterators were autotuned; without autotuning nothing waits for it, and each collection cost
+    a quarter of a second.)
+    """
     import tensorflow as tf
 
-    start = time.monotonic()
     yield
     tf.keras.mixed_precision.set_global_policy("float32")
     tf.keras.config.set_image_data_format("channels_last")
-    if time.monotonic() - start > COLLECT_AFTER_SECONDS:
-        gc.collect()
