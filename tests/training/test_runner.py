@@ -7,7 +7,7 @@ import training_toys as toys
 
 import deepnets
 from deepnets.training import Evaluator, StepRunner, StepSettings, TrainConfig, make_optimizer
-from deepnets.training.loop.parts import L2Decay
+from deepnets.training.loop.parts import L2Decay, StepPart
 
 GLOBAL_BATCH = 32
 
@@ -202,3 +202,30 @@ def test_multi_crop_averaging_weighs_the_unshifted_views_as_much_as_the_shifted_
     assert (reloaded.flip, reloaded.translate) == (True, 1)
     with pytest.raises(ValueError, match="translate"):
         ImagePredictor(model, identity, list("abcd"), translate=-2)
+
+
+class _CountLastSteps(StepPart):
+    """Counts the loops' last steps, with tf.cond (`cond`) or with a Python `if` on the tensor."""
+
+    def __init__(self, cond):
+        self.cond = cond
+
+    def build(self, setup):
+        self.count = tf.Variable(0, trainable=False)
+
+    def observe_gradients(self, grads, frozen, last):
+        if self.cond:
+            tf.cond(last, lambda: self.count.assign_add(1), lambda: self.count.read_value())
+        elif last:  # AutoGraph would make this a tf.cond; the loop is traced without it
+            self.count.assign_add(1)
+
+
+def test_the_loop_is_traced_without_autograph_so_parts_write_tf_cond():
+    runner = toys.toy_runner(with_eval=False, parts=[_CountLastSteps(cond=True)])
+    iterator = runner.train_iterator()
+    for steps in (3, 1, 2):
+        runner.run_steps(iterator, steps)
+    assert int(runner.parts[0].count.numpy()) == 3  # one last step per loop
+    python_if = toys.toy_runner(with_eval=False, parts=[_CountLastSteps(cond=False)])
+    with pytest.raises(TypeError, match="as a Python `bool` is not allowed"):
+        python_if.run_steps(python_if.train_iterator(), 1)

@@ -20,7 +20,11 @@ name. Each hook has a default that does nothing, so a part overrides only the fe
 - `loop_metrics(frozen)`, `loop_reports`: what a loop returns beside its metrics.
 
 The step applies its parts in the order given, hook by hook (optax's `chain` of transforms, with
-the state each part owns).
+the state each part owns). The hooks the step calls (the forward pass of `trained`,
+`transform_gradients`, `observe_gradients`, `apply_gradients`, `after_update`) are traced without
+AutoGraph, like the whole loop: control flow on a tensor is written with `tf.cond` or
+`tf.while_loop` (`GradientNorms.observe_gradients` does), and a Python `if` on one fails when the
+loop is traced, naming the line.
 """
 
 from __future__ import annotations
@@ -85,9 +89,6 @@ class StepPart:
         """The gradients of `variables` after this part (default: unchanged)."""
         return grads
 
-    # The step's hooks run in its traced function; AutoGraph cannot convert a body that is only
-    # a docstring (it warns on every trace), and a no-op has nothing to convert.
-    @tf.autograph.experimental.do_not_convert
     def observe_gradients(self, grads: list[Any], frozen: bool, last: tf.Tensor) -> None:
         """Sees the final gradients (`last`: a bool tensor, True on a loop's last step)."""
 
@@ -95,7 +96,6 @@ class StepPart:
         """Applies the (gradient, variable) pairs this part updates; returns the others."""
         return pairs
 
-    @tf.autograph.experimental.do_not_convert
     def after_update(self, step: tf.Tensor) -> None:
         """Runs after the optimizer's update; `step` is its iteration count (in the replica
         context)."""
