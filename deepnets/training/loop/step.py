@@ -81,7 +81,7 @@ class TrainStep:
         # The optimizer update stays outside XLA: its cross-replica all-reduce (a merge_call)
         # cannot run inside a compiled function.
         self._gradients = (
-            tf.function(self.gradients, jit_compile=True)
+            tf.function(self.gradients, jit_compile=True, autograph=False)
             if settings.jit_compile
             else self.gradients
         )
