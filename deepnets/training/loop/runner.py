@@ -138,14 +138,11 @@ class StepRunner:
         )
         self._eval_input_fn = eval_input_fn
         self._eval_dataset: Any = None
-        # Traced without AutoGraph, as every traced function of the loop: its code has no
-        # Python control flow on tensors (tf.while_loop, tf.cond), and converting it took
-        # 1-3 s at every start of a training process (docs/performance.md).
-        self._train_loop = tf.function(
-            functools.partial(self._run_steps, frozen=False), autograph=False
-        )
-        self._frozen_loop = tf.function(
-            functools.partial(self._run_steps, frozen=True), autograph=False
+        # Traced without AutoGraph, as every traced function of the loop (no Python control
+        # flow on tensors; converting took 1-3 s of every training start: docs/performance.md).
+        self._train_loop, self._frozen_loop = (
+            tf.function(functools.partial(self._run_steps, frozen=frozen), autograph=False)
+            for frozen in (False, True)
         )
         # Non-trainable state (BatchNorm moving statistics) is updated by each replica on its
         # own batch; averaging it keeps evaluation and saved weights replica-independent.
