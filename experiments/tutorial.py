@@ -9,9 +9,9 @@ TUTORIAL_BATCH = 32
 TUTORIAL_LEARNING_RATE = 1e-3
 
 
-def tutorial_data(folder: str) -> tuple[Any, Any, Any]:
-    """The folder's training images in the tutorial's pipeline (pixels / 255, batch 32, no
-    augmentation) and its held-out images in batches of 500.
+def tutorial_data(folder: str, batch_size: int = TUTORIAL_BATCH) -> tuple[Any, Any, Any]:
+    """The folder's training images in the tutorial's pipeline (pixels / 255, batch 32 unless
+    `batch_size`, no augmentation) and its held-out images in batches of 500.
 
     Returns:
         (source, train dataset, held-out dataset); `source.facts` has the counts.
@@ -20,7 +20,7 @@ def tutorial_data(folder: str) -> tuple[Any, Any, Any]:
 
     scale = Preprocessing((32, 32), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # pixels / 255
     source = open_dataset(folder, preprocessing=scale, validation_split=0.1)
-    train_data = source.train_dataset(TUTORIAL_BATCH, seed=0, augment=False)
+    train_data = source.train_dataset(batch_size, seed=0, augment=False)
     return source, train_data, source.eval_dataset(500)
 
 

@@ -4,8 +4,8 @@ change at a time, on the tutorial's own data pipeline.
     python -m experiments.vgg16_lesson --folder=data/cifar100 --output_dir=runs/vgg16_lesson
 
 keras.applications' VGG16 (13 convolutions and two 4,096-unit layers, no BatchNorm) for 32x32
-images, inputs / 255, batch 32, no augmentation, trained for `--steps` steps (the same batches
-in the same order for every variant) as:
+images, inputs / 255, batch 32 (`--batch_size`), no augmentation, trained for `--steps` steps
+(the same batches in the same order for every variant) as:
 
 - `tutorial`: as the tutorial does: Keras' own initialization (Glorot uniform), Adam 1e-3;
 - `he_adam`: He-normal initialization of every hidden layer (deepnets' default), Adam 1e-3;
@@ -37,7 +37,8 @@ skip_unused_imports()  # JAX and pyplot, which TensorFlow imports and no binary 
 
 flags.DEFINE_string("folder", None, "An image folder with train/ and test/ class folders.")
 flags.DEFINE_string("output_dir", None, "Where results.json and the picture go.")
-flags.DEFINE_integer("steps", 400, "Training steps of every variant (batch 32).")
+flags.DEFINE_integer("steps", 400, "Training steps of every variant.")
+flags.DEFINE_integer("batch_size", 32, "Training batch (the tutorial's: 32).")
 flags.DEFINE_list("variants", ["tutorial", "he_adam", "glorot_adam_1e-4", "he_sgd"], "Variants.")
 FLAGS = flags.FLAGS
 
@@ -124,6 +125,7 @@ def run_variant(variant: str, source, train_data, test_data, images) -> dict:
         "dead_after_training": dead_units(model, images),
         "held_out_top1": float(top1),
         "steps": windows * LOSS_WINDOW,
+        "batch_size": FLAGS.batch_size,
     }
 
 
@@ -143,7 +145,7 @@ def draw(results: dict, path: str, num_classes: int) -> str:
         loss_ax.plot(steps, losses, marker="o", markersize=3, label=name)
     loss_ax.axhline(math.log(num_classes), color="gray", linestyle=":", label="uniform guess")
     loss_ax.set_title("Training loss (mean of each 25 steps)", fontweight="bold")
-    loss_ax.set_xlabel("step (batch 32)")
+    loss_ax.set_xlabel(f"step (batch {FLAGS.batch_size})")
     loss_ax.set_ylabel("cross-entropy")
     loss_ax.grid(True, alpha=0.3)
     loss_ax.legend()
@@ -173,11 +175,13 @@ def main(argv: list[str]) -> None:
         fail(PROGRAM, f"--variants: {unknown} unknown; choose from {', '.join(VARIANTS)}")
     if FLAGS.steps < LOSS_WINDOW:
         fail(PROGRAM, f"--steps={FLAGS.steps}: give at least {LOSS_WINDOW}")
+    if FLAGS.batch_size < 1:
+        fail(PROGRAM, f"--batch_size={FLAGS.batch_size}: give a positive number")
     from deepnets.data import DatasetUnavailableError
     from experiments.tutorial import tutorial_data
 
     try:
-        source, train_data, test_data = tutorial_data(FLAGS.folder)
+        source, train_data, test_data = tutorial_data(FLAGS.folder, FLAGS.batch_size)
     except DatasetUnavailableError as error:
         fail(PROGRAM, f"--folder: {error}")
     images = next(iter(test_data))[0][:128]

@@ -29,6 +29,7 @@ def test_glorot_shrinks_the_logits_he_keeps_them_and_every_measure_is_written(tm
         f"--output_dir={out}",
         "--variants=tutorial,he_sgd",
         "--steps=25",
+        "--batch_size=4",  # the lesson's batch is 32; its measures do not depend on it
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
@@ -40,7 +41,7 @@ def test_glorot_shrinks_the_logits_he_keeps_them_and_every_measure_is_written(tm
     assert glorot["block5_pool"] < glorot["block1_pool"] / 10
     assert he["block5_pool"] > he["block1_pool"] / 10
     for r in results.values():
-        assert r["steps"] == 25 and len(r["loss_every_25_steps"]) == 1
+        assert r["steps"] == 25 and r["batch_size"] == 4 and len(r["loss_every_25_steps"]) == 1
         assert set(r["dead_after_training"]) == {"block5_conv3", "fc1", "fc2"}
         assert all(0 <= share <= 1 for share in r["dead_after_training"].values())
         assert 0 <= r["held_out_top1"] <= 1
@@ -50,3 +51,7 @@ def test_glorot_shrinks_the_logits_he_keeps_them_and_every_measure_is_written(tm
         "experiments.vgg16_lesson", folder, f"--output_dir={out}", "--variants=tutorial,lion"
     )
     assert bad.returncode != 0 and "--variants" in bad.stderr and "lion" in bad.stderr
+    bad = run_experiment(
+        "experiments.vgg16_lesson", folder, f"--output_dir={out}", "--batch_size=0"
+    )
+    assert bad.returncode != 0 and "--batch_size=0" in bad.stderr
