@@ -39,7 +39,8 @@ for module_name, args in json.loads(sys.argv[1]):
             traceback.print_exc()
             code = 1
     unused = sorted(set(trainers.cli.UNUSED_IMPORTS) & set(sys.modules))
-    results.append([code, out.getvalue(), err.getvalue(), unused])
+    drew = "matplotlib.figure" in sys.modules
+    results.append([code, out.getvalue(), err.getvalue(), unused, drew])
 print(json.dumps(results), file=sys.__stdout__)  # the last line
 """
 
@@ -60,7 +61,8 @@ def run_binaries(*calls, env=None, timeout=900):
     Returns:
         One `subprocess.CompletedProcess` per call: its exit status, stdout and stderr; and
         as `unused_imports`, those of `trainers.cli.UNUSED_IMPORTS` loaded in the process by
-        the end of the call.
+        the end of the call; as `loaded_figures`, whether matplotlib's figures were loaded by
+        then (deepnets imports them only to draw).
     """
     calls = [(module, [str(a) for a in args]) for module, args in calls]
     process = subprocess.run(
@@ -72,9 +74,10 @@ def run_binaries(*calls, env=None, timeout=900):
     )
     assert process.returncode == 0, process.stderr[-3000:]
     results = []
-    for (module, args), (code, out, err, unused) in zip(
+    for (module, args), (code, out, err, unused, drew) in zip(
         calls, json.loads(process.stdout.splitlines()[-1]), strict=True
     ):
         results.append(subprocess.CompletedProcess([module, *args], code, out, err))
         results[-1].unused_imports = unused
+        results[-1].loaded_figures = drew
     return results

@@ -12,17 +12,18 @@ import dataclasses
 import math
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from deepnets.checks import check_positive_int
 from deepnets.data.images import read_image
 from deepnets.models.grad_cam import GradCam, grad_cam
 from deepnets.training.run_folder.atomic import atomic_write_png
+
+if TYPE_CHECKING:  # matplotlib is imported when drawing, not with the training library
+    from matplotlib.figure import Figure
 
 PANEL_INCHES = (2.2, 2.75)  # width, height of one image and its title
 DPI = 100
@@ -64,6 +65,9 @@ def explanation_figure(
         classes with their probabilities, and which class the map is for when it is not the
         top-1.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     count = len(images)
     check_positive_int("top_k", top_k)
     columns = columns or min(8, math.ceil(math.sqrt(count)))

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from deepnets.training.loop.actions import Action, LoopReport
 from deepnets.training.reports.reporting import csv_text, read_step_rows
 from deepnets.training.run_folder.atomic import atomic_write_png
 from deepnets.training.run_folder.folder import RunFolder
+
+if TYPE_CHECKING:  # matplotlib is imported when drawing, not with the training library
+    from matplotlib.figure import Figure
 
 FIELDS = ("step", "epoch", "layer", "depth", "norm")
 
@@ -88,6 +89,10 @@ def gradient_norms_figure(
     Returns:
         The figure (no pyplot state is touched).
     """
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(6.2 * len(runs), 4.6), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, len(runs), sharey=True, squeeze=False)[0]
