@@ -93,12 +93,18 @@ def quiet_tensorflow_logs(program: str) -> None:
 
 # Modules that TensorFlow's own import pulls in whenever they are installed, for features no
 # binary uses, with the files that import them: JAX for TensorFlow Lite's converter from JAX
-# functions and for a shim of Keras' Orbax callback, pyplot for Keras' image-gallery plots.
-# Together they cost about 1.2 s of every launch on a slowed 2-core Xeon (docs/performance.md);
-# the binaries draw on matplotlib's Agg canvas, not pyplot.
+# functions and for a shim of Keras' Orbax callback, matplotlib for Keras' gallery plots
+# (pyplot, and the package itself, which Python imports first, and its patches). Together they
+# cost about 1.5 s of every launch on a slowed 2-core Xeon (docs/performance.md); the binaries
+# draw on matplotlib's Agg canvas, not pyplot, and import matplotlib when they draw.
+_GALLERIES = (
+    "keras/src/visualization/plot_image_gallery.py",
+    "keras/src/visualization/plot_bounding_box_gallery.py",
+)
 UNUSED_IMPORTS = {
     "jax": ("tensorflow/lite/python/util.py", "keras/src/callbacks/orbax_checkpoint.py"),
-    "matplotlib.pyplot": ("keras/src/visualization/plot_image_gallery.py",),
+    "matplotlib": _GALLERIES,
+    "matplotlib.pyplot": _GALLERIES[:1],
 }
 
 
@@ -120,12 +126,12 @@ class _SkipUnusedImports(importlib.abc.MetaPathFinder):
 
 
 def skip_unused_imports() -> None:
-    """Keeps TensorFlow's import from loading JAX and pyplot (`UNUSED_IMPORTS`), which it
+    """Keeps TensorFlow's import from loading JAX and matplotlib (`UNUSED_IMPORTS`), which it
     imports whenever they are installed and the binaries never use: each launch starts faster.
 
     Only those imports by the files named with them are refused, and those files expect it
     (TensorFlow Lite then has no converter from JAX, Keras no gallery plot). Anything else, the
-    binary's own code included, imports JAX or pyplot as usual. Call before TensorFlow is
+    binary's own code included, imports JAX or matplotlib as usual. Call before TensorFlow is
     imported.
     """
     if not any(isinstance(finder, _SkipUnusedImports) for finder in sys.meta_path):
