@@ -94,9 +94,10 @@ def quiet_tensorflow_logs(program: str) -> None:
 # Modules that TensorFlow's own import pulls in whenever they are installed, for features no
 # binary uses, with the files that import them: JAX for TensorFlow Lite's converter from JAX
 # functions and for a shim of Keras' Orbax callback, matplotlib for Keras' gallery plots
-# (pyplot, and the package itself, which Python imports first, and its patches). Together they
-# cost about 1.5 s of every launch on a slowed 2-core Xeon (docs/performance.md); the binaries
-# draw on matplotlib's Agg canvas, not pyplot, and import matplotlib when they draw.
+# (pyplot, and the package itself, which Python imports first, and its patches). JAX and pyplot
+# cost about 1.2 s of every launch on a slowed 2-core Xeon, the rest of matplotlib 0.09 s more
+# (docs/performance.md); the binaries draw on matplotlib's Agg canvas, not pyplot, and import
+# matplotlib when they draw.
 _GALLERIES = (
     "keras/src/visualization/plot_image_gallery.py",
     "keras/src/visualization/plot_bounding_box_gallery.py",
@@ -104,7 +105,7 @@ _GALLERIES = (
 UNUSED_IMPORTS = {
     "jax": ("tensorflow/lite/python/util.py", "keras/src/callbacks/orbax_checkpoint.py"),
     "matplotlib": _GALLERIES,
-    "matplotlib.pyplot": _GALLERIES[:1],
+    "matplotlib.pyplot": _GALLERIES,
 }
 
 

@@ -130,8 +130,8 @@ def test_short_run_then_evaluate_and_export(tmp_path):
         ),
         ("trainers.export", [f"--model_dir={run_dir}", f"--output_dir={out}"]),
     )
-    # TensorFlow's import in the binaries left out JAX and pyplot, installed here (the test
-    # extra has JAX) and unused by them.
+    # TensorFlow's import in the binaries left out JAX and matplotlib, installed here (the test
+    # extra has JAX) and unused by them until they draw.
     assert importlib.util.find_spec("jax") and importlib.util.find_spec("matplotlib.pyplot")
     # matplotlib itself came with the first picture (the first evaluation's confusion matrix).
     assert [r.unused_imports for r in (evaluate, final, viewed, export)] == [["matplotlib"]] * 4
